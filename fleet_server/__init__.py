@@ -1,0 +1,1 @@
+# The fleet server: device registry, debit forwarding to the ledger, settlement, support desk.

@@ -1,0 +1,1 @@
+"""The ledger port and its adapters: the built-in reference ledger and an HTTP client."""

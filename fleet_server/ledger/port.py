@@ -1,0 +1,61 @@
+"""The one interface through which the fleet server moves money.
+
+In production the ledger is an external system; the embedded default is the reference ledger.
+Both adapters pass tests/integration/ledger/ (one contract suite). Codes in results are the
+protocol's decline codes (protocol.errors), so the terminal can show them as they are.
+"""
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+
+APPROVED = "approved"
+DECLINED = "declined"
+
+
+@dataclass(frozen=True)
+class DebitRequest:
+    idempotency_key: str  # "<device_id>:<seq>" from terminals; any unique string otherwise
+    partner_id: str
+    token: str  # normalised card or voucher code (protocol.tokens.parse_token)
+    amount_cents: int
+    category: str | None  # None: the ledger picks the only category the code allows
+    requested_at: datetime  # UTC, aware
+    device_id: str | None = None
+
+
+@dataclass(frozen=True)
+class VoidRequest:
+    idempotency_key: str
+    partner_id: str
+    operation_id: str
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerResult:
+    status: str  # APPROVED or DECLINED
+    code: str | None = None  # protocol decline code when declined
+    amount_cents: int = 0
+    balance_cents: int | None = None  # what is left in the pot, when it is a pot
+    operation_id: str | None = None
+    auth_code: str | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.status == APPROVED
+
+
+class LedgerUnavailable(Exception):
+    """The ledger could not be reached or did not answer in time: nothing was decided."""
+
+
+class Ledger(abc.ABC):
+    """Debits and voids are idempotent: the same idempotency key always gets the same result,
+    however many times it is sent, and moves money at most once."""
+
+    @abc.abstractmethod
+    def debit(self, request: DebitRequest) -> LedgerResult: ...
+
+    @abc.abstractmethod
+    def void(self, request: VoidRequest) -> LedgerResult: ...

@@ -1,0 +1,74 @@
+# Sealing (computing the MAC) and checking messages, by the scheme their type declares.
+#
+#   dukpt_request  AES-CMAC, key: the request transaction's MAC-generation working key
+#   dukpt_result   AES-CMAC, key: the same transaction's MAC-verification working key, so a
+#                  result can only answer the request it belongs to and cannot be reflected
+#   command_key    HMAC-SHA256 with the device's 32-byte command key
+# The MAC covers the canonical bytes of the message without its "mac" field.
+
+import binascii
+
+from protocol import canonical, dukpt, messages
+from protocol.cmac import aes_cmac
+from protocol.errors import ProtocolError
+from protocol.hmac256 import constant_time_equal, hmac_sha256
+
+
+def _hex(data):
+    return binascii.hexlify(data).decode()
+
+
+def compute_mac(message, key):
+    scheme = messages.auth_scheme(message["t"])
+    data = canonical.encode_without(message, "mac")
+    if scheme == messages.COMMAND_KEY:
+        return _hex(hmac_sha256(key, data))
+    if scheme == messages.DUKPT_REQUEST or scheme == messages.DUKPT_RESULT:
+        return _hex(aes_cmac(key, data))
+    raise ProtocolError("malformed", message["t"] + " carries no MAC")
+
+
+def seal(message, key):
+    """Set message["mac"] and return the payload bytes to publish."""
+    message["mac"] = compute_mac(message, key)
+    messages.check(message)
+    return messages.encode(message)
+
+
+def verify(message, key):
+    """Raise ProtocolError("bad_mac") unless the message's MAC is right (constant time)."""
+    expected = compute_mac(message, key)
+    if not constant_time_equal(expected.encode(), message["mac"].encode()):
+        raise ProtocolError("bad_mac", "MAC does not match")
+
+
+def dukpt_mac_key(bdk, initial_key_id, counter, scheme):
+    """Host side: the working key of a request's transaction, from the Base Derivation Key."""
+    usage = _usage(scheme)
+    return dukpt.host_working_key(bdk, initial_key_id, counter, usage, dukpt.KEY_TYPE_AES128)
+
+
+def dukpt_mac_key_from_ik(initial_key, initial_key_id, counter, scheme):
+    """Same, from a device's Initial Key (tests and tools that hold only the IK)."""
+    tk = dukpt.transaction_key_from_ik(initial_key, initial_key_id, counter)
+    return dukpt.derive_working_key(tk, _usage(scheme), dukpt.KEY_TYPE_AES128, initial_key_id,
+                                    counter)
+
+
+def device_mac_keys(device_dukpt):
+    """Terminal side, for its current transaction: (request key, result key)."""
+    return (device_dukpt.working_key(dukpt.MAC_GENERATION, dukpt.KEY_TYPE_AES128),
+            device_dukpt.working_key(dukpt.MAC_VERIFICATION, dukpt.KEY_TYPE_AES128))
+
+
+def _usage(scheme):
+    if scheme == messages.DUKPT_REQUEST:
+        return dukpt.MAC_GENERATION
+    if scheme == messages.DUKPT_RESULT:
+        return dukpt.MAC_VERIFICATION
+    raise ProtocolError("malformed", "not a DUKPT scheme")
+
+
+def kid_bytes(message):
+    """The Initial Key ID of a request as bytes (the schema guarantees 16 hex characters)."""
+    return binascii.unhexlify(message["kid"])

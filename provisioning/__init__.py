@@ -1,0 +1,1 @@
+"""Device identities: keys, certificates, claim codes, labels, flashing with mpremote."""

