@@ -135,19 +135,38 @@ def _pg_reachable() -> bool:
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
-    """A fresh database on the local PostgreSQL for this test session, dropped afterwards."""
+def postgres_databases():
+    """Makes fresh databases on the local PostgreSQL; drops them all after the session."""
     if not _pg_reachable():
         missing(f"PostgreSQL at {PG_HOST}:{PG_PORT}")
     import psycopg
 
-    name = "ct_test_" + uuid.uuid4().hex[:10]
     admin = f"host={PG_HOST} port={PG_PORT} dbname={PG_DB} user=postgres"
-    try:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as err:
-        missing(f"PostgreSQL database creation ({err})")
-    yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    made: list[str] = []
+
+    def make() -> str:
+        name = "ct_test_" + uuid.uuid4().hex[:10]
+        try:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.Error as err:
+            missing(f"PostgreSQL database creation ({err})")
+        made.append(name)
+        return f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+
+    yield make
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_databases):
+    """One fresh database shared by the whole test session."""
+    return postgres_databases()
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_databases):
+    """A fresh database for one test."""
+    return postgres_databases()

@@ -1,0 +1,126 @@
+"""The server's MQTT connection (paho-mqtt 2.x, MQTT 3.1.1) and its worker pool.
+
+- TCP_NODELAY on the socket: a QoS 1 round trip otherwise waits on Nagle + delayed ACK (~44 ms).
+- Persistent session (clean_session=False, fixed client id) and manual acknowledgement: a
+  request is acknowledged to the broker only after it was handled, so a server crash loses
+  nothing; the broker redelivers on reconnect.
+- Messages of one device always go to the same worker, so its requests are handled in order;
+  different devices are handled in parallel.
+"""
+
+import logging
+import queue
+import socket
+import threading
+import zlib
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+
+from protocol import topics
+
+log = logging.getLogger("fleet.mqtt")
+
+Handler = Callable[[str, bytes], list[tuple[str, bytes, int, bool]]]
+_STOP = object()
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
+        raise ValueError(f"broker URL must look like mqtt://host:port, not {url!r}")
+    return parsed.hostname, parsed.port or 1883
+
+
+class MqttBus:
+    def __init__(self, url: str, handler: Handler, client_id: str = "fleet-server",
+                 workers: int = 8, shared: bool = False, queue_size: int = 10_000):
+        self.host, self.port = parse_broker_url(url)
+        self.handler = handler
+        self.shared = shared
+        self.connected = threading.Event()
+        self.dropped = 0  # messages refused because a worker queue was full
+        self._queues = [queue.Queue(queue_size) for _ in range(max(1, workers))]
+        self._threads: list[threading.Thread] = []
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv311, clean_session=False, manual_ack=True)
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_socket_open = _nodelay
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+
+    def start(self, timeout: float = 10.0) -> None:
+        for i, q in enumerate(self._queues):
+            thread = threading.Thread(target=self._work, args=(q,), name=f"mqtt-worker-{i}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        if not self.connected.wait(timeout):
+            log.warning("broker %s:%d not reachable yet; retrying in the background",
+                        self.host, self.port)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        for q in self._queues:
+            q.put(_STOP)
+        for thread in self._threads:
+            thread.join(5)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _props):
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        filters = topics.server_filters(shared=self.shared)
+        client.subscribe([(f, 1) for f in filters])
+        self.connected.set()
+        log.info("connected to %s:%d, subscribed to %d filters", self.host, self.port,
+                 len(filters))
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props):
+        self.connected.clear()
+        log.warning("disconnected from the broker: %s", reason_code)
+
+    def _on_message(self, client, _userdata, msg) -> None:
+        # Route by device so one device's requests stay in order; ack after handling.
+        parts = msg.topic.split("/", 2)
+        device = parts[1] if len(parts) > 1 else ""
+        q = self._queues[zlib.crc32(device.encode()) % len(self._queues)]
+        try:
+            q.put_nowait((msg.topic, msg.payload, msg.mid, msg.qos))
+        except queue.Full:
+            # Not acknowledged: the broker redelivers it after a reconnect; the terminal also
+            # retransmits the same request.
+            self.dropped += 1
+            log.error("worker queue full, message on %s left unacknowledged", msg.topic[:80])
+
+    def _work(self, q: queue.Queue) -> None:
+        while True:
+            item = q.get()
+            if item is _STOP:
+                return
+            topic, payload, mid, qos = item
+            try:
+                for out_topic, out_payload, out_qos, retain in self.handler(topic, payload):
+                    self.publish(out_topic, out_payload, out_qos, retain)
+            except Exception:  # the server never dies on device input
+                log.exception("handler failed on %s", topic[:80])
+            finally:
+                if qos > 0:
+                    self.client.ack(mid, qos)
+
+
+def _nodelay(_client, _userdata, sock) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # not a TCP socket (e.g. a unix socket in tests)
+        pass

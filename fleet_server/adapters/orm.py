@@ -1,0 +1,101 @@
+"""Tables of the fleet server and the imperative mapping of its domain classes onto them, so the
+domain stays plain dataclasses (no SQLAlchemy in fleet_server/domain)."""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    event,
+)
+from sqlalchemy.orm import registry
+
+from fleet_server.adapters.db import Base
+from fleet_server.domain.devices import Device
+from fleet_server.domain.partners import Partner
+from fleet_server.domain.requests import StoredRequest
+from fleet_server.ledger.tables import UTCDateTime
+
+mapper_registry = registry(metadata=Base.metadata)
+
+partners = Table(
+    "partners", Base.metadata,
+    Column("partner_id", String(40), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("can_take_payments", Boolean, nullable=False, default=True),
+    Column("suspended", Boolean, nullable=False, default=False),
+    Column("phone", String(40)),
+    Column("email", String(200)),
+    Column("address", String(300)),
+    Column("created_at", UTCDateTime()),
+)
+
+devices = Table(
+    "devices", Base.metadata,
+    Column("device_id", String(24), primary_key=True),
+    Column("model", String(40), nullable=False),
+    Column("initial_key_id", String(16), nullable=False, unique=True),
+    Column("state", String(16), nullable=False, index=True),
+    Column("partner_id", String(40), ForeignKey("partners.partner_id"), index=True),
+    Column("firmware_version", String(24)),
+    Column("key_version", Integer, nullable=False, default=1),
+    Column("highest_seq", BigInteger, nullable=False, default=0),
+    Column("previous_key_id", String(16)),
+    Column("previous_key_until", UTCDateTime()),
+    Column("last_seen_at", UTCDateTime()),
+    Column("created_at", UTCDateTime()),
+)
+
+device_requests = Table(
+    "device_requests", Base.metadata,
+    Column("device_id", String(24), ForeignKey("devices.device_id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("partner_id", String(40), index=True),
+    Column("token", String(64)),
+    Column("amount_cents", BigInteger, nullable=False, default=0),
+    Column("category", String(16)),
+    Column("original_seq", BigInteger),
+    Column("result_status", String(10)),
+    Column("result_code", String(32)),
+    Column("operation_id", String(40), index=True),
+    Column("result_payload", LargeBinary),
+    Column("created_at", UTCDateTime(), nullable=False, index=True),
+    Column("answered_at", UTCDateTime()),
+)
+
+# One row per scheduled job run (e.g. the settlement of one Paris day). Inserting the row is
+# the lock: with several server instances only one insert succeeds.
+scheduler_runs = Table(
+    "scheduler_runs", Base.metadata,
+    Column("job", String(40), primary_key=True),
+    Column("run_key", String(40), primary_key=True),
+    Column("owner", String(80), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("result", String(400)),
+)
+
+_mapped = False
+
+
+def start_mappers() -> None:
+    """Map the domain classes once per process."""
+    global _mapped
+    if _mapped:
+        return
+    mapper_registry.map_imperatively(Partner, partners)
+    mapper_registry.map_imperatively(Device, devices)
+    mapper_registry.map_imperatively(StoredRequest, device_requests)
+    event.listen(Device, "load", _fresh_events)
+    _mapped = True
+
+
+def _fresh_events(device, _context):
+    # Loading bypasses __init__, so the non-column list of domain events needs creating.
+    device.events = []

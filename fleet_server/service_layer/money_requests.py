@@ -1,0 +1,261 @@
+"""Debit and void requests from terminals, end to end, without knowing MQTT or SQL.
+
+Order of checks (docs/protocol.md): topic and message shape -> device known -> Initial Key ID
+-> MAC -> sequence rules -> (new requests only) time window, device state, partner rights ->
+ledger with idempotency key "<device>:<seq>" -> store the result -> reply.
+
+Nothing is stored before the MAC is verified, so forged traffic cannot consume counters. After
+that, every final result is stored byte for byte: a retransmission gets the same bytes. A ledger
+that does not answer leaves a PENDING record: a retransmission asks the ledger again with the
+same idempotency key (the ledger moves money at most once) and skips the time window.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from fleet_server.domain.requests import ANSWERED, DEBIT, PENDING, VOID, StoredRequest
+from fleet_server.ledger.port import (
+    DebitRequest,
+    Ledger,
+    LedgerResult,
+    LedgerUnavailable,
+    VoidRequest,
+)
+from fleet_server.service_layer.keys import KeyStore
+from fleet_server.service_layer.unit_of_work import DuplicateRequest, UnitOfWork
+from protocol import auth, dukpt, messages, seq, tokens, topics
+from protocol.errors import ProtocolError
+
+log = logging.getLogger("fleet.requests")
+
+REQUEST_TYPES = {"debit_req": ("debit_res", DEBIT), "void_req": ("void_res", VOID)}
+
+
+@dataclass(frozen=True)
+class Reply:
+    topic: str
+    payload: bytes
+
+
+@dataclass
+class RequestContext:
+    uow_factory: Callable[[], UnitOfWork]
+    ledger: Ledger
+    keys: KeyStore
+    clock: Callable[[], datetime]  # aware UTC
+    past_window_s: int = seq.PAST_WINDOW_S
+    future_window_s: int = seq.FUTURE_WINDOW_S
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, store: bool, detail: str = ""):
+        super().__init__(code, detail)
+        self.code, self.store, self.detail = code, store, detail
+
+
+def handle(topic: str, payload: bytes, ctx: RequestContext) -> Reply | None:
+    """One request from the broker -> the reply to publish, or None when nobody can be answered."""
+    try:
+        device_id, mtype = topics.parse(topic)
+    except ProtocolError as err:
+        log.warning("dropped message on %r: %s", topic[:80], err)
+        return None
+    if mtype not in REQUEST_TYPES:
+        return None
+    try:
+        message = messages.parse(payload, mtype)
+    except ProtocolError as err:
+        return _answer_unparsed(device_id, mtype, payload, err, ctx)
+    if message["dev"] != device_id:
+        log.warning("device %s sent a message naming %s", device_id, message["dev"])
+        return _error_reply(device_id, mtype, message["seq"], message["kid"], "bad_topic", ctx,
+                            message.get("oseq"))
+    return _handle_request(device_id, mtype, message, ctx)
+
+
+def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestContext):
+    counter, kid, oseq = message["seq"], message["kid"].upper(), message.get("oseq")
+    now = ctx.clock()
+
+    def error(code):
+        return _error_reply(device_id, mtype, counter, kid, code, ctx, oseq)
+
+    # Phase 1, one short transaction: who is asking, is it authentic, what is it.
+    with ctx.uow_factory() as uow:
+        device = uow.devices.get(device_id)
+        if device is None:
+            log.warning("unknown device %s", device_id)
+            return error("device_unknown")
+        if not device.accepts_key_id(kid, now):
+            log.warning("device %s used key id %s, not its own", device_id, kid)
+            return error("bad_mac")
+        if not dukpt.is_valid_counter(counter):
+            return error("malformed")
+        try:
+            auth.verify(message, ctx.keys.request_mac_key(kid, counter))
+        except ProtocolError:
+            log.warning("bad MAC from %s seq %d", device_id, counter)
+            return error("bad_mac")
+        stored = uow.requests.get(device_id, counter)
+        if stored is not None and stored.status == ANSWERED:
+            return Reply(topics.topic(device_id, REQUEST_TYPES[mtype][0]), stored.result_payload)
+        if stored is None and seq.classify(counter, device.highest_seq, False) == seq.REPLAY:
+            log.warning("replay from %s: seq %d <= %d", device_id, counter, device.highest_seq)
+            return error("replay")
+        is_new = stored is None
+        record = stored or _new_record(device, mtype, message, now)
+        try:
+            if is_new:
+                _check_new(device, uow, message, now, ctx)
+            ledger_call = _ledger_call(uow, record, now, ctx)
+        except _Refused as refusal:
+            if not refusal.store:
+                return error(refusal.code)
+            ledger_call = None
+            result = LedgerResult(status="error" if refusal.code in _ERRORS else "declined",
+                                  code=refusal.code)
+    # Phase 2, no transaction held: the ledger (remote in production) decides.
+    if ledger_call is not None:
+        try:
+            result = ledger_call()
+        except LedgerUnavailable as err:
+            log.error("ledger unavailable for %s:%d: %s", device_id, counter, err)
+            if is_new:
+                _store(ctx, record, is_new, None)
+            return error("service_unavailable")
+    # Phase 3, one short transaction: store the final result, then answer.
+    return _finish(ctx, record, is_new, message, result, now)
+
+
+_ERRORS = {"device_inactive", "ts_out_of_window", "bad_mac", "replay", "malformed",
+           "internal_error", "service_unavailable", "counter_exhausted"}
+
+
+def _new_record(device, mtype, message, now) -> StoredRequest:
+    return StoredRequest(
+        device_id=device.device_id, seq=message["seq"], kind=REQUEST_TYPES[mtype][1],
+        status=PENDING, created_at=now, partner_id=device.partner_id,
+        token=message.get("tok"), amount_cents=message.get("amt", 0),
+        category=message.get("cat"), original_seq=message.get("oseq"))
+
+
+def _check_new(device, uow, message, now, ctx) -> None:
+    ts_now = int(now.timestamp())
+    if not seq.ts_in_window(message["ts"], ts_now, ctx.past_window_s, ctx.future_window_s):
+        raise _Refused("ts_out_of_window", store=True)
+    refusal = device.refusal()
+    if refusal:
+        raise _Refused(refusal, store=True)
+    partner = uow.partners.get(device.partner_id)
+    refusal = partner.refusal() if partner else "device_inactive"
+    if refusal:
+        raise _Refused(refusal, store=True)
+
+
+def _ledger_call(uow, record, now, ctx) -> Callable[[], LedgerResult]:
+    key = f"{record.device_id}:{record.seq}"
+    if record.kind == DEBIT:
+        try:
+            _kind, token = tokens.parse_token(record.token)
+        except ProtocolError as err:
+            raise _Refused(err.code, store=True) from err
+        request = DebitRequest(
+            idempotency_key=key, partner_id=record.partner_id, token=token,
+            amount_cents=record.amount_cents, category=record.category, requested_at=now,
+            device_id=record.device_id)
+        return lambda: ctx.ledger.debit(request)
+    sale = uow.requests.get(record.device_id, record.original_seq)
+    if sale is None or sale.kind != DEBIT or not sale.approved or not sale.operation_id:
+        raise _Refused("void_unknown", store=True)
+    void = VoidRequest(idempotency_key=key, partner_id=record.partner_id,
+                       operation_id=sale.operation_id, requested_at=now)
+    return lambda: ctx.ledger.void(void)
+
+
+def _finish(ctx, record, is_new, message, result: LedgerResult, now) -> Reply:
+    mtype = message["t"]
+    res_type = REQUEST_TYPES[mtype][0]
+    fields = {"dev": record.device_id, "seq": record.seq, "ts": int(now.timestamp()),
+              "st": result.status, "amt": result.amount_cents}
+    if result.status != "approved":
+        fields["code"] = result.code or "internal_error"
+    for name, value in (("bal", result.balance_cents), ("auth", result.auth_code),
+                        ("op", result.operation_id)):
+        if value is not None:
+            fields[name] = value
+    if mtype == "void_req":
+        fields["oseq"] = record.original_seq
+    reply_message = messages.build(res_type, fields)
+    payload = auth.seal(reply_message, ctx.keys.result_mac_key(message["kid"], record.seq))
+    record.status, record.result_payload, record.answered_at = ANSWERED, payload, now
+    record.result_status, record.result_code = result.status, fields.get("code")
+    record.operation_id = result.operation_id
+    stored = _store(ctx, record, is_new, payload)
+    log.info("%s %s:%d %s %s", record.kind, record.device_id, record.seq, result.status,
+             fields.get("code", ""))
+    return Reply(topics.topic(record.device_id, res_type), stored or payload)
+
+
+def _store(ctx, record, is_new, payload) -> bytes | None:
+    """Persist the record and the device's highest counter. Returns the bytes another worker
+    stored first for this (device, seq), if one did: those are the ones to send."""
+    with ctx.uow_factory() as uow:
+        if is_new:
+            uow.requests.add(record)
+        else:
+            existing = uow.requests.get(record.device_id, record.seq)
+            for name in ("status", "result_payload", "answered_at", "result_status",
+                         "result_code", "operation_id"):
+                setattr(existing, name, getattr(record, name))
+        device = uow.devices.get(record.device_id)
+        device.accept_seq(record.seq)
+        return _commit_or_stored(uow, record.device_id, record.seq, ctx)
+
+
+def _commit_or_stored(uow, device_id=None, counter=None, ctx=None) -> bytes | None:
+    """Commit; if another worker stored this (device, seq) first, return its stored bytes."""
+    try:
+        uow.commit()
+        return None
+    except DuplicateRequest:
+        if device_id is None:
+            return None
+        with ctx.uow_factory() as again:
+            stored = again.requests.get(device_id, counter)
+            return stored.result_payload if stored and stored.status == ANSWERED else None
+
+
+def _error_reply(device_id, mtype, counter, kid, code, ctx, oseq=None) -> Reply | None:
+    """An unstored error result, MACed for the transaction when its key can be derived."""
+    res_type = REQUEST_TYPES[mtype][0]
+    fields = {"dev": device_id, "seq": counter, "ts": int(ctx.clock().timestamp()),
+              "st": "error", "code": code, "amt": 0}
+    if res_type == "void_res":
+        fields["oseq"] = oseq if isinstance(oseq, int) and oseq > 0 else counter
+    try:
+        message = messages.build(res_type, fields)
+        payload = auth.seal(message, ctx.keys.result_mac_key(kid, counter))
+    except (ProtocolError, ValueError) as err:
+        log.warning("cannot answer %s seq %r: %s", device_id, counter, err)
+        return None
+    return Reply(topics.topic(device_id, res_type), payload)
+
+
+def _answer_unparsed(device_id, mtype, payload, err, ctx) -> Reply | None:
+    # A request that failed validation still gets its error code when its counter and key id
+    # can be read, so the terminal shows why instead of waiting.
+    log.warning("bad %s from %s: %s", mtype, device_id, err)
+    try:
+        loose = json.loads(bytes(payload[:messages.MAX_PAYLOAD]).decode("utf-8"))
+        counter, kid = loose["seq"], loose["kid"]
+        if type(counter) is not int or not 0 < counter <= messages.COUNTER_MAX:
+            return None
+        bytes.fromhex(kid)
+        if len(kid) != 16:
+            return None
+    except Exception:  # anything unreadable: nobody to answer
+        return None
+    return _error_reply(device_id, mtype, counter, kid, err.code, ctx, loose.get("oseq"))
