@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from fleet_server.adapters import orm
 from fleet_server.adapters.db import make_engine, make_session_factory
+from fleet_server.adapters.sql_request_store import SqlRequestStore
 from fleet_server.adapters.sql_uow import SqlUnitOfWork
 from fleet_server.ledger.port import Ledger
 from fleet_server.service_layer import money_requests
@@ -82,7 +83,8 @@ def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
     ledger = build_ledger(settings, session_factory)
     uow_factory = lambda: SqlUnitOfWork(session_factory)  # noqa: E731
     requests = money_requests.RequestContext(
-        uow_factory, ledger, keys, clock, settings.ts_past_window_s, settings.ts_future_window_s)
+        SqlRequestStore(engine), ledger, keys, clock, settings.ts_past_window_s,
+        settings.ts_future_window_s)
     dispatcher = Dispatcher(requests, StatusTracker(uow_factory, clock))
     return Fleet(settings, engine, session_factory, ledger, keys, dispatcher)
 

@@ -124,6 +124,13 @@ def derive_initial_key(bdk, initial_key_id):
     return _derive(bdk, KEY_DERIVATION_INITIAL_KEY, _derivation_key_type(bdk), initial_key_id, 0)
 
 
+def derivation_step(key, initial_key_id, partial_counter):
+    """One step of the host walk: the derivation key for `partial_counter` from its parent's
+    key (hosts that cache intermediate keys use it to skip the shared high bits)."""
+    return _derive(key, KEY_DERIVATION, _derivation_key_type(key), initial_key_id,
+                   partial_counter)
+
+
 def transaction_key_from_ik(ik, initial_key_id, counter, allow_invalid=False):
     """The derivation key for `counter`: one derivation per counter bit, high bit first.
     Counters with more than 16 one-bits are refused unless allow_invalid (test vectors)."""

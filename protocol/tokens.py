@@ -4,7 +4,7 @@
 # - beneficiary card: 12 digits, the last a Luhn check digit ("le code chiffré" partners type
 #   on a keypad when the QR code does not scan), printed in groups of four;
 # - exchange voucher or coupon: 9 characters of Crockford base32 (no I, L, O, U), the last a
-#   Luhn mod 32 check character, e.g. "2DZHB6PQ3";
+#   Luhn mod 32 check character, e.g. "2DZHB6PQ6";
 # - device id: "CT" + 8 base32 characters + check (check computed over all ten);
 # - claim code: 8 base32 characters + check, printed "XXXX-XXXXX".
 # Luhn mod N catches every single-character error and most swaps of neighbours.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet_server.adapters.mosquitto_config import render_dev_config
+from fleet_server.adapters.mosquitto import MosquittoProcess, find_mosquitto
 
 REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -27,12 +27,6 @@ def missing(what: str):
     if IN_CI:
         pytest.fail(f"{what} is required in CI", pytrace=False)
     pytest.skip(f"{what} not available")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
@@ -51,11 +45,6 @@ def find_micropython() -> str | None:
     if beside.exists():
         return str(beside)
     return shutil.which("micropython")
-
-
-def find_mosquitto() -> str | None:
-    return shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 
 
 @pytest.fixture(scope="session")
@@ -78,49 +67,12 @@ def run_micropython(micropython_bin):
     return run
 
 
-class Broker:
-    """One Mosquitto process with the project's configuration on a free loopback port."""
-
-    def __init__(self, binary: str, workdir: Path):
-        self.binary, self.workdir = binary, workdir
-        self.host, self.port = "127.0.0.1", free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        data = self.workdir / "data"
-        data.mkdir(parents=True, exist_ok=True)
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(render_dev_config(self.port, data))
-        self.log = open(self.workdir / "mosquitto.log", "ab")
-        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory):
     binary = find_mosquitto()
     if not binary:
         missing("mosquitto (apt-get install mosquitto)")
-    broker = Broker(binary, tmp_path_factory.mktemp("mosquitto"))
+    broker = MosquittoProcess(binary, tmp_path_factory.mktemp("mosquitto"))
     broker.start()
     yield broker
     broker.stop()

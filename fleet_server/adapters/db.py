@@ -29,7 +29,7 @@ def make_engine(url: str, **kwargs) -> Engine:
                                **kwargs)
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800, **kwargs)
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -47,7 +47,11 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only work (engine.execution_options(sqlite_readonly=True)) takes no write lock.
+        if conn.get_execution_options().get("sqlite_readonly"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

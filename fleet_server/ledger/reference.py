@@ -44,6 +44,7 @@ from fleet_server.ledger.tables import (
     VoucherRow,
 )
 from protocol import tokens
+from protocol.errors import ProtocolError
 
 _ATTEMPTS = 5  # a conflict needs another request to win in between; five in a row is a fault
 _NO_SYNC = {"synchronize_session": False}  # our UPDATEs are checked by row count, not the ORM
@@ -301,8 +302,7 @@ class ReferenceLedger(Ledger):
 
     def create_beneficiary(self, program_id: str, card_code: str, pots: Iterable[PotView],
                            name: str | None = None, blocked: bool = False) -> str:
-        if tokens.parse_token(card_code) != (tokens.CARD, card_code):
-            raise ValueError("card code must be a normalised 12-digit code with its check digit")
+        _check_code(card_code, tokens.CARD)
         beneficiary_id = new_id("BE")
         with self._tx() as s:
             _get(s, ProgramRow, program_id)
@@ -324,8 +324,7 @@ class ReferenceLedger(Ledger):
                        market_year: int, expires_at: datetime | None = None,
                        card_code: str | None = None, *, _series: tuple[int, int] | None = None,
                        _session: Session | None = None) -> str:
-        if tokens.parse_token(number) != (tokens.VOUCHER, number):
-            raise ValueError("voucher number must be 9 base32 characters with its check")
+        _check_code(number, tokens.VOUCHER)
         if not rules.valid_amount(value_cents):
             raise ValueError("a voucher is worth a positive number of cents")
         with self._tx(_session) as s:
@@ -453,6 +452,16 @@ def _beneficiary(s: Session, card_code: str) -> BeneficiaryRow:
     if row is None:
         raise NotFound("unknown card")
     return row
+
+
+def _check_code(code: str, kind: str) -> None:
+    # Only codes a terminal can read back exactly are handed out.
+    try:
+        ok = tokens.parse_token(code) == (kind, code)
+    except ProtocolError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{code!r} is not a normalised {kind} code with a valid check")
 
 
 def _check_cents(value) -> None:

@@ -73,7 +73,8 @@ class Beneficiary:
 
 @dataclass(frozen=True)
 class Voucher:
-    """An exchange voucher (bon d'échange) or a coupon of an ordered series: fixed value, one use."""
+    """An exchange voucher (bon d'échange) or a coupon of an ordered series: fixed value,
+    used once."""
 
     id: int
     number: str

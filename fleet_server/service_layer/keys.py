@@ -9,9 +9,11 @@
 
 import hashlib
 import hmac
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
-from protocol import auth, dukpt, messages
+from protocol import dukpt
 
 
 class KeyStore:
@@ -21,6 +23,12 @@ class KeyStore:
         # Initial keys are long-lived per terminal; caching them saves one AES derivation and
         # the BDK lookup per request. Transaction keys are never cached.
         self.initial_key = lru_cache(maxsize=50_000)(self._initial_key)
+        # Intermediate derivation keys (kid, partial counter) -> key. Consecutive counters
+        # share their high bits, so a new counter usually costs one or two AES operations
+        # instead of up to seventeen.
+        self._steps: OrderedDict = OrderedDict()
+        self._steps_max = 200_000
+        self._lock = threading.Lock()
 
     def _kdf(self, label: bytes, length: int) -> bytes:
         return hmac.new(self._master, b"counter-terminal/" + label, hashlib.sha256).digest()[
@@ -38,15 +46,42 @@ class KeyStore:
         kid = bytes.fromhex(initial_key_id)
         return dukpt.derive_initial_key(self.bdk(initial_key_id[:8]), kid)
 
+    def transaction_key(self, initial_key_id: str, counter: int) -> bytes:
+        if not dukpt.is_valid_counter(counter):
+            raise ValueError("DUKPT counter has more than 16 one-bits")
+        kid_hex = initial_key_id.upper()
+        kid = bytes.fromhex(kid_hex)
+        key = self.initial_key(kid_hex)
+        partial = 0
+        for bit in range(31, -1, -1):
+            mask = 1 << bit
+            if not counter & mask:
+                continue
+            partial |= mask
+            cached = self._steps.get((kid_hex, partial))
+            if cached is None:
+                cached = dukpt.derivation_step(key, kid, partial)
+                with self._lock:
+                    self._steps[(kid_hex, partial)] = cached
+                    if len(self._steps) > self._steps_max:
+                        self._steps.popitem(last=False)
+            key = cached
+        return key
+
+    def mac_keys(self, initial_key_id: str, counter: int) -> tuple[bytes, bytes]:
+        """(request key, result key) of one transaction: MAC generation and verification."""
+        tk = self.transaction_key(initial_key_id, counter)
+        kid = bytes.fromhex(initial_key_id)
+        return (dukpt.derive_working_key(tk, dukpt.MAC_GENERATION, dukpt.KEY_TYPE_AES128, kid,
+                                         counter),
+                dukpt.derive_working_key(tk, dukpt.MAC_VERIFICATION, dukpt.KEY_TYPE_AES128, kid,
+                                         counter))
+
     def request_mac_key(self, initial_key_id: str, counter: int) -> bytes:
-        return self._mac_key(initial_key_id, counter, messages.DUKPT_REQUEST)
+        return self.mac_keys(initial_key_id, counter)[0]
 
     def result_mac_key(self, initial_key_id: str, counter: int) -> bytes:
-        return self._mac_key(initial_key_id, counter, messages.DUKPT_RESULT)
-
-    def _mac_key(self, initial_key_id: str, counter: int, scheme: str) -> bytes:
-        return auth.dukpt_mac_key_from_ik(self.initial_key(initial_key_id.upper()),
-                                          bytes.fromhex(initial_key_id), counter, scheme)
+        return self.mac_keys(initial_key_id, counter)[1]
 
     def command_key(self, device_id: str, key_version: int = 1) -> bytes:
         return self._kdf(f"cmd/{device_id}/{key_version}".encode(), 32)

@@ -64,3 +64,19 @@ class UnitOfWork(abc.ABC):
 
     @abc.abstractmethod
     def rollback(self) -> None: ...
+
+
+class RequestStore(abc.ABC):
+    """The narrow, fast port of the debit path: one read, one write per request."""
+
+    @abc.abstractmethod
+    def load(self, device_id: str, seq: int, original_seq: int | None = None
+             ) -> tuple[Device | None, Partner | None, StoredRequest | None,
+                        StoredRequest | None]:
+        """(device, its partner, the stored request for seq, the stored sale original_seq);
+        plain snapshots, changes to them are not saved."""
+
+    @abc.abstractmethod
+    def save(self, record: StoredRequest, is_new: bool) -> bytes | None:
+        """Store the record and raise the device's highest counter, in one transaction.
+        Returns the result bytes another worker stored first for this (device, seq), if any."""

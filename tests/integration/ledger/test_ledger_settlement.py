@@ -81,7 +81,8 @@ def test_half_past_eleven_belongs_to_the_day_and_half_past_midnight_to_the_next(
     shop.sell(paris(day.year, day.month, day.day, 23, 30), 400)
     shop.sell(paris(nxt.year, nxt.month, nxt.day, 0, 30), 800)
     [batch] = shop.settle(day)
-    assert (batch.day, batch.count, batch.total_cents, batch.status) == (day, 3, 900, settlement.REQUESTED)
+    assert (batch.day, batch.count, batch.total_cents) == (day, 3, 900)
+    assert batch.status == settlement.REQUESTED
     ops = shop.ledger.list_operations(partner_id=shop.id, batch_id=batch.id)
     assert late in {op.id for op in ops}
     assert all(op.reimbursement_requested_at is not None for op in ops)
@@ -114,7 +115,7 @@ def test_a_cancelled_batch_frees_its_operations_and_a_rerun_batches_what_is_left
         cancel_batch(shop.sf, batch.id, partner_id="someone-else")
     assert cancel_batch(shop.sf, batch.id, partner_id=shop.id).status == settlement.CANCELLED
     assert shop.void(first).approved
-    assert settlement.unsettled_days(shop.sf, date(2024, 5, 5)).count(date(2024, 5, 4)) == 1
+    assert date(2024, 5, 4) in settlement.unsettled_days(shop.sf, date(2024, 5, 5))
     [again] = shop.settle(date(2024, 5, 4))
     assert (again.count, again.total_cents) == (1, 250)
     assert shop.ledger.get_operation(second).batch_id == again.id

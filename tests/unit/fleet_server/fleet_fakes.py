@@ -76,6 +76,31 @@ class FakeUnitOfWork(uow.UnitOfWork):
         self._staged = {}
 
 
+class FakeRequestStore(uow.RequestStore):
+    """The debit path's store over the same dicts as FakeUnitOfWork."""
+
+    def __init__(self, world_uow):
+        self.uow = world_uow
+
+    def load(self, device_id, seq, original_seq=None):
+        device = copy.copy(self.uow.devices_store.get(device_id))
+        partner = copy.copy(self.uow.partners_store.get(device.partner_id)) if device else None
+        requests = self.uow.requests_store
+        stored = copy.copy(requests.get((device_id, seq)))
+        sale = copy.copy(requests.get((device_id, original_seq))) if original_seq else None
+        return device, partner, stored, sale
+
+    def save(self, record, is_new):
+        key = (record.device_id, record.seq)
+        existing = self.uow.requests_store.get(key)
+        if is_new and existing is not None:
+            return existing.result_payload
+        self.uow.requests_store[key] = copy.copy(record)
+        device = self.uow.devices_store[record.device_id]
+        device.highest_seq = max(device.highest_seq, record.seq)
+        return None
+
+
 class FakeLedger(Ledger):
     def __init__(self):
         self.calls = []

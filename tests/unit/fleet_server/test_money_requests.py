@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fleet_fakes import FakeLedger, FakeUnitOfWork
+from fleet_fakes import FakeLedger, FakeRequestStore, FakeUnitOfWork
 
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
@@ -29,8 +29,8 @@ class World:
         self.uow.partners_store["P1"] = Partner("P1", "Librairie des Écoles")
         self.terminal = WireTerminal(DEV, kid, self.keys.initial_key(kid),
                                      clock=lambda: self.now.timestamp())
-        self.ctx = money_requests.RequestContext(self.uow, self.ledger, self.keys,
-                                                 lambda: self.now)
+        self.ctx = money_requests.RequestContext(FakeRequestStore(self.uow), self.ledger,
+                                                 self.keys, lambda: self.now)
 
     def send(self, pending, topic=None, payload=None):
         return money_requests.handle(topic or pending.topic, payload or pending.payload,
@@ -173,3 +173,11 @@ def test_results_are_macd_with_the_result_key_not_the_request_key(world):
     request_key = world.keys.request_mac_key(world.device.initial_key_id, sale.seq)
     with pytest.raises(ProtocolError):
         auth.verify(message, request_key)
+
+
+def test_a_ledger_value_the_protocol_cannot_carry_is_left_out_not_fatal(world):
+    world.ledger.next_result = LedgerResult(status="approved", amount_cents=100,
+                                            balance_cents=10**12, operation_id="OP/with/slash")
+    sale = world.terminal.debit(VOUCHER, 100)
+    result = world.result(sale, world.send(sale))
+    assert result["st"] == "approved" and "bal" not in result and "op" not in result

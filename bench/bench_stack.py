@@ -1,0 +1,132 @@
+"""Shared pieces of the benchmarks: MQTT clients with TCP_NODELAY, percentiles, and a fleet
+server with seeded data and wire-level terminals whose requests are signed in advance."""
+
+import os
+import socket
+import statistics
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+
+from fleet_server.bootstrap import bootstrap, connect_broker
+from fleet_server.domain.partners import Partner
+from fleet_server.ledger import rules
+from fleet_server.ledger.reference import PotView
+from fleet_server.service_layer import registry
+from fleet_server.settings import Settings
+from protocol import tokens
+from simulator.wire_terminal import WireTerminal
+
+YEAR = 2026
+
+
+def mqtt_client(broker, client_id: str) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv311)
+    client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(
+        socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client.max_inflight_messages_set(1000)
+    connected = threading.Event()
+    client.on_connect = lambda *a: connected.set()
+    client.connect(broker.host, broker.port, keepalive=60)
+    client.loop_start()
+    if not connected.wait(10):
+        raise RuntimeError("benchmark client could not connect")
+    return client
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    if not samples:
+        return float("nan")
+    if len(samples) == 1:
+        return samples[0]
+    return statistics.quantiles(samples, n=100, method="inclusive")[int(pct) - 1]
+
+
+class BenchFleet:
+    """A fleet server on `db` ("sqlite" or "postgres") with one partner and N terminals."""
+
+    def __init__(self, broker_url: str, db: str, workdir, terminals: int):
+        self.available, self.why, self.fleet = True, "", None
+        self.count = terminals
+        self._pg_name = None
+        if db == "sqlite":
+            url = f"sqlite:///{workdir}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
+        else:
+            url = self._postgres_database()
+        if not url:
+            return
+        self.fleet = bootstrap(Settings(db_url=url, broker_url=broker_url,
+                                        master_secret="bench-master-secret-0123456789abcdef",
+                                        settlement_enabled=False, request_workers=8,
+                                        mqtt_client_id=f"fleet-bench-{db}"))
+        connect_broker(self.fleet)
+        self.fleet.bus.connected.wait(10)
+
+    def _postgres_database(self) -> str | None:
+        try:
+            import psycopg
+
+            self._pg_name = "ct_bench_" + uuid.uuid4().hex[:8]
+            with psycopg.connect("host=127.0.0.1 dbname=test user=postgres",
+                                 autocommit=True, connect_timeout=3) as conn:
+                conn.execute(f'CREATE DATABASE "{self._pg_name}"')
+            return f"postgresql+psycopg://postgres@127.0.0.1:5432/{self._pg_name}"
+        except Exception as err:  # reported in the figures as skipped
+            self.available, self.why = False, f"PostgreSQL not reachable ({err})"
+            return None
+
+    def prepare(self, sales_per_terminal: int) -> None:
+        """Seed the ledger and sign every request in advance (the terminals' own CPU is not
+        what is measured)."""
+        ledger, now = self.fleet.ledger, datetime.now(UTC)
+        program = ledger.create_program("Bench", YEAR, max_amount_cents=30000)
+        partner = ledger.create_partner("Librairie Bench")
+        registry.add_partner(self.fleet.uow(), Partner(partner, "Librairie Bench"))
+        agreement = ledger.create_agreement(partner, program, "books", YEAR)
+        ledger.set_agreement_status(agreement, rules.ACCEPTED)
+        ledger.set_agreement_status(agreement, rules.SIGNED)
+        self.streams_by_terminal = []
+        self.pending = {}
+        for _ in range(self.count + 1):
+            card = tokens.make_card("".join(str(b % 10) for b in os.urandom(11)))
+            ledger.create_beneficiary(program, card, [PotView("books", 90_000_000, None)])
+            secrets = registry.register_device(self.fleet.uow(), self.fleet.keys, "bench", now)
+            registry.assign_device(self.fleet.uow(), secrets.device_id, partner)
+            registry.change_state(self.fleet.uow(), secrets.device_id, "activate")
+            wire = WireTerminal(secrets.device_id, secrets.initial_key_id,
+                                bytes.fromhex(secrets.initial_key_hex))
+            stream = []
+            for _ in range(sales_per_terminal):
+                pending = wire.debit(card, 100, "books")
+                self.pending[(pending.result_topic, pending.seq)] = pending
+                stream.append((pending.topic, pending.payload, pending.result_topic, pending))
+            self.streams_by_terminal.append(stream)
+
+    def streams(self, count: int) -> list[list[tuple]]:
+        # The one-in-flight run uses the spare terminal; the many run uses the others.
+        if count == 1:
+            return [self.streams_by_terminal[-1]]
+        return self.streams_by_terminal[:count]
+
+    def verify(self, results) -> int:
+        bad = 0
+        for item, payload in results:
+            try:
+                message = WireTerminal.read_result(item[3], payload)
+                bad += message["st"] != "approved"
+            except Exception:
+                bad += 1
+        return bad
+
+    def close(self) -> None:
+        if self.fleet:
+            self.fleet.close()
+        if self._pg_name:
+            import psycopg
+
+            with psycopg.connect("host=127.0.0.1 dbname=test user=postgres",
+                                 autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)')

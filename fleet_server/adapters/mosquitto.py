@@ -1,0 +1,88 @@
+"""Mosquitto run with the project's own configuration (TCP_NODELAY, persistence, listeners)
+rather than the distribution's: the config renderer and a process wrapper for tests and benches."""
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def render_dev_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> str:
+    """A plain-TCP listener on loopback for development and tests.
+
+    set_tcp_nodelay: without it a QoS 1 round trip costs ~44 ms (Nagle + delayed ACK) instead of
+    well under a millisecond. Persistence keeps QoS 1 messages and sessions across a restart.
+    """
+    return "\n".join([
+        "per_listener_settings false",
+        "allow_anonymous true",
+        "set_tcp_nodelay true",
+        "persistence true",
+        f"persistence_location {data_dir}/",
+        "autosave_interval 1",
+        "max_inflight_messages 100",
+        "max_queued_messages 10000",
+        "log_type error",
+        "log_type warning",
+        "log_dest stderr",
+        f"listener {port} {host}",
+        "",
+    ])
+
+
+def find_mosquitto() -> str | None:
+    return shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MosquittoProcess:
+    """One Mosquitto with the project's configuration on a free loopback port (tests, benches)."""
+
+    def __init__(self, binary: str, workdir: Path, port: int | None = None):
+        self.binary, self.workdir = binary, Path(workdir)
+        self.host, self.port = "127.0.0.1", port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        data = self.workdir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(render_dev_config(self.port, data))
+        log = open(self.workdir / "mosquitto.log", "ab")
+        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited; see {self.workdir / 'mosquitto.log'}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"mosquitto not listening on {self.port} after {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

@@ -1,0 +1,167 @@
+"""Partners (the directory support calls from) and their agreements ("conventions")."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, StringConstraints
+from sqlalchemy.exc import IntegrityError
+
+from fleet_server.domain.partners import Partner
+from fleet_server.entrypoints.api.deps import (
+    OPERATOR,
+    PARTNER_ADMIN,
+    PARTNER_ROLES,
+    SUPPORT,
+    Category,
+    FleetDep,
+    LedgerDep,
+    MarketYear,
+    Name,
+    OperatorDep,
+    PartnerId,
+    PartnerPath,
+    Principal,
+    ProgramId,
+    StrictModel,
+    id_path,
+    not_found,
+    partner_scope,
+    require,
+    utcnow,
+)
+from fleet_server.ledger import rules
+from fleet_server.ledger.reference import ReferenceLedger, new_id
+from fleet_server.service_layer import registry
+
+router = APIRouter(tags=["partners"])
+
+_TEXT = r"^[^\x00-\x1f\x7f]*$"
+Phone = Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9+() .-]*$")]
+Email = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")]
+Address = Annotated[str, StringConstraints(max_length=300, pattern=_TEXT)]
+AgreementStatus = Literal["requested", "accepted", "signed", "terminated"]
+
+
+class PartnerIn(StrictModel):
+    partner_id: PartnerId | None = None  # default: a new id, the same in the ledger
+    name: Name
+    can_take_payments: bool = True
+    phone: Phone | None = None
+    email: Email | None = None
+    address: Address | None = None
+
+
+class PartnerOut(BaseModel):
+    partner_id: str
+    name: str
+    can_take_payments: bool
+    suspended: bool
+    phone: str | None
+    email: str | None
+    address: str | None
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, partner: Partner) -> "PartnerOut":
+        return cls(**{name: getattr(partner, name) for name in cls.model_fields})
+
+
+class AgreementIn(StrictModel):
+    program_id: ProgramId
+    category: Category
+    market_year: MarketYear
+    status: AgreementStatus = "requested"
+
+
+class AgreementOut(BaseModel):
+    id: str
+    partner_id: str
+    program_id: str
+    category: str
+    market_year: int
+    status: str
+    requested_at: datetime
+    signed_at: datetime | None
+    status_at: datetime
+
+
+class StatusChange(StrictModel):
+    status: AgreementStatus
+
+
+@router.get("/partners", response_model=list[PartnerOut])
+def list_partners(fleet: FleetDep, _: Annotated[Principal, require(OPERATOR, SUPPORT)]):
+    with fleet.uow() as uow:
+        return [PartnerOut.of(p) for p in uow.partners.list()]
+
+
+@router.get("/partners/{partner_id}", response_model=PartnerOut)
+def get_partner(fleet: FleetDep, who: Annotated[Principal, require(OPERATOR, SUPPORT,
+                                                                   *PARTNER_ROLES)],
+                partner_id: PartnerPath):
+    partner_scope(who, partner_id)
+    with fleet.uow() as uow:
+        partner = uow.partners.get(partner_id)
+        if partner is None:
+            raise not_found("partner")
+        return PartnerOut.of(partner)
+
+
+@router.post("/partners", response_model=PartnerOut, status_code=status.HTTP_201_CREATED)
+def add_partner(fleet: FleetDep, _: OperatorDep, body: PartnerIn):
+    partner_id = body.partner_id or new_id("PA")
+    with fleet.uow() as uow:
+        if uow.partners.get(partner_id) is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"partner {partner_id} exists")
+    # The reference ledger keeps its own partner record under the same id (it decides payment
+    # rights); an external ledger is told about partners on its side.
+    if isinstance(fleet.ledger, ReferenceLedger):
+        try:
+            fleet.ledger.create_partner(body.name, body.can_take_payments, partner_id=partner_id)
+        except IntegrityError:
+            pass  # the ledger knew this partner already (seed data): the ids agree
+    try:
+        partner = registry.add_partner(fleet.uow(), Partner(
+            partner_id, body.name, can_take_payments=body.can_take_payments, phone=body.phone,
+            email=body.email, address=body.address, created_at=utcnow()))
+    except ValueError as err:  # created by someone else between the check and now
+        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+    return PartnerOut.of(partner)
+
+
+@router.get("/partners/{partner_id}/agreements", response_model=list[AgreementOut])
+def list_agreements(ledger: LedgerDep, who: Annotated[Principal, require(OPERATOR,
+                                                                         *PARTNER_ROLES)],
+                    partner_id: PartnerPath):
+    partner_scope(who, partner_id)
+    return ledger.agreements(partner_id)
+
+
+@router.post("/partners/{partner_id}/agreements", response_model=AgreementOut,
+             status_code=status.HTTP_201_CREATED)
+def request_agreement(ledger: LedgerDep, who: Annotated[Principal, require(OPERATOR,
+                                                                           PARTNER_ADMIN)],
+                      partner_id: PartnerPath, body: AgreementIn):
+    """A partner admin asks for an agreement (status "requested"); the operator may also
+    record one already accepted or signed."""
+    partner_scope(who, partner_id)
+    if who.role != OPERATOR and body.status != rules.REQUESTED:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only the operator decides an agreement")
+    try:
+        agreement_id = ledger.create_agreement(partner_id, body.program_id, body.category,
+                                               body.market_year, body.status)
+    except IntegrityError as err:  # a foreign key: the program or the partner is unknown
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            "unknown program, or a partner the ledger does not know") from err
+    return next(a for a in ledger.agreements(partner_id) if a["id"] == agreement_id)
+
+
+@router.post("/agreements/{agreement_id}/status", response_model=dict[str, str])
+def set_agreement_status(ledger: LedgerDep, _: OperatorDep,
+                         agreement_id: Annotated[str, id_path(16)], body: StatusChange):
+    try:
+        ledger.set_agreement_status(agreement_id, body.status)
+    except ValueError as err:  # the life cycle does not allow it (NotFound is a LookupError)
+        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+    return {"id": agreement_id, "status": body.status}
