@@ -62,6 +62,13 @@ class WireTerminal:
             raise ValueError("result for another request")
         return message
 
+    def dukpt_state(self) -> dict:
+        """The DUKPT registers and next counter, to persist like a board does on flash."""
+        return self._dukpt.to_state()
+
+    def restore(self, state: dict) -> None:
+        self._dukpt = dukpt.DeviceDukpt.from_state(state)
+
     def skip_to(self, counter: int) -> None:
         """Advance the DUKPT state (tests of old counters and exhaustion)."""
         while self._dukpt.next_counter < counter:

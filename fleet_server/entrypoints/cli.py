@@ -132,7 +132,7 @@ def cmd_seed_demo(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from fleet_server.demo import run_demo
+    from fleet_server.entrypoints.demo import run_demo
 
     return run_demo(_settings(args))
 

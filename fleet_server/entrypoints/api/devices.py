@@ -4,7 +4,7 @@ through their life cycle (operator)."""
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from fleet_server.domain.devices import STATES, Device
@@ -102,7 +102,9 @@ def get_device(fleet: FleetDep, who: Annotated[Principal, require(*ALL_ROLES)],
 
 
 @router.post("", response_model=DeviceSecretsOut, status_code=status.HTTP_201_CREATED)
-def register_device(fleet: FleetDep, _: OperatorDep, body: DeviceRegister):
+def register_device(fleet: FleetDep, _: OperatorDep,
+                    body: Annotated[DeviceRegister | None, Body()] = None):
+    body = body or DeviceRegister()
     try:
         secrets = registry.register_device(fleet.uow(), fleet.keys, body.model, utcnow(),
                                            device_id=body.device_id)
