@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="settle this Paris day only (YYYY-MM-DD)")
     p.set_defaults(func=cmd_settle)
 
+    from fleet_server.entrypoints.api.tokens import add_token_parser
+
+    add_token_parser(sub, common)
+
     p = common(sub.add_parser("seed-demo", help="demo programs, partners, codes and QR images"))
     p.add_argument("--out", default="demo-codes", help="folder for the QR code images")
     p.set_defaults(func=cmd_seed_demo)

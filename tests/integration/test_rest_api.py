@@ -361,3 +361,27 @@ def test_no_query_or_body_makes_a_500(world, params, body):
         r = world.http.request(method, V1 + path, headers=headers, json=json_body,
                                params=params if json_body is None else None)
         assert r.status_code < 500, (path, params, json_body, r.text)
+
+
+def test_vouchers_and_ordered_coupons_are_issued_then_used_in_order(world):
+    number = tokens.make_voucher(tokens.random_payload32(8, secrets.token_bytes))
+    issued = world.call("POST", "/vouchers", world.op, program_id=world.program, number=number,
+                        category="books", value_cents=900, market_year=YEAR)
+    assert issued.status_code == 201
+    assert world.call("POST", "/vouchers", world.op, program_id=world.program, number=number,
+                      category="books", value_cents=900, market_year=YEAR).status_code == 409
+    coupons = [tokens.make_voucher(tokens.random_payload32(8, secrets.token_bytes))
+               for _ in range(2)]
+    series = world.call("POST", "/coupon-series", world.op, program_id=world.program,
+                        category="books", market_year=YEAR, coupons=[
+                            {"number": coupons[0], "value_cents": 300},
+                            {"number": coupons[1], "value_cents": 500}])
+    assert series.status_code == 201 and series.json()["numbers"] == coupons
+    clerk = world.as_["partner_user"]
+    assert world.call("POST", "/transactions", clerk, code=number, amount_cents=900
+                      ).status_code == 201
+    assert world.call("GET", f"/vouchers/{number}", world.op).json()["used"] is True
+    early = world.call("POST", "/transactions", clerk, code=coupons[1], amount_cents=500)
+    assert early.json()["detail"]["code"] == "coupon_out_of_order"
+    assert world.call("POST", "/transactions", clerk, code=coupons[0], amount_cents=300
+                      ).status_code == 201

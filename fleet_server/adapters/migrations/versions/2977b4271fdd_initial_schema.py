@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ab6d67d88315
+Revision ID: 2977b4271fdd
 Revises: 
-Create Date: 2026-11-25 22:38:58.251279
+Create Date: 2026-11-25 22:53:40.296372
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 
 import fleet_server.ledger.tables  # noqa: F401  (custom column types)
 
-revision = 'ab6d67d88315'
+revision = '2977b4271fdd'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -68,6 +68,25 @@ def upgrade() -> None:
     sa.Column('result', sa.String(length=400), nullable=True),
     sa.PrimaryKeyConstraint('job', 'run_key', name=op.f('pk_scheduler_runs'))
     )
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('partner_id', sa.String(length=40), nullable=True),
+    sa.Column('created_at', fleet_server.ledger.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', fleet_server.ledger.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', fleet_server.ledger.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("role IN ('operator', 'support') OR partner_id IS NOT NULL", name=op.f('ck_api_tokens_partner_role_has_partner')),
+    sa.CheckConstraint("role IN ('operator', 'support', 'partner_admin', 'partner_user')", name=op.f('ck_api_tokens_known_role')),
+    sa.ForeignKeyConstraint(['partner_id'], ['partners.partner_id'], name=op.f('fk_api_tokens_partner_id_partners')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('name', name=op.f('uq_api_tokens_name')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_tokens_partner_id'), ['partner_id'], unique=False)
+
     op.create_table('devices',
     sa.Column('device_id', sa.String(length=24), nullable=False),
     sa.Column('model', sa.String(length=40), nullable=False),
@@ -272,6 +291,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_devices_partner_id'))
 
     op.drop_table('devices')
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_tokens_partner_id'))
+
+    op.drop_table('api_tokens')
     op.drop_table('scheduler_runs')
     op.drop_table('partners')
     op.drop_table('ledger_programs')
