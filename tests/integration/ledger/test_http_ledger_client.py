@@ -2,6 +2,7 @@
 the HTTP contract, and how the client behaves when the server is slow, down or talks nonsense."""
 
 import json
+import secrets
 import threading
 import time
 from datetime import UTC, datetime
@@ -102,10 +103,10 @@ def client(url):
         yield ledger
 
 
-def debit(key="CT0001:1", amount=500, partner="shop-1", token="973100000420",
-          category="books"):
-    return DebitRequest(key, partner, token, amount, category, datetime.now(UTC),
-                        device_id="CT0001")
+def debit(key=None, amount=500, partner="shop-1", token="973100000420", category="books"):
+    # A fresh key by default: the server remembers keys for the whole module.
+    return DebitRequest(key or f"CT0001:{secrets.randbelow(10**9)}", partner, token, amount,
+                        category, datetime.now(UTC), device_id="CT0001")
 
 
 def body(**changes):
@@ -119,7 +120,7 @@ def body(**changes):
 # Round trips.
 
 def test_an_approval_makes_the_round_trip(client, memory):
-    result = client.debit(debit(amount=550))
+    result = client.debit(debit(key="CT0001:1", amount=550))
     assert result == LedgerResult(APPROVED, None, 550, 450, "OP00000000", "A1B2C3")
     [seen] = memory.calls
     assert seen == DebitRequest("CT0001:1", "shop-1", "973100000420", 550, "books",

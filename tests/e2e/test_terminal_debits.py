@@ -1,7 +1,8 @@
-"""Terminals debit through the project's Mosquitto, the fleet server and the reference ledger,
-on SQLite and PostgreSQL."""
+"""End to end: terminals debit through the project's Mosquitto, the fleet server and the
+reference ledger, on SQLite and PostgreSQL, with protocol-level test terminals."""
 
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -82,6 +83,24 @@ def test_the_same_debit_sent_five_times_across_a_server_restart_debits_once(stac
         answers = [terminal.await_result(pending) for _ in range(4)]
         assert all(a == first for a in answers)
         assert stack.ledger.balances(card)[0].balance_cents == 5000 - 1200
+    finally:
+        terminal.close()
+
+
+def test_a_result_published_while_the_terminal_was_offline_reaches_it_on_reconnect(stack):
+    bookshop = stack.partner("Librairie Nomade")
+    card = stack.beneficiary({"books": (5000, None)})
+    terminal = stack.terminal(bookshop)
+    try:
+        pending = terminal.wire.debit(card, 700, "books")
+        terminal.send(pending)
+        terminal.go_offline()
+        deadline = time.monotonic() + 10
+        while stack.ledger.balances(card)[0].balance_cents == 5000:
+            assert time.monotonic() < deadline, "the server never handled the sale"
+            time.sleep(0.05)
+        terminal.come_back()
+        assert terminal.await_result(pending)["st"] == "approved"
     finally:
         terminal.close()
 

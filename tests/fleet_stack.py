@@ -1,7 +1,7 @@
 """A running fleet server on a real broker and database, and terminals that talk to it over MQTT.
 
-Used by the integration and end-to-end tests (imported as a plain module: pytest puts this
-folder on sys.path)."""
+Used by the integration and end-to-end tests (imported as a plain module: pytest puts the
+tests folder on sys.path because tests/conftest.py lives there)."""
 
 import os
 import queue
@@ -134,6 +134,15 @@ class MqttTerminal:
         pending = self.wire.void(original_seq)
         self.send(pending)
         return self.await_result(pending)
+
+    def go_offline(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def come_back(self) -> None:
+        """Reconnect with the same client id: the persistent session delivers what was queued."""
+        self.client.reconnect()
+        self.client.loop_start()
 
     def close(self) -> None:
         self.client.loop_stop()
