@@ -32,10 +32,46 @@ def direct(reference: ReferenceLedger) -> Iterator[Ledger]:
     yield reference
 
 
+class _Swappable(Ledger):
+    """The ledger behind the module's one HTTP server; each test points it at its own."""
+
+    target: Ledger | None = None
+
+    def debit(self, request):
+        return self.target.debit(request)
+
+    def void(self, request):
+        return self.target.void(request)
+
+
+_SERVED = _Swappable()
+_SERVER: dict = {}
+
+
+@contextmanager
+def over_http(reference: ReferenceLedger) -> Iterator[Ledger]:
+    """The reference ledger served by `fleet ledger-serve`'s app, reached by HttpLedger."""
+    from http_server import serve
+
+    from fleet_server.ledger.http_app import create_ledger_app
+    from fleet_server.ledger.http_client import HttpLedger
+
+    if "url" not in _SERVER:  # one server for the session; starting one per test costs 0.3 s
+        _SERVER["cm"] = serve(create_ledger_app(_SERVED, "contract-token"))
+        _SERVER["url"] = _SERVER["cm"].__enter__()
+    _SERVED.target = reference
+    client = HttpLedger(_SERVER["url"], token="contract-token", timeout_s=10.0)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 # adapter name -> (database of the reference ledger, how the port under test reaches it)
 ADAPTERS: dict[str, tuple[str, Callable]] = {
     "sqlite": ("sqlite", direct),
     "postgres": ("postgres", direct),
+    "http": ("sqlite", over_http),
 }
 
 
