@@ -1,0 +1,1 @@
+"""The counter terminal firmware (runs on MicroPython and CPython)."""

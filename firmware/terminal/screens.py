@@ -1,0 +1,227 @@
+# What each state of the counter application shows on the 128x64 screen: 8 lines of 16
+# characters of an 8x8 ASCII font. The title is the first line. French texts are written with
+# their accents and folded here, so that the wording stays readable in the source.
+
+from protocol.errors import text_fr
+from protocol.text import ascii_fold, format_cents, wrap
+
+WIDTH = 16
+HEIGHT = 8
+
+
+def fit(lines):
+    """Any list of texts -> at most 8 ASCII lines of at most 16 characters."""
+    out = []
+    for line in lines[:HEIGHT]:
+        out.append(ascii_fold(line)[:WIDTH])
+    return out
+
+
+def _right(text):
+    # MicroPython's str has no rjust.
+    return " " * (WIDTH - len(text)) + text if len(text) < WIDTH else text
+
+
+def _kv(label, value):
+    """Label on the left, value on the right; the label gives way when the line is full."""
+    room = WIDTH - len(value) - 1
+    if room <= 0:
+        return value
+    label = label[:room]
+    return label + " " * (WIDTH - len(label) - len(value)) + value
+
+
+def _text(message, width=WIDTH):
+    return wrap(ascii_fold(message), width)
+
+
+def token_line(kind, code):
+    if kind == "card":
+        return "Carte ****" + code[-4:]  # the whole card code is not for onlookers
+    return "Chèque " + code
+
+
+def unconfigured(online):
+    return fit(["TERMINAL", "", "En attente de", "configuration", "",
+                "En ligne" if online else "Hors ligne"])
+
+
+def idle(partner, online, pending, update_queued):
+    lines = ["PRET" if online else "HORS LIGNE"]
+    lines += _text(partner or "")[:2]
+    lines.append("Connecté" if online else "Non connecté")
+    if pending:
+        lines.append("Op. en attente")
+    elif update_queued:
+        lines.append("MAJ programmée")
+    lines.append("")
+    lines.append("Scannez le code" if online else "Vente impossible")
+    lines.append("D: menu")
+    return fit(lines)
+
+
+def offline_refusal():
+    return fit(["HORS LIGNE", "", "Hors ligne -", "vente impossible", "",
+                "Aucune opération", "n'est gardée.", "B: retour"])
+
+
+def busy_refusal():
+    return fit(["EN ATTENTE", "", "Une opération", "attend sa", "réponse:",
+                "vente impossible", "", "B: retour"])
+
+
+def menu(can_void):
+    return fit(["MENU", "1 Code carte", "2 Code chèque",
+                "3 Annuler vente" if can_void else "3 (pas de vente)", "", "B: retour"])
+
+
+def code_entry(mode, shown, letters, error):
+    lines = ["CODE CARTE" if mode == "card" else "CODE CHEQUE"]
+    lines.append("12 chiffres" if mode == "card" else "9 caractères")
+    lines.append("")
+    lines.append(shown + "_")
+    lines.append(letters)
+    lines += _text(error)[:2] if error else ["", ""]
+    lines.append("A:OK *:corr B:x")
+    return fit(lines)
+
+
+def category(cats, page):
+    # At most 7 lines under the title: with 8 categories, two pages and "0" flips them.
+    lines = ["CATEGORIE ?"]
+    per_page = 7 if len(cats) <= 7 else 6
+    start = page * per_page
+    for i in range(start, min(start + per_page, len(cats))):
+        lines.append(str(i + 1) + " " + cats[i].get("l", ""))
+    if len(cats) > 7:
+        lines.append("0: autres")
+    return fit(lines)
+
+
+def amount(token, cents, cap, amax, error):
+    lines = ["MONTANT", token, "", _right(format_cents(cents)), ""]
+    if error:
+        lines.append(error)
+    elif cap is not None:
+        lines.append(_kv("Plafond", format_cents(cap)))
+    else:
+        lines.append("")
+    lines.append(_kv("Max", format_cents(amax)))
+    lines.append("A:OK *:corr B:<")
+    return fit(lines)
+
+
+def confirm(token, label, cents, warning):
+    lines = ["CONFIRMER ?", token, label or "", _right(format_cents(cents)), ""]
+    lines.append(warning)
+    lines.append("A: valider")
+    lines.append("B: modifier")
+    return fit(lines)
+
+
+def waiting(is_void, cents, tries, note):
+    lines = ["ANNULATION" if is_void else "ENVOI", "", "Patientez...", _right(format_cents(cents))]
+    lines.append("")
+    lines.append(note or ("Essai " + str(tries) if tries > 1 else ""))
+    return fit(lines)
+
+
+def recovering():
+    return fit(["EN ATTENTE", "", "Opération", "précédente:", "attente de la", "réponse..."])
+
+
+def no_answer():
+    return fit(["PAS DE REPONSE", "", "Réessayez plus", "tard.", "Opération en",
+                "attente.", "", "B: retour"])
+
+
+def approved(cents, balance, auth):
+    lines = ["VENTE ACCEPTEE", "", _right(format_cents(cents))]
+    if balance is not None:
+        lines.append(_kv("Solde", format_cents(balance)))
+    if auth:
+        lines.append(_kv("Auth", auth))
+    lines += ["", "Touche: suite"]
+    return fit(lines)
+
+
+def voided(cents, auth):
+    lines = ["VENTE ANNULEE", "", _right(format_cents(cents))]
+    if auth:
+        lines.append(_kv("Auth", auth))
+    lines += ["", "Touche: suite"]
+    return fit(lines)
+
+
+def declined(code, is_void, final_error):
+    if final_error:
+        title = "ERREUR"
+    else:
+        title = "ANNUL. REFUSEE" if is_void else "VENTE REFUSEE"
+    lines = [title, ""] + _text(text_fr(code))[:3]
+    lines += ["", "Touche: suite"]
+    return fit(lines)
+
+
+def message(title, text):
+    """Error screens and other notices: a title and a French text."""
+    return fit([title, ""] + _text(text)[:4] + ["", "Touche: suite"])
+
+
+def void_confirm(cents):
+    return fit(["ANNULER ?", "Dernière vente:", _right(format_cents(cents)), "",
+                "A: oui, annuler", "B: non"])
+
+
+def update(state):
+    return fit(["MISE A JOUR", "", "Mise à jour en", "cours...", "", state or "",
+                "Ne pas éteindre"])
+
+
+def led_for(app):
+    """The LED pattern of the current state: a result keeps the colour it was given."""
+    if app.state == "result":
+        return app.led
+    if app.state == "update":
+        return "update"
+    if app.pending is not None:
+        return "wait"
+    return "idle" if app.online else "offline"
+
+
+def for_state(app):
+    """The screen of the application's current state (app: a terminal.app.CounterApp)."""
+    s = app.state
+    if s == "idle":
+        if app.config is None:
+            return unconfigured(app.online)
+        return idle(app.config.get("partner", ""), app.online, app.pending is not None,
+                    app.update_state == "queued")
+    if s == "menu":
+        return menu(app.last_sale is not None)
+    if s == "code":
+        code = app.code
+        letters = code.pending_key + ": " + code.pending_char() if code.pending_key else ""
+        return code_entry(code.mode, code.display(), letters, app.error)
+    if s == "category":
+        return category(app.cats, app.page)
+    token = token_line(app.kind, app.token) if app.token else ""
+    if s == "amount":
+        cap = app.cat.get("cap") if app.cat else None
+        return amount(token, app.amount.cents, cap, app.amount.max_cents, app.error)
+    if s == "confirm":
+        warning = "Hors ligne!" if not app.online else ""
+        warning = "Op. en attente" if app.pending is not None else warning
+        return confirm(token, app.cat.get("l") if app.cat else "", app.amount.cents, warning)
+    if s == "void_confirm":
+        return void_confirm(app.last_sale[1])
+    if s == "waiting":
+        p = app.pending
+        if p is None or p["kind"] is None:
+            return recovering()
+        return waiting(p["kind"] == "void", p["cents"], p["tries"], p["note"])
+    if s == "no_answer":
+        return no_answer()
+    if s == "update":
+        return update(app.update_state)
+    return app.fixed or []
