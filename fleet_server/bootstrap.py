@@ -12,6 +12,7 @@ from fleet_server.adapters.sql_request_store import SqlRequestStore
 from fleet_server.adapters.sql_uow import SqlUnitOfWork
 from fleet_server.ledger.port import Ledger
 from fleet_server.service_layer import money_requests
+from fleet_server.service_layer.device_config import ConfigPublisher
 from fleet_server.service_layer.device_status import StatusTracker
 from fleet_server.service_layer.dispatch import Dispatcher
 from fleet_server.service_layer.keys import KeyStore
@@ -82,10 +83,12 @@ def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
     keys = KeyStore(settings.master_secret, settings.bdk_id)
     ledger = build_ledger(settings, session_factory)
     uow_factory = lambda: SqlUnitOfWork(session_factory)  # noqa: E731
+    request_store = SqlRequestStore(engine)
     requests = money_requests.RequestContext(
-        SqlRequestStore(engine), ledger, keys, clock, settings.ts_past_window_s,
+        request_store, ledger, keys, clock, settings.ts_past_window_s,
         settings.ts_future_window_s)
-    dispatcher = Dispatcher(requests, StatusTracker(uow_factory, clock))
+    dispatcher = Dispatcher(requests, StatusTracker(uow_factory, clock),
+                            ConfigPublisher(request_store.load, ledger, keys, clock))
     return Fleet(settings, engine, session_factory, ledger, keys, dispatcher)
 
 

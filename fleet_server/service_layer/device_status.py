@@ -24,14 +24,15 @@ class StatusTracker:
         self._written: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def handle(self, topic: str, payload: bytes) -> None:
+    def handle(self, topic: str, payload: bytes) -> dict | None:
+        """Record a heartbeat or status; returns the valid message, None for a refused one."""
         try:
             device_id, mtype = topics.parse(topic)
             message = messages.parse(payload, mtype)
             topics.check_sender(topic, message)
         except ProtocolError as err:
             log.warning("dropped %s: %s", topic[:80], err)
-            return
+            return None
         now = self.clock()
         with self._lock:
             view = self.live.setdefault(device_id, {})
@@ -43,6 +44,7 @@ class StatusTracker:
                 self._written[device_id] = now.timestamp()
         if due:
             self._persist(device_id, message, now)
+        return message
 
     def _persist(self, device_id: str, message: dict, now: datetime) -> None:
         with self.uow_factory() as uow:

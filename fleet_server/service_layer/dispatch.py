@@ -4,6 +4,7 @@ import logging
 from dataclasses import dataclass
 
 from fleet_server.service_layer import money_requests
+from fleet_server.service_layer.device_config import ConfigPublisher
 from fleet_server.service_layer.device_status import StatusTracker
 from protocol import topics
 from protocol.errors import ProtocolError
@@ -17,6 +18,7 @@ Outgoing = tuple[str, bytes, int, bool]  # topic, payload, qos, retain
 class Dispatcher:
     requests: money_requests.RequestContext
     status: StatusTracker
+    config: ConfigPublisher | None = None
     received: int = 0
     refused: int = 0
 
@@ -32,7 +34,9 @@ class Dispatcher:
             reply = money_requests.handle(topic, payload, self.requests)
             return [(reply.topic, reply.payload, 1, False)] if reply else []
         if mtype in ("heartbeat", "status"):
-            self.status.handle(topic, payload)
+            message = self.status.handle(topic, payload)
+            if mtype == "status" and message is not None and self.config is not None:
+                return self.config.on_status(message["dev"], message)
             return []
         log.debug("no handler yet for %s", mtype)
         return []

@@ -1,0 +1,143 @@
+# Boot entry of the counter terminal.
+#
+# On a board: MicroPython runs this file from the flash root, next to terminal/ and protocol/.
+# On the unix port (CI, simulator): micropython firmware/main.py <data dir> [board]; the
+# simulated board then reads commands on stdin ("scan CODE", "keys 12A", "quit") and prints
+# every screen as one line "SCREEN line1|line2|...".
+
+import sys
+
+try:
+    import time
+
+    ticks_ms, ticks_diff = time.ticks_ms, time.ticks_diff
+except AttributeError:  # CPython (the simulator's fast mode)
+    import time
+
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+
+def _here():
+    path = __file__ if "__file__" in globals() else "main.py"
+    return path.rsplit("/", 1)[0] if "/" in path else "."
+
+
+def _paths():
+    here = _here()
+    for extra in (here, here + "/.."):
+        if extra not in sys.path:
+            sys.path.insert(0, extra)
+
+
+_paths()
+
+from terminal import store  # noqa: E402
+from terminal.boards import build_drivers, load  # noqa: E402
+from terminal.journal import Journal  # noqa: E402
+from terminal.keys import KeyVault  # noqa: E402
+from terminal.mqtt.client import MQTTClient  # noqa: E402
+from terminal.ringlog import RingLog  # noqa: E402
+from terminal.runtime import Runtime  # noqa: E402
+
+from protocol import messages, topics  # noqa: E402
+
+
+def tls_context(root, tls):
+    """TLS with the device certificate (DER: MicroPython's TLS reads DER, not PEM). Checking
+    the server is off by default in MicroPython: turn it on, with the fleet CA."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_cert_chain(store.read(root + "/" + tls["cert"]), store.read(root + "/" + tls["key"]))
+    ctx.load_verify_locations(cadata=store.read(root + "/" + tls["ca"]))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+class _EchoScreen:
+    """The simulated board's screen, also printed so a parent process can read it."""
+
+    def __init__(self, screen):
+        self.screen = screen
+
+    def show(self, lines):
+        self.screen.show(lines)
+        sys.stdout.write("SCREEN " + "|".join(lines) + "\n")
+
+
+def build(root, board_name=None):
+    config = store.load_json(root + "/config.json", {}) or {}
+    vault = KeyVault(root)
+    board = load(board_name or config.get("board"))
+    boots = (store.load_json(root + "/boots.json", {}) or {}).get("n", 0) + 1
+    store.save_json(root + "/boots.json", {"n": boots})
+    drivers = build_drivers(board, config)
+    broker = config.get("broker", {})
+    tls = broker.get("tls")
+    dev = vault.device_id
+    will = messages.encode(messages.build("status", {"dev": dev, "ts": messages.TS_MIN,
+                                                     "st": "offline"}))
+    mqtt = MQTTClient(dev, broker.get("host", "127.0.0.1"), broker.get("port", 1883),
+                      keepalive=broker.get("keepalive", 30), clean_session=False,
+                      will=(topics.topic(dev, "status"), will, 1, True),
+                      ssl_context=tls_context(root, tls) if tls else None,
+                      server_hostname=broker.get("hostname"))
+    saved = store.load_json(root + "/device_config.json", None)
+    clock = drivers["clock"]
+    runtime = Runtime(drivers, vault, Journal(root), RingLog(root), mqtt, ticks_ms, ticks_diff,
+                      clock.now, config=saved, boots=boots, on_restart=_restart,
+                      on_config=lambda m: store.save_json(root + "/device_config.json", m))
+    return runtime, drivers, board
+
+
+def _restart():
+    try:
+        import machine
+
+        machine.reset()
+    except ImportError:  # the unix port: the parent process starts us again
+        sys.exit(3)
+
+
+def _stdin_commands():
+    import select
+
+    poller = select.poll()
+    poller.register(sys.stdin, select.POLLIN)
+    return poller
+
+
+def run(root, board_name=None):
+    runtime, drivers, board = build(root, board_name)
+    sim = board["name"] == "unix_sim"
+    poller = None
+    if sim:
+        drivers["display"] = _EchoScreen(drivers["display"])
+        poller = _stdin_commands()
+    runtime.start()
+    while True:
+        runtime.step()
+        if poller is not None and poller.poll(0):
+            line = sys.stdin.readline()
+            if not line or line.strip() == "quit":
+                runtime.mqtt.disconnect()
+                return
+            _sim_command(line.strip(), drivers)
+        time.sleep_ms(5) if hasattr(time, "sleep_ms") else time.sleep(0.005)
+
+
+def _sim_command(line, drivers):
+    verb, _, rest = line.partition(" ")
+    if verb == "scan":
+        drivers["sim_uart"].scan(rest)
+    elif verb == "keys":
+        drivers["keypad"].press(rest)
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    run(args[0] if args else "", args[1] if len(args) > 1 else None)

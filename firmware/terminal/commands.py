@@ -1,0 +1,199 @@
+# Remote commands (protocol.messages "command" -> "command_res"), without I/O: the clock,
+# the log reader and the diagnostics are passed in, effects (restart, new settings) are
+# returned for the runtime to carry out.
+#
+# Order of checks: parse, device id, MAC, id dedup, expiry, dispatch. Nothing acts before the
+# MAC is verified, and only verified commands enter the dedup cache, so forged traffic can
+# neither trigger an effect nor poison the reply a genuine id will get. A repeated id gets the
+# very same reply bytes and no second effect (QoS 1 delivers at least once).
+
+import json
+
+from protocol import auth, messages, topics
+from protocol.errors import ProtocolError
+
+MAX_SEEN = 32
+LOG_DEFAULT = 50
+LOG_MAX = 200
+CONFIG_BOUNDS = {"hb": (10, 3600), "beep": (0, 3), "screen_s": (5, 600)}
+_REF_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_."
+_NO_REPLY = (None, None, None)
+
+
+def _valid_id(value):
+    if type(value) is not str or not 1 <= len(value) <= 32:
+        return False
+    for ch in value:
+        if ch not in _REF_CHARS:
+            return False
+    return True
+
+
+def _est_len(text):
+    # Bytes this string takes in canonical JSON, erring high (escapes, UTF-8, quotes, comma).
+    n = len(text.encode()) + 3
+    for ch in text:
+        if ch == '"' or ch == "\\":
+            n += 1
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            n += 6
+    return n
+
+
+class CommandHandler:
+    def __init__(self, device_id, command_key, now_s, seen=None):
+        self.device_id = device_id
+        self.key = command_key
+        self.now_s = now_s
+        self.seen = seen  # optional dict-like store id -> reply bytes (e.g. kept on flash)
+        self._ids = []  # oldest first, at most MAX_SEEN
+        self._replies = {}
+        self.topic = topics.topic(device_id, "command_res")
+
+    def handle(self, payload, context):
+        """-> (reply_topic, reply_payload, effect); (None, None, None) when nothing can be
+        answered. Never raises."""
+        try:
+            return self._handle(payload, context or {})
+        except Exception:  # last resort: a command must never take the runtime down
+            return _NO_REPLY
+
+    def _now(self):
+        try:
+            return int(self.now_s())
+        except Exception:
+            return 0
+
+    def _reply(self, cmd_id, ok, code=None, res=None):
+        now = self._now()
+        fields = {"dev": self.device_id, "id": cmd_id, "ok": ok,
+                  "ts": min(max(now, messages.TS_MIN), messages.TS_MAX)}
+        if code is not None:
+            fields["code"] = code
+        if res is not None:
+            fields["res"] = res
+        return auth.seal(messages.build("command_res", fields), self.key)
+
+    def _handle(self, payload, context):
+        try:
+            msg = messages.parse(payload, "command")
+        except ProtocolError:
+            return self._answer_malformed(payload)
+        if msg["dev"] != self.device_id:
+            return _NO_REPLY  # not ours (the broker ACL should make this impossible)
+        try:
+            auth.verify(msg, self.key)
+        except ProtocolError:
+            return self.topic, self._reply(msg["id"], False, "bad_mac"), None
+        cmd_id = msg["id"]
+        cached = self._cached(cmd_id)
+        if cached is not None:
+            return self.topic, cached, None
+        now = self._now()
+        if now < messages.TS_MIN:
+            # Clock not set: expiry cannot be checked, and after a reboot the dedup memory is
+            # gone, so an old captured command could be replayed. Refuse until the clock is set.
+            reply, effect = self._reply(cmd_id, False, "ts_out_of_window"), None
+        elif msg["exp"] < now:
+            reply, effect = self._reply(cmd_id, False, "expired"), None
+        else:
+            reply, effect = self._dispatch(msg, context, now)
+        self._remember(cmd_id, reply)
+        return self.topic, reply, effect
+
+    def _answer_malformed(self, payload):
+        # Answer only when the id and device can be read; the reply is MACed but not cached
+        # (the command itself was not authenticated).
+        try:
+            raw = json.loads(bytes(payload).decode())
+            cmd_id = raw.get("id")
+            if raw.get("dev") != self.device_id or not _valid_id(cmd_id):
+                return _NO_REPLY
+            return self.topic, self._reply(cmd_id, False, "malformed"), None
+        except Exception:
+            return _NO_REPLY
+
+    def _cached(self, cmd_id):
+        reply = self._replies.get(cmd_id)
+        if reply is None and self.seen is not None:
+            try:
+                reply = self.seen.get(cmd_id)
+            except Exception:
+                reply = None
+        return reply
+
+    def _remember(self, cmd_id, reply):
+        if cmd_id not in self._replies:
+            self._ids.append(cmd_id)
+        self._replies[cmd_id] = reply
+        while len(self._ids) > MAX_SEEN:
+            del self._replies[self._ids.pop(0)]
+        if self.seen is not None:
+            try:
+                self.seen[cmd_id] = reply
+            except Exception:
+                pass  # the in-memory cache still covers this boot
+
+    def _dispatch(self, msg, context, now):
+        name = msg["name"]
+        args = msg.get("args") or {}
+        cmd_id = msg["id"]
+        try:
+            if name == "ping":
+                return self._reply(cmd_id, True, res={"pong": now}), None
+            if name == "restart":
+                return self._reply(cmd_id, True, res={"scheduled": True}), ("restart",)
+            if name == "set_config":
+                return self._set_config(cmd_id, args)
+            if name == "get_logs":
+                return self._get_logs(cmd_id, args, context), None
+            if name == "diagnostics":
+                res = context["diagnostics"]()
+                if type(res) is not dict:
+                    return self._reply(cmd_id, False, "internal_error"), None
+                return self._reply(cmd_id, True, res=res), None
+        except ProtocolError:  # a result that does not fit the schema or the size limit
+            return self._reply(cmd_id, False, "internal_error"), None
+        except Exception:  # a failing context callable
+            return self._reply(cmd_id, False, "internal_error"), None
+        return self._reply(cmd_id, False, "malformed"), None  # rekey and future names
+
+    def _set_config(self, cmd_id, args):
+        if not args:
+            return self._reply(cmd_id, False, "malformed"), None
+        values = {}
+        for key in args:
+            bounds = CONFIG_BOUNDS.get(key)
+            value = args[key]
+            if bounds is None or type(value) is not int:
+                return self._reply(cmd_id, False, "malformed"), None
+            if not bounds[0] <= value <= bounds[1]:
+                return self._reply(cmd_id, False, "out_of_range"), None
+            values[key] = value
+        return self._reply(cmd_id, True, res={"applied": values}), ("set_config", values)
+
+    def _get_logs(self, cmd_id, args, context):
+        n = args.get("lines", LOG_DEFAULT)
+        if type(n) is not int:
+            return self._reply(cmd_id, False, "malformed")
+        n = min(max(n, 1), LOG_MAX)
+        lines = [str(line) for line in context["logs"](n)][-n:]
+        # Keep the newest lines that fit the 8192-byte command_res, with a margin for the
+        # envelope; the loop below is the exact check.
+        budget = messages.max_size("command_res") - 400
+        keep = 0
+        for line in reversed(lines):
+            budget -= _est_len(line)
+            if budget < 0:
+                break
+            keep += 1
+        truncated = keep < len(lines)
+        lines = lines[len(lines) - keep:]
+        while True:
+            try:
+                return self._reply(cmd_id, True, res={"lines": lines, "truncated": truncated})
+            except ProtocolError as err:
+                if err.code != "too_large" or not lines:
+                    raise
+                lines = lines[1:]
+                truncated = True

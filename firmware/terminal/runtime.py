@@ -1,0 +1,209 @@
+# The terminal's loop: drivers -> events -> CounterApp -> actions -> drivers and MQTT.
+#
+# Everything with I/O lives here (the app is pure). One step never blocks for more than a few
+# milliseconds, so the keypad and the screen stay responsive while MQTT reconnects.
+# Money requests: the DUKPT state is advanced and persisted (KeyVault), then the signed payload
+# and its result key are put in the journal, and only then published. A reboot between send
+# and result finds the journal entry and asks again with the same bytes.
+
+import gc
+
+from protocol import auth, messages, topics
+from protocol.errors import ProtocolError
+from terminal import heartbeat
+from terminal.app import CounterApp
+from terminal.commands import CommandHandler
+
+FW_VERSION = "0.1.0"
+
+
+class Runtime:
+    def __init__(self, drivers, vault, journal, log, mqtt, ticks_ms, ticks_diff, now_s,
+                 config=None, boots=1, reset_cause="power_on", on_restart=None, fw=FW_VERSION,
+                 on_config=None):
+        self.d, self.vault, self.journal, self.log = drivers, vault, journal, log
+        self.mqtt, self.ticks_ms, self.ticks_diff, self.now_s = mqtt, ticks_ms, ticks_diff, now_s
+        self.dev = vault.device_id
+        self.fw, self.boots, self.reset_cause = fw, boots, reset_cause
+        self.on_restart, self.on_config = on_restart, on_config
+        self.started_ms = ticks_ms()
+        self.config = config
+        self.app = CounterApp(config, self.started_ms)
+        self.commands = CommandHandler(self.dev, vault.command_key, now_s)
+        self.online = False
+        self.restart_pending = False
+        self.sales = 0
+        self.last_error = None
+        self.hb_every_ms = ((config or {}).get("hb") or 60) * 1000
+        self.hb_last = None
+        self.result_types = {topics.topic(self.dev, "debit_res"): "debit_res",
+                             topics.topic(self.dev, "void_res"): "void_res"}
+        mqtt.on_connect = self._connected
+        mqtt.on_disconnect = self._disconnected
+        mqtt.on_message = self._message
+        for name in topics.device_filters(self.dev):
+            mqtt.subscribe(name, 1)
+
+    # ---- start and loop --------------------------------------------------------------------
+    def start(self):
+        now = self.ticks_ms()
+        self._do(self.app.handle(("tick", now)))
+        entry = self.journal.get()
+        if entry:  # a request whose result never came: ask again with the very same bytes
+            self.log.add("journal: pending seq %d" % entry["seq"])
+            self._do(self.app.handle(("sent", entry["seq"])))
+            self.mqtt.publish(entry["topic"], entry["payload"], 1)
+
+    def step(self):
+        now = self.ticks_ms()
+        wifi = self.d.get("wifi")
+        if wifi is not None and hasattr(wifi, "tick"):
+            wifi.tick(now)
+        self.mqtt.service()
+        key = self.d["keypad"].poll(now)
+        if key:
+            self._do(self.app.handle(("key", key)))
+        line = self.d["scanner"].poll()
+        if line:
+            self._do(self.app.handle(("scan", line)))
+        self._do(self.app.handle(("tick", now)))
+        for name in ("buzzer", "led"):
+            device = self.d.get(name)
+            if device is not None and hasattr(device, "tick"):
+                device.tick(now)
+        if self.online and (self.hb_last is None
+                            or self.ticks_diff(now, self.hb_last) >= self.hb_every_ms):
+            self.hb_last = now
+            self._heartbeat(now)
+        if self.restart_pending and not self.app.busy and self.on_restart:
+            self.log.add("restart on command")
+            self.on_restart()
+
+    # ---- MQTT callbacks -----------------------------------------------------------------------
+    def _connected(self):
+        self.online = True
+        status = messages.build("status", {"dev": self.dev, "ts": self.now_s(), "st": "online",
+                                           "fw": self.fw})
+        self.mqtt.publish(topics.topic(self.dev, "status"), messages.encode(status), 1, True)
+        self._do(self.app.handle(("net", True)))
+
+    def _disconnected(self):
+        self.online = False
+        self._do(self.app.handle(("net", False)))
+
+    def _message(self, topic, payload):
+        try:
+            if topic in self.result_types:
+                self._result(self.result_types[topic], payload)
+            elif topic == topics.topic(self.dev, "config"):
+                self._config(payload)
+            elif topic == topics.topic(self.dev, "command"):
+                self._command(payload)
+        except ProtocolError as err:  # hostile or stale input: logged, never fatal
+            self.last_error = err.code
+            self.log.add("refused %s: %s" % (topic[-10:], err))
+
+    def _result(self, mtype, payload):
+        entry = self.journal.get()
+        message = messages.parse(payload, mtype)
+        if entry is None or message["seq"] != entry["seq"]:
+            self.log.add("result for seq %d not pending" % message["seq"])
+            return
+        auth.verify(message, entry["result_key"])
+        if message.get("code") != "service_unavailable":  # the only result that is not final
+            self.journal.clear(entry["seq"])
+        if message["st"] == "approved" and mtype == "debit_res":
+            self.sales += 1
+        self._do(self.app.handle(("result", message)))
+
+    def _config(self, payload):
+        message = messages.parse(payload, "config")
+        auth.verify(message, self.vault.command_key)
+        if message["dev"] != self.dev:
+            raise ProtocolError("bad_topic", "config for another device")
+        self.config = message
+        if self.on_config:  # kept on flash: an offline boot still knows its partner
+            self.on_config(message)
+        self.hb_every_ms = message["hb"] * 1000
+        self._do(self.app.handle(("config", message)))
+
+    def _command(self, payload):
+        context = {"diagnostics": self.diagnostics, "logs": self.log.tail}
+        reply = self.commands.handle(payload, context)
+        if reply is None:
+            return
+        reply_topic, reply_payload, effect = reply
+        if reply_payload:
+            self.mqtt.publish(reply_topic, reply_payload, 1)
+        if effect and effect[0] == "restart":
+            self.restart_pending = True
+        elif effect and effect[0] == "set_config" and "hb" in effect[1]:
+            self.hb_every_ms = effect[1]["hb"] * 1000
+
+    # ---- actions --------------------------------------------------------------------------------
+    def _do(self, actions):
+        for action in actions:
+            kind = action[0]
+            if kind == "show":
+                self.d["display"].show(action[1])
+            elif kind in ("beep", "led"):
+                device = self.d.get("buzzer" if kind == "beep" else "led")
+                if device is not None:
+                    device.play(action[1], self.ticks_ms())
+            elif kind == "debit":
+                fields = {"tok": action[1], "amt": action[2]}
+                if action[3]:
+                    fields["cat"] = action[3]
+                self._send("debit_req", fields)
+            elif kind == "void":
+                self._send("void_req", {"oseq": action[1]})
+            elif kind == "retransmit":
+                entry = self.journal.get()
+                if entry and entry["seq"] == action[1]:
+                    self.mqtt.publish(entry["topic"], entry["payload"], 1)
+            elif kind == "log":
+                self.log.add(action[1])
+
+    def _send(self, mtype, fields):
+        # Order matters for "never charged twice, never a reused counter": persist the DUKPT
+        # state (inside next_transaction), then the journal, then publish.
+        seq, request_key, result_key = self.vault.next_transaction()
+        fields["dev"], fields["seq"], fields["kid"] = self.dev, seq, self.vault.kid
+        fields["ts"] = self.now_s()
+        message = messages.build(mtype, fields)
+        payload = auth.seal(message, request_key)
+        topic = topics.topic(self.dev, mtype)
+        self.journal.put(seq, mtype, topic, payload, result_key)
+        self.mqtt.publish(topic, payload, 1)
+        self._do(self.app.handle(("sent", seq)))
+
+    def _heartbeat(self, now):
+        gc.collect()
+        entry = self.journal.get()
+        wifi = self.d.get("wifi")
+        scanner = self.d["scanner"]
+        topic, payload = heartbeat.build_heartbeat(
+            self.dev, self.now_s(), self.ticks_diff(now, self.started_ms) // 1000,
+            gc.mem_free() if hasattr(gc, "mem_free") else 0, self.fw, self.boots,
+            self.reset_cause, entry["seq"] if entry else 0,
+            getattr(scanner, "state", "absent"),
+            rssi=wifi.rssi() if wifi is not None and hasattr(wifi, "rssi") else None,
+            last_error=self.last_error, sales=self.sales)
+        self.mqtt.publish(topic, payload, 0)
+
+    def diagnostics(self):
+        scanner = self.d["scanner"]
+        clock = self.d.get("clock")
+        gc.collect()
+        free = gc.mem_free() if hasattr(gc, "mem_free") else 0
+        return {
+            "network": {"ok": self.online},
+            "scanner": {"ok": getattr(scanner, "state", "absent") == "ok",
+                        "state": getattr(scanner, "state", "absent")},
+            "display": {"ok": "display" not in self.d.get("faults", {})},
+            "keypad": {"ok": "keypad" not in self.d.get("faults", {})},
+            "clock": {"ok": bool(getattr(clock, "synced", True)),
+                      "drift_s": getattr(clock, "drift_s", 0) or 0},
+            "memory": {"ok": free == 0 or free > 20000, "free": free},
+            "journal": {"ok": True, "pending": (self.journal.get() or {}).get("seq", 0)},
+        }
