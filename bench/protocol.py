@@ -32,7 +32,7 @@ def table(name: str, figures: dict) -> str:
     lines = [f"{name} ({figures['iterations']} iterations per figure)",
              f"{'message':<14}{'bytes':>6}{'enc+MAC us':>12}{'parse+ver us':>14}"
              f"{'sha256 us':>11}{'enc/sha':>9}{'parse/sha':>10}"]
-    for mtype, f in figures["messages"].items():
+    for mtype, f in sorted(figures["messages"].items()):
         lines.append(f"{mtype:<14}{f['bytes']:>6}{f['encode_mac_us']:>12}"
                      f"{f['parse_verify_us']:>14}{f['sha256_us']:>11}{f['encode_ratio']:>9}"
                      f"{f['parse_ratio']:>10}")

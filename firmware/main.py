@@ -99,7 +99,8 @@ def _restart():
         import machine
 
         machine.reset()
-    except ImportError:  # the unix port: the parent process starts us again
+    except (ImportError, AttributeError):  # the unix port (its machine has no reset): the
+        # parent process starts us again
         sys.exit(3)
 
 
