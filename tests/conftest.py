@@ -4,7 +4,6 @@ Outside CI a missing part skips the tests that need it; with CI=true it fails th
 green CI run always means the real parts were exercised.
 """
 
-import os
 import shutil
 import socket
 import subprocess
@@ -14,19 +13,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from real_parts import missing
 
 from fleet_server.adapters.mosquitto import MosquittoProcess, find_mosquitto
 
 REPO = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_HOST, PG_PORT, PG_DB = "127.0.0.1", 5432, "test"
-
-
-def missing(what: str):
-    """Skip locally, fail in CI."""
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI", pytrace=False)
-    pytest.skip(f"{what} not available")
 
 
 def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:

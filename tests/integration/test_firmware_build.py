@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import missing
+from real_parts import missing
 
 from provisioning import firmware_build
 from provisioning.firmware_build import BuildError, build, find_mpy_cross
