@@ -1,6 +1,7 @@
 """Mosquitto run with the project's own configuration (TCP_NODELAY, persistence, listeners)
 rather than the distribution's: the config renderer and a process wrapper for tests and benches."""
 
+import os
 import shutil
 import socket
 import subprocess
@@ -58,7 +59,13 @@ class MosquittoProcess:
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(render_dev_config(self.port, data))
+        text = render_dev_config(self.port, data)
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # Started as root (CI), Mosquitto drops to the "mosquitto" user, which cannot write
+            # persistence into a root-owned 0700 temporary folder: sessions and queued QoS 1
+            # messages would then not survive a broker restart. A test broker stays root.
+            text = "user root\n" + text
+        conf.write_text(text)
         log = open(self.workdir / "mosquitto.log", "ab")
         self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=log,
                                      stderr=subprocess.STDOUT)
