@@ -1,7 +1,7 @@
 """Alembic migrations of every table (fleet and reference ledger), run from code.
 
     python -m fleet_server.adapters.migrations revision "what changed" [DB_URL]  (autogenerate)
-    fleet serve / fleet db-upgrade                                       (upgrade to head)
+    fleet serve / fleet db-upgrade                                       (upgrade to every head)
 """
 
 import sys
@@ -23,7 +23,9 @@ def config(engine: Engine | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    # "heads": every branch of the revision graph, so that independent revisions made side by
+    # side (each based on the same parent) apply without a merge revision.
     command.upgrade(config(engine), revision)
 
 
