@@ -1,16 +1,138 @@
 """The embedded MQTT broker (amqtt) for the one-command demo: started in-process on loopback,
-in its own thread with its own event loop. Tests and production use Mosquitto instead."""
+in its own thread with its own event loop. Tests and production use Mosquitto instead.
+
+Without `security` it is open (the demo). With an EmbeddedSecurity it applies the same rules as
+the Mosquitto configuration of `fleet broker-config`, through amqtt's plugin hooks: a TLS
+listener where a device's certificate CN (its device id) is its identity and a CRL refuses
+revoked ones, a password account for the server, and per-device topic rules
+(fleet_server/adapters/broker_security.py) on publish, subscribe and delivery.
+"""
 
 import asyncio
 import logging
 import threading
+from dataclasses import dataclass, field
+
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+
+from fleet_server.adapters.broker_security import (
+    SERVER_USER,
+    device_allowed,
+    server_allowed,
+    verify_password,
+)
 
 log = logging.getLogger("fleet.broker")
+PLUGIN = __name__
+
+
+@dataclass
+class EmbeddedSecurity:
+    """server_password_hash: a $7$ hash (broker_security.hash_password). tls_port: the device
+    listener (0 = none); cafile/certfile/keyfile as for Mosquitto; crlfile is reread when it
+    changes, so a revocation applies to the next connection without a restart."""
+
+    server_password_hash: str
+    server_user: str = SERVER_USER
+    tls_port: int = 0
+    cafile: str = ""
+    certfile: str = ""
+    keyfile: str = ""
+    crlfile: str = ""
+    revoked: set = field(default_factory=set)  # device ids denied outright
+
+
+def _peer_identity(session) -> tuple[str | None, int | None]:
+    """(CN, serial) of a verified client certificate, or (None, None)."""
+    ssl_object = getattr(session, "ssl_object", None)
+    if ssl_object is None:
+        return None, None
+    cert = ssl_object.getpeercert()  # only verified certificates are returned, parsed
+    if not cert:
+        return None, None
+    cn = None
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                cn = value
+    serial = cert.get("serialNumber")
+    return cn, int(serial, 16) if serial else None
+
+
+class _Crl:
+    """Serials on the CRL file, reloaded when its modification time changes."""
+
+    def __init__(self, path: str):
+        self.path, self._mtime, self._serials = path, None, frozenset()
+
+    def revoked(self, serial: int | None) -> bool:
+        if not self.path:
+            return False
+        import os
+
+        from cryptography import x509
+
+        try:
+            mtime = os.stat(self.path).st_mtime_ns
+        except OSError:
+            return True  # a configured CRL that cannot be read: refuse rather than trust
+        if mtime != self._mtime:
+            with open(self.path, "rb") as f:
+                crl = x509.load_pem_x509_crl(f.read())
+            self._serials = frozenset(r.serial_number for r in crl)
+            self._mtime = mtime
+        return serial in self._serials
+
+
+# amqtt builds plugins from a dotted path and a config dict: the dict carries the key of the
+# broker's EmbeddedSecurity in this registry, so two brokers in one process keep their own rules.
+_SECURITY: dict[str, tuple[EmbeddedSecurity, _Crl]] = {}
+
+
+class FleetAuthPlugin(BaseAuthPlugin):
+    @dataclass
+    class Config:
+        key: str = ""
+
+    async def authenticate(self, *, session) -> bool:
+        security, crl = _SECURITY[self.config.key]
+        session.fleet_role = None
+        cn, serial = _peer_identity(session)
+        if cn is not None:  # a verified certificate decides, not CONNECT's user name
+            if cn in security.revoked or crl.revoked(serial):
+                log.warning("refused the revoked certificate of %s", cn)
+                return False
+            if not device_allowed(cn, f"t/{cn}/status", "publish"):
+                return False  # a certificate of ours whose CN is not a device id
+            session.username, session.fleet_role = cn, "device"
+            return True
+        if session.username == security.server_user and verify_password(
+                session.password or "", security.server_password_hash):
+            session.fleet_role = "server"
+            return True
+        return False
+
+
+class FleetTopicPlugin(BaseTopicPlugin):
+    @dataclass
+    class Config:
+        key: str = ""
+
+    async def topic_filtering(self, *, session=None, topic=None, action=None) -> bool:
+        security, _ = _SECURITY[self.config.key]
+        role = getattr(session, "fleet_role", None)
+        if role == "server":
+            return server_allowed(topic)
+        if role != "device" or session.username in security.revoked:
+            return False
+        return device_allowed(session.username, topic, str(action.value if action else ""))
 
 
 class EmbeddedBroker:
-    def __init__(self, host: str = "127.0.0.1", port: int = 1884):
+    def __init__(self, host: str = "127.0.0.1", port: int = 1884,
+                 security: EmbeddedSecurity | None = None):
         self.host, self.port = host, port
+        self.security = security
         self._loop: asyncio.AbstractEventLoop | None = None
         self._broker = None
         self._thread: threading.Thread | None = None
@@ -41,6 +163,8 @@ class EmbeddedBroker:
             "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin":
                         {"allow_anonymous": True}},
         }
+        if self.security is not None:
+            config["plugins"] = self._secure(config["listeners"])
         try:
             self._broker = Broker(config, loop=self._loop)
             self._loop.run_until_complete(self._broker.start())
@@ -50,6 +174,17 @@ class EmbeddedBroker:
             return
         self._ready.set()
         self._loop.run_forever()
+
+    def _secure(self, listeners: dict) -> dict:
+        sec = self.security
+        if sec.tls_port:
+            listeners["devices"] = {"type": "tcp", "bind": f"{self.host}:{sec.tls_port}",
+                                    "ssl": True, "cafile": sec.cafile, "certfile": sec.certfile,
+                                    "keyfile": sec.keyfile}
+        key = str(id(self))
+        _SECURITY[key] = (sec, _Crl(sec.crlfile))
+        return {f"{PLUGIN}.FleetAuthPlugin": {"key": key},
+                f"{PLUGIN}.FleetTopicPlugin": {"key": key}}
 
     def stop(self) -> None:
         if self._loop is None or self._broker is None:
@@ -62,4 +197,5 @@ class EmbeddedBroker:
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread:
             self._thread.join(5)
+
 

@@ -6,18 +6,13 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 
-def render_dev_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> str:
-    """A plain-TCP listener on loopback for development and tests.
-
-    set_tcp_nodelay: without it a QoS 1 round trip costs ~44 ms (Nagle + delayed ACK) instead of
-    well under a millisecond. Persistence keeps QoS 1 messages and sessions across a restart.
-    """
-    return "\n".join([
-        "per_listener_settings false",
-        "allow_anonymous true",
+def _common(data_dir: Path) -> list[str]:
+    return [
         "set_tcp_nodelay true",
         "persistence true",
         f"persistence_location {data_dir}/",
@@ -27,9 +22,51 @@ def render_dev_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> str
         "log_type error",
         "log_type warning",
         "log_dest stderr",
-        f"listener {port} {host}",
-        "",
-    ])
+    ]
+
+
+def render_dev_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> str:
+    """A plain-TCP listener on loopback for development and tests.
+
+    set_tcp_nodelay: without it a QoS 1 round trip costs ~44 ms (Nagle + delayed ACK) instead of
+    well under a millisecond. Persistence keeps QoS 1 messages and sessions across a restart.
+    """
+    return "\n".join(["per_listener_settings false", "allow_anonymous true", *_common(data_dir),
+                      f"listener {port} {host}", ""])
+
+
+@dataclass(frozen=True)
+class SecureFiles:
+    """What the TLS listener and the access control read (absolute paths)."""
+
+    cafile: Path  # root + issuing CA (PEM): verifies device certificates
+    certfile: Path  # the broker's certificate followed by the issuing CA
+    keyfile: Path
+    crlfile: Path
+    acl_file: Path
+    password_file: Path
+
+
+def render_secure_config(files: SecureFiles, data_dir: Path, tls_port: int,
+                         dev_port: int | None = None, tls_host: str = "127.0.0.1",
+                         dev_host: str = "127.0.0.1") -> str:
+    """Production shape: devices on a TLS listener that requires a client certificate from the
+    fleet CA (its CN, the device id, becomes the user name the ACL patterns use; the CRL refuses
+    revoked ones); the server and tools log in with a password on the dev listener (plain TCP,
+    loopback only unless told otherwise) or on the TLS one. Nobody is anonymous."""
+    lines = ["per_listener_settings false", "allow_anonymous false",
+             f"password_file {files.password_file}", f"acl_file {files.acl_file}",
+             *_common(data_dir)]
+    if dev_port is not None:
+        lines += ["", "# password accounts (the fleet server, operators' tools)",
+                  f"listener {dev_port} {dev_host}"]
+    lines += ["", "# devices: mutual TLS, the certificate identity is the user name",
+              f"listener {tls_port} {tls_host}",
+              f"cafile {files.cafile}", f"certfile {files.certfile}",
+              f"keyfile {files.keyfile}", f"crlfile {files.crlfile}",
+              "require_certificate true", "use_identity_as_username true",
+              "tls_version tlsv1.2", ""]
+    return "\n".join(lines)
 
 
 def find_mosquitto() -> str | None:
@@ -46,10 +83,18 @@ def free_port() -> int:
 class MosquittoProcess:
     """One Mosquitto with the project's configuration on a free loopback port (tests, benches)."""
 
-    def __init__(self, binary: str, workdir: Path, port: int | None = None):
+    def __init__(self, binary: str, workdir: Path, port: int | None = None,
+                 render: Callable[[Path], str] | None = None):
+        """render(data_dir) -> config text (default: the dev config on `port`); `port` is the
+        listener start() waits for."""
         self.binary, self.workdir = binary, Path(workdir)
         self.host, self.port = "127.0.0.1", port or free_port()
+        self.render = render or (lambda data: render_dev_config(self.port, data))
         self.proc: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc and self.proc.poll() is None else None
 
     @property
     def url(self) -> str:
@@ -59,7 +104,7 @@ class MosquittoProcess:
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
-        text = render_dev_config(self.port, data)
+        text = self.render(data)
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             # Started as root (CI), Mosquitto drops to the "mosquitto" user, which cannot write
             # persistence into a root-owned 0700 temporary folder: sessions and queued QoS 1

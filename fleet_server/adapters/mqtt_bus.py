@@ -28,14 +28,22 @@ _STOP = object()
 
 def parse_broker_url(url: str) -> tuple[str, int]:
     parsed = urlparse(url)
-    if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
-        raise ValueError(f"broker URL must look like mqtt://host:port, not {url!r}")
-    return parsed.hostname, parsed.port or 1883
+    if parsed.scheme not in ("mqtt", "tcp", "mqtts") or not parsed.hostname:
+        raise ValueError(f"broker URL must look like mqtt://host:port or mqtts://host:port, "
+                         f"not {url!r}")
+    return parsed.hostname, parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
+
+
+def broker_uses_tls(url: str) -> bool:
+    return urlparse(url).scheme == "mqtts"
 
 
 class MqttBus:
     def __init__(self, url: str, handler: Handler, client_id: str = "fleet-server",
-                 workers: int = 8, shared: bool = False, queue_size: int = 10_000):
+                 workers: int = 8, shared: bool = False, queue_size: int = 10_000,
+                 username: str | None = None, password: str | None = None,
+                 tls_ca: str | None = None, tls_cert: str | None = None,
+                 tls_key: str | None = None):
         self.host, self.port = parse_broker_url(url)
         self.handler = handler
         self.shared = shared
@@ -52,6 +60,10 @@ class MqttBus:
         self.client.on_message = self._on_message
         self.client.on_socket_open = _nodelay
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        if username:  # the server account of `fleet broker-config`
+            self.client.username_pw_set(username, password)
+        if broker_uses_tls(url):  # the broker's certificate is checked against the fleet root
+            self.client.tls_set(ca_certs=tls_ca, certfile=tls_cert, keyfile=tls_key)
 
     def start(self, timeout: float = 10.0) -> None:
         for i, q in enumerate(self._queues):
