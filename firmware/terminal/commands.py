@@ -2,6 +2,10 @@
 # the log reader and the diagnostics are passed in, effects (restart, new settings) are
 # returned for the runtime to carry out.
 #
+# "rekey" installs a new Initial Key delivered wrapped under the command key (protocol.keywrap)
+# through context["install_key"] (KeyVault.install_key), which writes it power-loss safe
+# before the OK reply is built: an OK means the next request is signed with the new key.
+#
 # Order of checks: parse, device id, MAC, id dedup, expiry, dispatch. Nothing acts before the
 # MAC is verified, and only verified commands enter the dedup cache, so forged traffic can
 # neither trigger an effect nor poison the reply a genuine id will get. A repeated id gets the
@@ -147,6 +151,8 @@ class CommandHandler:
                 return self._set_config(cmd_id, args)
             if name == "get_logs":
                 return self._get_logs(cmd_id, args, context), None
+            if name == "rekey":
+                return self._rekey(cmd_id, args, context, msg["ts"])
             if name == "diagnostics":
                 res = context["diagnostics"]()
                 if type(res) is not dict:
@@ -156,7 +162,28 @@ class CommandHandler:
             return self._reply(cmd_id, False, "internal_error"), None
         except Exception:  # a failing context callable
             return self._reply(cmd_id, False, "internal_error"), None
-        return self._reply(cmd_id, False, "malformed"), None  # rekey and future names
+        return self._reply(cmd_id, False, "malformed"), None  # future names
+
+    def _rekey(self, cmd_id, args, context, issued_ts):
+        from protocol import keywrap  # imported on the rare re-key only: heap at idle
+
+        try:
+            kid, initial_key = keywrap.unwrap(self.key, self.device_id, args)
+        except ProtocolError as err:
+            code = "bad_mac" if err.code == "bad_mac" else "malformed"
+            return self._reply(cmd_id, False, code), None
+        install = context.get("install_key")
+        if install is None:  # a runtime without a key vault
+            return self._reply(cmd_id, False, "internal_error"), None
+        try:
+            installed = install(kid, initial_key, issued_ts)
+        except ProtocolError as err:  # "replay": older than the key in use
+            return self._reply(cmd_id, False, err.code), None
+        except Exception:  # flash full or failing: the old key is still in place
+            return self._reply(cmd_id, False, "internal_error"), None
+        initial_key = None
+        return (self._reply(cmd_id, True, res={"kid": kid, "installed": bool(installed)}),
+                ("rekey", kid))
 
     def _set_config(self, cmd_id, args):
         if not args:

@@ -3,10 +3,14 @@
 # load turns it into the 32 registers and removes it, so the flash never keeps the IK.
 # Every transaction persists the advanced DUKPT state BEFORE its keys are handed out, so a
 # reboot can never reuse a counter (docs/protocol.md section 7).
+# A re-key (install_key) takes the same path as provisioning: device.json is replaced atomically
+# with the new IK ID and IK, then turned into registers; until that write the old key is whole,
+# after it a reboot finishes the install (docs/device-lifecycle.md).
 
 import binascii
 
 from protocol import auth, dukpt
+from protocol.errors import ProtocolError
 from terminal import store
 
 DEVICE_FILE = "/device.json"
@@ -133,6 +137,29 @@ class KeyVault:
         self._dukpt.clear_transaction()  # do not keep the transaction key in RAM either
         store.save_json(self._dukpt_path, self._dukpt.to_state())
         return seq, request_key, result_key
+
+    def install_key(self, initial_key_id_hex, initial_key, issued_ts):
+        """Make a new Initial Key current (a "rekey" command). -> True when installed, False
+        when it already is (a repeated command). ProtocolError("replay") for a command older
+        than the one that installed the current key (a captured command played back)."""
+        ikid = _unhex(initial_key_id_hex, dukpt.IKID_LEN, "initial_key_id")
+        if len(initial_key) not in (16, 32):
+            raise ValueError("initial key of a bad length")
+        if ikid == self._dukpt.initial_key_id:
+            return False
+        last = self._cfg.get("key_ts")
+        if type(issued_ts) is not int or (type(last) is int and issued_ts <= last):
+            raise ProtocolError("replay", "re-key older than the key in use")
+        cfg = {}
+        for k in self._cfg:
+            cfg[k] = self._cfg[k]
+        cfg["initial_key_id"] = binascii.hexlify(ikid).decode()
+        cfg["initial_key"] = binascii.hexlify(initial_key).decode()
+        cfg["key_ts"] = issued_ts
+        store.save_json(self._device_path, cfg)  # the commit point of the re-key
+        self._cfg = cfg
+        self._dukpt = self._load_dukpt(ikid)  # registers, then the IK leaves device.json
+        return True
 
     def counter_left(self):
         """Roughly how many transactions remain (consumed registers are not subtracted)."""

@@ -1,6 +1,8 @@
 """SQLAlchemy implementation of the unit of work and repositories."""
 
-from sqlalchemy import func, select
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,8 +17,9 @@ class SqlDeviceRepository(uow.DeviceRepository):
     def __init__(self, session: Session):
         self.session = session
 
-    def get(self, device_id: str) -> Device | None:
-        return self.session.get(Device, device_id)
+    def get(self, device_id: str, lock: bool = False) -> Device | None:
+        # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
+        return self.session.get(Device, device_id, with_for_update=lock or None)
 
     def add(self, device: Device) -> None:
         self.session.add(device)
@@ -31,9 +34,12 @@ class SqlDeviceRepository(uow.DeviceRepository):
 
     def next_derivation_id(self, bdk_id: str) -> int:
         # Initial Key IDs are BDK ID (8 hex) + derivation ID (8 hex), allocated in order.
-        top = self.session.scalar(
-            select(func.max(orm.devices.c.initial_key_id))
-            .where(orm.devices.c.initial_key_id.like(bdk_id.upper() + "%")))
+        # Keys sent by a re-key and not yet in use count too, or a new terminal could get one.
+        prefix = bdk_id.upper() + "%"
+        tops = [self.session.scalar(select(func.max(column)).where(column.like(prefix)))
+                for column in (orm.devices.c.initial_key_id, orm.devices.c.pending_key_id,
+                               orm.devices.c.previous_key_id)]
+        top = max((t for t in tops if t), default=None)
         return int(top[8:], 16) + 1 if top else 1
 
 
@@ -41,8 +47,8 @@ class SqlPartnerRepository(uow.PartnerRepository):
     def __init__(self, session: Session):
         self.session = session
 
-    def get(self, partner_id: str) -> Partner | None:
-        return self.session.get(Partner, partner_id)
+    def get(self, partner_id: str, lock: bool = False) -> Partner | None:
+        return self.session.get(Partner, partner_id, with_for_update=lock or None)
 
     def add(self, partner: Partner) -> None:
         self.session.add(partner)
@@ -55,11 +61,42 @@ class SqlRequestLog(uow.RequestLog):
     def __init__(self, session: Session):
         self.session = session
 
-    def get(self, device_id: str, seq: int) -> StoredRequest | None:
-        return self.session.get(StoredRequest, (device_id, seq))
+    def get(self, device_id: str, key_id: str, seq: int) -> StoredRequest | None:
+        return self.session.get(StoredRequest, (device_id, key_id, seq))
 
     def add(self, request: StoredRequest) -> None:
         self.session.add(request)
+
+
+class SqlClaimFailureLog(uow.ClaimFailureLog):
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, partner_id: str, device_id: str | None, code: str, at: datetime) -> None:
+        self.session.execute(insert(orm.claim_failures).values(
+            partner_id=partner_id, device_id=device_id, code=code, at=at))
+
+    def count_since(self, partner_id: str, since: datetime) -> int:
+        t = orm.claim_failures
+        return self.session.scalar(select(func.count()).select_from(t).where(
+            t.c.partner_id == partner_id, t.c.at >= since)) or 0
+
+
+class SqlBdkRotations(uow.BdkRotations):
+    def __init__(self, session: Session):
+        self.session = session
+
+    def current(self) -> str | None:
+        t = orm.bdk_rotations
+        return self.session.scalar(select(t.c.bdk_id).order_by(t.c.activated_at.desc(),
+                                                               t.c.bdk_id.desc()).limit(1))
+
+    def add(self, bdk_id: str, at: datetime) -> None:
+        self.session.execute(insert(orm.bdk_rotations).values(bdk_id=bdk_id, activated_at=at))
+
+    def known(self) -> list[str]:
+        t = orm.bdk_rotations
+        return list(self.session.scalars(select(t.c.bdk_id).order_by(t.c.activated_at)))
 
 
 class SqlUnitOfWork(uow.UnitOfWork):
@@ -71,6 +108,8 @@ class SqlUnitOfWork(uow.UnitOfWork):
         self.devices = SqlDeviceRepository(self.session)
         self.partners = SqlPartnerRepository(self.session)
         self.requests = SqlRequestLog(self.session)
+        self.claim_failures = SqlClaimFailureLog(self.session)
+        self.bdk_rotations = SqlBdkRotations(self.session)
         return self
 
     def __exit__(self, *exc) -> None:

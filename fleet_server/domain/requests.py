@@ -28,6 +28,10 @@ class StoredRequest:
     operation_id: str | None = None
     result_payload: bytes | None = None
     answered_at: datetime | None = None
+    # The Initial Key ID the request was MACed under: a re-keyed terminal starts its counter
+    # again, so (device_id, key_id, seq) names one request.
+    key_id: str = ""
+    ledger_key: str | None = None  # idempotency key sent to the ledger
 
     @property
     def approved(self) -> bool:

@@ -132,10 +132,14 @@ class LedgerAdmin:
 
     def agreements(self, partner_id: str) -> list[dict]:
         with self._sf() as s:
-            rows = s.scalars(select(AgreementRow).where(AgreementRow.partner_id == partner_id)
+            rows = s.execute(select(AgreementRow, ProgramRow.max_amount_cents)
+                             .join(ProgramRow, ProgramRow.id == AgreementRow.program_id)
+                             .where(AgreementRow.partner_id == partner_id)
                              .order_by(AgreementRow.requested_at))
-            return [{c: getattr(r, c) for c in AgreementRow.__table__.columns.keys()}
-                    for r in rows]
+            # program_max_cents: the program's most per sale (None: no limit), which terminals
+            # use to bound the amount typed before asking.
+            return [{**{c: getattr(r, c) for c in AgreementRow.__table__.columns.keys()},
+                     "program_max_cents": max_cents} for r, max_cents in rows]
 
     def create_beneficiary(self, program_id: str, card_code: str, pots: Iterable[PotView],
                            name: str | None = None, blocked: bool = False) -> str:

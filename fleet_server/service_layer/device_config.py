@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from fleet_server.service_layer import rekey
 from fleet_server.service_layer.keys import KeyStore
 from protocol import auth, messages, topics
 
@@ -13,7 +14,8 @@ log = logging.getLogger("fleet.config")
 
 LABELS = {"books": "Livres", "culture": "Culture", "sport": "Sport", "driving": "Permis",
           "music": "Musique", "cinema": "Cinema"}
-DEFAULT_AMAX = 30000
+DEFAULT_AMAX = 30000  # when the ledger cannot tell the partner's programs
+PROTOCOL_AMAX = 99999999  # the config message's bound on amax
 DEFAULT_HB_S = 60
 
 
@@ -34,8 +36,8 @@ def build_config(keys: KeyStore, device, partner, categories: list[dict], amax: 
 
 
 def partner_categories(ledger, partner_id: str) -> tuple[list[dict], int]:
-    """Categories of the partner's signed agreements and the smallest program maximum, when the
-    ledger can tell (the reference ledger can; an external one may not)."""
+    """Categories of the partner's signed agreements and the amount bound for its terminals,
+    when the ledger can tell (the reference ledger can; an external one may not)."""
     agreements = getattr(ledger, "agreements", None)
     if agreements is None or partner_id is None:
         return [], DEFAULT_AMAX
@@ -44,16 +46,31 @@ def partner_categories(ledger, partner_id: str) -> tuple[list[dict], int]:
     except Exception as err:  # the config is best effort; the ledger still decides each sale
         log.warning("agreements of %s unavailable: %s", partner_id, err)
         return [], DEFAULT_AMAX
-    seen, out = set(), []
+    seen, out, maxima = set(), [], []
     for row in rows:
-        if row.get("status") == "signed" and row["category"] not in seen:
+        if row.get("status") != "signed":
+            continue
+        maxima.append(row.get("program_max_cents", DEFAULT_AMAX))
+        if row["category"] not in seen:
             seen.add(row["category"])
             out.append({"c": row["category"]})
-    return out, DEFAULT_AMAX
+    return out, program_amount_max(maxima)
+
+
+def program_amount_max(maxima: list[int | None]) -> int:
+    """The terminal's bound on a typed amount: the largest maximum of the programs the partner
+    sells for (the terminal cannot tell the program before the ledger answers, and must never
+    refuse a sale the ledger would take); no limit in a program means the protocol's bound."""
+    if not maxima:
+        return DEFAULT_AMAX
+    if any(m is None for m in maxima):
+        return PROTOCOL_AMAX
+    return max(maxima)
 
 
 class ConfigPublisher:
-    """On a terminal's "online" status, publish its configuration (retained)."""
+    """On a terminal's "online" status, publish its configuration (retained), and the re-key
+    command again while a re-key waits for the terminal (docs/device-lifecycle.md)."""
 
     def __init__(self, store_load: Callable, ledger, keys: KeyStore, clock: Callable):
         self.load, self.ledger, self.keys, self.clock = store_load, ledger, keys, clock
@@ -61,11 +78,21 @@ class ConfigPublisher:
     def on_status(self, device_id: str, status: dict) -> list[tuple[str, bytes, int, bool]]:
         if status.get("st") != "online":
             return []
+        return self.messages_for(device_id)
+
+    def messages_for(self, device_id: str) -> list[tuple[str, bytes, int, bool]]:
+        """What the terminal should hold now: its retained configuration (or, retired, an
+        empty retained payload that clears it) and a pending re-key command."""
         device, partner, _stored, _sale = self.load(device_id, 0)
-        if device is None or device.state in ("retired",):
+        if device is None:
             return []
+        if device.state == "retired":
+            return [(topics.topic(device_id, "config"), b"", 1, True)]
+        now = self.clock()
         categories, amax = partner_categories(self.ledger, device.partner_id)
-        version = int(self.clock().timestamp())
-        topic, payload = build_config(self.keys, device, partner, categories, amax, version,
-                                      self.clock())
-        return [(topic, payload, 1, True)]
+        topic, payload = build_config(self.keys, device, partner, categories, amax,
+                                      int(now.timestamp()), now)
+        out = [(topic, payload, 1, True)]
+        if device.pending_key_id is not None:
+            out.append(rekey.rekey_command(self.keys, device, now))
+        return out

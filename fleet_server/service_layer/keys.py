@@ -4,7 +4,9 @@
   deployment of ours keeps the master secret in its secret store);
 - a terminal's Initial Key, from its BDK and Initial Key ID: injected at provisioning, the only
   DUKPT key that ever leaves the server;
-- a terminal's command key (HMAC-SHA256) per key version.
+- a terminal's command key (HMAC-SHA256) per key version;
+- the key of claim-code hashes: a stolen database alone does not let anyone test the 2^40
+  claim codes offline.
 """
 
 import hashlib
@@ -85,3 +87,12 @@ class KeyStore:
 
     def command_key(self, device_id: str, key_version: int = 1) -> bytes:
         return self._kdf(f"cmd/{device_id}/{key_version}".encode(), 32)
+
+    def claim_code_hash(self, device_id: str, claim_code: str) -> str:
+        """Keyed hash of a (normalised) claim code, bound to its terminal."""
+        key = self._kdf(b"claim-code", 32)
+        return hmac.new(key, f"{device_id}/{claim_code}".encode(), hashlib.sha256).hexdigest()
+
+    def claim_code_matches(self, device_id: str, claim_code: str, stored_hash: str) -> bool:
+        return hmac.compare_digest(self.claim_code_hash(device_id, claim_code),
+                                   stored_hash or "")

@@ -1,8 +1,10 @@
 """Debit and void requests from terminals, end to end, without knowing MQTT or SQL.
 
 Order of checks (docs/protocol.md): topic and message shape -> device known -> Initial Key ID
--> MAC -> sequence rules -> (new requests only) time window, device state, partner rights ->
-ledger with idempotency key "<device>:<seq>" -> store the result -> reply.
+(current, pending after a re-key, or previous within its grace period) -> MAC -> sequence rules
+(per key: a new key starts its counter again) -> (new requests only) time window, device state,
+partner rights -> ledger with idempotency key "<device>:<kid>:<seq>" -> store the result -> reply.
+Requests stored before key ids existed keep their key "<device>:<seq>" (StoredRequest.ledger_key).
 
 Nothing is stored before the MAC is verified, so forged traffic cannot consume counters. After
 that, every final result is stored byte for byte: a retransmission gets the same bytes. A ledger
@@ -14,8 +16,9 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from fleet_server.domain.devices import PENDING_KEY
 from fleet_server.domain.requests import ANSWERED, DEBIT, PENDING, VOID, StoredRequest
 from fleet_server.ledger.port import (
     DebitRequest,
@@ -48,6 +51,12 @@ class RequestContext:
     clock: Callable[[], datetime]  # aware UTC
     past_window_s: int = seq.PAST_WINDOW_S
     future_window_s: int = seq.FUTURE_WINDOW_S
+    # How long the key before a re-key stays accepted once the new one is in use: requests
+    # signed before the switch (a terminal's journal) can still be retransmitted.
+    rekey_grace_s: int = 72 * 3600
+    # Called with a device id when its DUKPT counter nears exhaustion (Device.needs_rekey);
+    # the caller starts a re-key. None: nobody is told (tests).
+    on_rekey_needed: Callable[[str], None] | None = None
 
 
 class _Refused(Exception):
@@ -84,11 +93,12 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
         return _error_reply(device_id, mtype, counter, kid, code, ctx, oseq)
 
     # Phase 1, one short read: who is asking, is it authentic, what is it.
-    device, partner, stored, sale = ctx.store.load(device_id, counter, oseq)
+    device, partner, stored, sale = ctx.store.load(device_id, counter, oseq, key_id=kid)
     if device is None:
         log.warning("unknown device %s", device_id)
         return error("device_unknown")
-    if not device.accepts_key_id(kid, now):
+    key_role = device.key_role(kid, now)
+    if key_role is None:
         log.warning("device %s used key id %s, not its own", device_id, kid)
         return error("bad_mac")
     if not dukpt.is_valid_counter(counter):
@@ -99,12 +109,23 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
     except ProtocolError:
         log.warning("bad MAC from %s seq %d", device_id, counter)
         return error("bad_mac")
+    if key_role == PENDING_KEY:
+        # First authentic use of the key a re-key command delivered: it becomes current.
+        grace = timedelta(seconds=ctx.rekey_grace_s)
+        ctx.store.switch_key(device_id, kid, now + grace)
+        device.switch_to_pending_key(now, grace)
+        log.info("device %s switched to key id %s", device_id, kid)
     if stored is not None and stored.status == ANSWERED:
         return Reply(topics.topic(device_id, REQUEST_TYPES[mtype][0]), stored.result_payload)
-    if stored is None and seq.classify(counter, device.highest_seq, False) == seq.REPLAY:
-        log.warning("replay from %s: seq %d <= %d", device_id, counter, device.highest_seq)
+    highest = device.highest_seq_for(kid)
+    if stored is None and seq.classify(counter, highest, False) == seq.REPLAY:
+        log.warning("replay from %s: seq %d <= %d", device_id, counter, highest)
         return error("replay")
     is_new = stored is None
+    if not is_new and device.refusal() == "device_retired":
+        # A pending request of a retired terminal is not asked again: it stays pending, for
+        # reconciliation with the ledger, and nothing new reaches the ledger from it.
+        return error("device_retired")
     record = stored or _new_record(device, mtype, message, now)
     try:
         if is_new:
@@ -121,16 +142,23 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
         try:
             result = ledger_call()
         except LedgerUnavailable as err:
-            log.error("ledger unavailable for %s:%d: %s", device_id, counter, err)
+            log.error("ledger unavailable for %s:%s:%d: %s", device_id, kid, counter, err)
             if is_new:
                 ctx.store.save(record, is_new)
             return error("service_unavailable")
     # Phase 3, one short write: store the final result, then answer.
-    return _finish(ctx, record, is_new, message, result, now, result_key)
+    reply = _finish(ctx, record, is_new, message, result, now, result_key)
+    if (is_new and ctx.on_rekey_needed is not None and kid == device.initial_key_id
+            and device.needs_rekey(counter)):  # the key in use, not one on its way out
+        try:
+            ctx.on_rekey_needed(device_id)
+        except Exception:  # the sale is answered; the re-key is asked again next request
+            log.exception("re-key of %s (counter %d) could not start", device_id, counter)
+    return reply
 
 
-_ERRORS = {"device_inactive", "ts_out_of_window", "bad_mac", "replay", "malformed",
-           "internal_error", "service_unavailable", "counter_exhausted"}
+_ERRORS = {"device_inactive", "device_retired", "ts_out_of_window", "bad_mac", "replay",
+           "malformed", "internal_error", "service_unavailable", "counter_exhausted"}
 
 
 def _new_record(device, mtype, message, now) -> StoredRequest:
@@ -138,7 +166,9 @@ def _new_record(device, mtype, message, now) -> StoredRequest:
         device_id=device.device_id, seq=message["seq"], kind=REQUEST_TYPES[mtype][1],
         status=PENDING, created_at=now, partner_id=device.partner_id,
         token=message.get("tok"), amount_cents=message.get("amt", 0),
-        category=message.get("cat"), original_seq=message.get("oseq"))
+        category=message.get("cat"), original_seq=message.get("oseq"),
+        key_id=message["kid"].upper(),
+        ledger_key=f"{device.device_id}:{message['kid'].upper()}:{message['seq']}")
 
 
 def _check_new(device, partner, message, now, ctx) -> None:
@@ -154,7 +184,7 @@ def _check_new(device, partner, message, now, ctx) -> None:
 
 
 def _ledger_call(record, sale, now, ctx) -> Callable[[], LedgerResult]:
-    key = f"{record.device_id}:{record.seq}"
+    key = record.ledger_key or f"{record.device_id}:{record.key_id}:{record.seq}"
     if record.kind == DEBIT:
         try:
             _kind, token = tokens.parse_token(record.token)

@@ -7,6 +7,7 @@ from datetime import datetime
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
 from fleet_server.service_layer.keys import KeyStore
+from fleet_server.service_layer.rekey import new_initial_key_id
 from fleet_server.service_layer.unit_of_work import UnitOfWork
 from protocol import tokens
 
@@ -23,6 +24,7 @@ class DeviceSecrets:
     initial_key_id: str
     initial_key_hex: str
     command_key_hex: str
+    claim_code: str  # printed on the label ("XXXX-XXXXX" via tokens.format_claim_code)
 
 
 def register_device(uow: UnitOfWork, keys: KeyStore, model: str, now: datetime,
@@ -36,11 +38,13 @@ def register_device(uow: UnitOfWork, keys: KeyStore, model: str, now: datetime,
             raise ValueError(f"{device_id!r} is not a device id (CT + 8 characters + check)")
         elif uow.devices.get(device_id) is not None:
             raise ValueError(f"device {device_id} is already registered")
-        kid = keys.initial_key_id(uow.devices.next_derivation_id(keys.current_bdk_id))
-        uow.devices.add(Device(device_id, model, kid, created_at=now))
+        kid = new_initial_key_id(uow, keys)  # under the latest BDK rotation
+        claim_code = tokens.make_claim_code(tokens.random_payload32(8, os.urandom))
+        uow.devices.add(Device(device_id, model, kid, created_at=now,
+                               claim_code_hash=keys.claim_code_hash(device_id, claim_code)))
         uow.commit()
     return DeviceSecrets(device_id, kid, keys.initial_key(kid).hex(),
-                         keys.command_key(device_id, 1).hex())
+                         keys.command_key(device_id, 1).hex(), claim_code)
 
 
 def _device(uow: UnitOfWork, device_id: str) -> Device:
@@ -60,13 +64,18 @@ def assign_device(uow: UnitOfWork, device_id: str, partner_id: str) -> Device:
         return device
 
 
-def change_state(uow: UnitOfWork, device_id: str, action: str) -> Device:
-    """action: activate, suspend, resume, retire, unassign."""
+def change_state(uow: UnitOfWork, device_id: str, action: str,
+                 now: datetime | None = None) -> Device:
+    """action: activate, suspend, resume, retire, unassign. A retirement that must also reach
+    the broker and clear retained messages is device_lifecycle.retire_device."""
     with uow:
         device = _device(uow, device_id)
         if action not in ("activate", "suspend", "resume", "retire", "unassign"):
             raise ValueError(f"unknown action {action}")
-        getattr(device, action)()
+        if action == "retire":
+            device.retire(now)
+        else:
+            getattr(device, action)()
         uow.commit()
         return device
 

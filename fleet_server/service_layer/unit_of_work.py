@@ -2,6 +2,7 @@
 in the unit tests."""
 
 import abc
+from datetime import datetime
 
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
@@ -14,7 +15,9 @@ class DuplicateRequest(Exception):
 
 class DeviceRepository(abc.ABC):
     @abc.abstractmethod
-    def get(self, device_id: str) -> Device | None: ...
+    def get(self, device_id: str, lock: bool = False) -> Device | None:
+        """lock: hold the row until the unit of work ends (SELECT ... FOR UPDATE), so that two
+        concurrent life-cycle changes of one terminal (two claims) run one after the other."""
 
     @abc.abstractmethod
     def add(self, device: Device) -> None: ...
@@ -29,7 +32,8 @@ class DeviceRepository(abc.ABC):
 
 class PartnerRepository(abc.ABC):
     @abc.abstractmethod
-    def get(self, partner_id: str) -> Partner | None: ...
+    def get(self, partner_id: str, lock: bool = False) -> Partner | None:
+        """lock: as DeviceRepository.get (claims of one partner, counted, run in turn)."""
 
     @abc.abstractmethod
     def add(self, partner: Partner) -> None: ...
@@ -40,16 +44,40 @@ class PartnerRepository(abc.ABC):
 
 class RequestLog(abc.ABC):
     @abc.abstractmethod
-    def get(self, device_id: str, seq: int) -> StoredRequest | None: ...
+    def get(self, device_id: str, key_id: str, seq: int) -> StoredRequest | None: ...
 
     @abc.abstractmethod
     def add(self, request: StoredRequest) -> None: ...
+
+
+class ClaimFailureLog(abc.ABC):
+    """Failed claim attempts, to bound guessing of claim codes per partner."""
+
+    @abc.abstractmethod
+    def add(self, partner_id: str, device_id: str | None, code: str, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def count_since(self, partner_id: str, since: datetime) -> int: ...
+
+
+class BdkRotations(abc.ABC):
+    @abc.abstractmethod
+    def current(self) -> str | None:
+        """The BDK ID new terminals get their key from, or None: the configured one."""
+
+    @abc.abstractmethod
+    def add(self, bdk_id: str, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def known(self) -> list[str]: ...
 
 
 class UnitOfWork(abc.ABC):
     devices: DeviceRepository
     partners: PartnerRepository
     requests: RequestLog
+    claim_failures: ClaimFailureLog
+    bdk_rotations: BdkRotations
 
     def __enter__(self) -> "UnitOfWork":
         return self
@@ -70,13 +98,21 @@ class RequestStore(abc.ABC):
     """The narrow, fast port of the debit path: one read, one write per request."""
 
     @abc.abstractmethod
-    def load(self, device_id: str, seq: int, original_seq: int | None = None
+    def load(self, device_id: str, seq: int, original_seq: int | None = None,
+             key_id: str | None = None
              ) -> tuple[Device | None, Partner | None, StoredRequest | None,
                         StoredRequest | None]:
-        """(device, its partner, the stored request for seq, the stored sale original_seq);
-        plain snapshots, changes to them are not saved."""
+        """(device, its partner, the stored request (key_id, seq), the stored sale
+        original_seq); plain snapshots, changes to them are not saved. key_id None: the
+        device's current key. The sale is looked for under key_id first, then under the
+        device's other keys (a sale made just before a re-key is cancelled under the new one)."""
 
     @abc.abstractmethod
     def save(self, record: StoredRequest, is_new: bool) -> bytes | None:
-        """Store the record and raise the device's highest counter, in one transaction.
-        Returns the result bytes another worker stored first for this (device, seq), if any."""
+        """Store the record and raise the highest counter of its key, in one transaction.
+        Returns the result bytes another worker stored first for this (device, key, seq)."""
+
+    @abc.abstractmethod
+    def switch_key(self, device_id: str, new_key_id: str, previous_until: datetime) -> None:
+        """The device used its pending key: make it current (Device.switch_to_pending_key),
+        only if it is still the pending one (several workers may see the first use)."""

@@ -44,6 +44,9 @@ class DeviceOut(BaseModel):
     key_version: int
     last_seen_at: datetime | None
     created_at: datetime | None
+    allocated_at: datetime | None = None
+    claimed_at: datetime | None = None
+    retired_at: datetime | None = None
 
     @classmethod
     def of(cls, device: Device) -> "DeviceOut":
@@ -71,6 +74,7 @@ class DeviceSecretsOut(BaseModel):
     initial_key_id: str
     initial_key_hex: str
     command_key_hex: str
+    claim_code: str
 
 
 class Assignment(StrictModel):
@@ -121,4 +125,8 @@ def assign_device(fleet: FleetDep, _: OperatorDep, device_id: DevicePath, body: 
 
 @router.post("/{device_id}/{action}", response_model=DeviceOut)
 def change_state(fleet: FleetDep, _: OperatorDep, device_id: DevicePath, action: Action):
+    if action == "retire":  # more than a state: broker revocation, retained messages cleared
+        from fleet_server.entrypoints.api.lifecycle import retire
+
+        return retire(fleet, device_id)
     return DeviceOut.of(registry.change_state(fleet.uow(), device_id, action))

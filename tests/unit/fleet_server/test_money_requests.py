@@ -51,7 +51,8 @@ def test_an_approved_debit_is_forwarded_once_and_answered_with_a_verified_result
     result = world.result(sale, world.send(sale))
     assert result["st"] == "approved" and result["amt"] == 1500 and result["op"]
     (kind, request), = world.ledger.calls
-    assert kind == "debit" and request.idempotency_key == f"{DEV}:{sale.seq}"
+    kid = world.device.initial_key_id
+    assert kind == "debit" and request.idempotency_key == f"{DEV}:{kid}:{sale.seq}"
     assert request.partner_id == "P1" and request.token == VOUCHER
 
 
@@ -91,11 +92,13 @@ def test_a_new_request_outside_the_time_window_is_refused(world, shift, code):
     assert world.result(sale, world.send(sale))["code"] == code
 
 
-@pytest.mark.parametrize("state", ["suspended", "retired", "provisioned"])
-def test_only_active_terminals_move_money(world, state):
+@pytest.mark.parametrize("state,code", [("suspended", "device_inactive"),
+                                        ("retired", "device_retired"),
+                                        ("provisioned", "device_inactive")])
+def test_only_active_terminals_move_money(world, state, code):
     world.device.state = state
     sale = world.terminal.debit(VOUCHER, 1500)
-    assert world.result(sale, world.send(sale))["code"] == "device_inactive"
+    assert world.result(sale, world.send(sale))["code"] == code
     assert not world.ledger.calls
 
 
@@ -121,7 +124,8 @@ def test_a_ledger_outage_is_retried_with_the_same_key_on_retransmission(world):
     world.now += timedelta(minutes=30)
     assert world.result(sale, world.send(sale))["st"] == "approved"
     keys = {request.idempotency_key for _, request in world.ledger.calls}
-    assert keys == {f"{DEV}:{sale.seq}"} and len(world.ledger.calls) == 2
+    assert keys == {f"{DEV}:{world.device.initial_key_id}:{sale.seq}"}
+    assert len(world.ledger.calls) == 2
 
 
 def test_void_cancels_the_sale_named_by_its_counter(world):
