@@ -48,11 +48,23 @@ devices = Table(
     Column("previous_key_until", UTCDateTime()),
     Column("last_seen_at", UTCDateTime()),
     Column("created_at", UTCDateTime()),
+    # Life cycle (docs/device-lifecycle.md). Only a keyed hash of the claim code is stored.
+    Column("claim_code_hash", String(64)),
+    Column("allocated_at", UTCDateTime()),
+    Column("claimed_at", UTCDateTime()),
+    Column("retired_at", UTCDateTime()),
+    # Re-key: the Initial Key ID sent to the terminal and not yet seen in use, and the highest
+    # counter of the previous key (accepted during the grace period, replays still refused).
+    Column("pending_key_id", String(16)),
+    Column("rekey_sent_at", UTCDateTime()),
+    Column("previous_highest_seq", BigInteger),
 )
 
 device_requests = Table(
     "device_requests", Base.metadata,
     Column("device_id", String(24), ForeignKey("devices.device_id"), primary_key=True),
+    # A re-keyed terminal starts its DUKPT counter again: a request is (device, key id, seq).
+    Column("key_id", String(16), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("kind", String(8), nullable=False),
     Column("status", String(10), nullable=False),
@@ -67,6 +79,26 @@ device_requests = Table(
     Column("result_payload", LargeBinary),
     Column("created_at", UTCDateTime(), nullable=False, index=True),
     Column("answered_at", UTCDateTime()),
+    # The ledger idempotency key, stored so rows from before key ids ("device:seq") keep theirs.
+    Column("ledger_key", String(128)),
+)
+
+# Failed claim attempts, counted per partner over a sliding window to bound guessing.
+claim_failures = Table(
+    "claim_failures", Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner_id", String(40), nullable=False, index=True),
+    Column("device_id", String(24)),
+    Column("code", String(32), nullable=False),
+    Column("at", UTCDateTime(), nullable=False, index=True),
+)
+
+# Base Derivation Key rotations: the newest row is the BDK new terminals get their key from
+# (FLEET_BDK_ID when there is none). Old BDKs stay derivable for the terminals that use them.
+bdk_rotations = Table(
+    "bdk_rotations", Base.metadata,
+    Column("bdk_id", String(8), primary_key=True),
+    Column("activated_at", UTCDateTime(), nullable=False),
 )
 
 # One row per scheduled job run (e.g. the settlement of one Paris day). Inserting the row is
@@ -99,3 +131,7 @@ def start_mappers() -> None:
 def _fresh_events(device, _context):
     # Loading bypasses __init__, so the non-column list of domain events needs creating.
     device.events = []
+
+# The support desk's tables live in their own module; imported here so that everything that
+# loads the fleet tables (migrations, bootstrap) sees them too.
+from fleet_server.adapters import orm_support  # noqa: E402,F401

@@ -1,0 +1,124 @@
+"""Health alerts: which conditions of a terminal deserve a call, as pure rules over its live
+view. The monitor (service layer) raises and clears them; this module only says what holds now.
+
+Opening hours are Paris local time: a terminal switched off at night is not a fault.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from fleet_server.domain.support import OFFLINE, UNKNOWN, UNRESPONSIVE
+
+PARIS = ZoneInfo("Europe/Paris")
+
+OFFLINE_LONG, SCANNER_FAULT, REPEATED_REBOOTS = "offline", "scanner_fault", "repeated_reboots"
+WEAK_SIGNAL, OUTDATED_FIRMWARE, CLOCK_DRIFT = "weak_signal", "outdated_firmware", "clock_drift"
+KINDS = {
+    OFFLINE_LONG: "Hors ligne pendant les heures d'ouverture",
+    SCANNER_FAULT: "Lecteur de codes en panne",
+    REPEATED_REBOOTS: "Redémarrages répétés",
+    WEAK_SIGNAL: "Signal faible",
+    OUTDATED_FIRMWARE: "Logiciel pas à jour",
+    CLOCK_DRIFT: "Horloge décalée",
+}
+SEVERITY = {OFFLINE_LONG: "high", SCANNER_FAULT: "high", REPEATED_REBOOTS: "high",
+            WEAK_SIGNAL: "low", OUTDATED_FIRMWARE: "low", CLOCK_DRIFT: "medium"}
+# Alerts that open an intervention by themselves, and in which category.
+AUTO_INTERVENTION = {OFFLINE_LONG: "assistance", SCANNER_FAULT: "hardware_fault",
+                     REPEATED_REBOOTS: "hardware_fault"}
+
+
+@dataclass
+class AlertRules:
+    offline_after_s: int = 15 * 60
+    # weekday (0 = Monday) -> (opens, closes), Paris time; a missing day is closed.
+    opening_hours: dict = field(default_factory=lambda: {
+        d: (time(9, 0), time(19, 0)) for d in range(6)})
+    reboots_max: int = 3  # this many reboots or more within reboots_window_s
+    reboots_window_s: int = 3600
+    weak_rssi_dbm: int = -80  # below this
+    drift_max_s: int = 120
+    latest_firmware: str | None = None  # None: the newest version seen in the fleet
+    auto_intervention: bool = True
+
+    def is_open(self, now: datetime) -> bool:
+        local = now.astimezone(PARIS)
+        hours = self.opening_hours.get(local.weekday())
+        return bool(hours) and hours[0] <= local.time() < hours[1]
+
+
+@dataclass
+class Alert:
+    device_id: str
+    kind: str
+    severity: str
+    summary: str
+    raised_at: datetime
+    cleared_at: datetime | None = None
+    alert_id: int | None = None
+    partner_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        return KINDS.get(self.kind, self.kind)
+
+
+def version_key(version: str | None) -> tuple:
+    """"0.10.2" > "0.9.9": numbers compare as numbers, anything else as text."""
+    out = []
+    for part in (version or "").replace("-", ".").split("."):
+        out.append((0, int(part), "") if part.isdigit() else (1, 0, part))
+    return tuple(out)
+
+
+def newest(versions) -> str | None:
+    found = [v for v in versions if v and v != "unknown"]
+    return max(found, key=version_key) if found else None
+
+
+def conditions(view: dict, connection: str, offline_since: datetime | None,
+               rules: AlertRules, latest_fw: str | None, now: datetime) -> dict[str, str]:
+    """kind -> French detail, for every alert condition that holds for this terminal now.
+
+    view: the live fields (heartbeat keys rssi, scn, fw, drift_s, and reboots: times)."""
+    found = {}
+    if connection in (OFFLINE, UNRESPONSIVE, UNKNOWN) and offline_since is not None:
+        silent = now - offline_since
+        if silent >= timedelta(seconds=rules.offline_after_s) and rules.is_open(now):
+            minutes = int(silent.total_seconds() // 60)
+            word = "muet" if connection == UNRESPONSIVE else "hors ligne"
+            found[OFFLINE_LONG] = f"{word} depuis {_duration(minutes)}"
+    if view.get("scn") == "fault":
+        found[SCANNER_FAULT] = "lecteur en panne"
+    window = now - timedelta(seconds=rules.reboots_window_s)
+    reboots = [t for t in view.get("reboots", ()) if t >= window]
+    if len(reboots) >= rules.reboots_max:
+        minutes = rules.reboots_window_s // 60
+        found[REPEATED_REBOOTS] = f"{len(reboots)} redémarrages en {minutes} min"
+    rssi = view.get("rssi")
+    if rssi is not None and rssi < rules.weak_rssi_dbm:
+        found[WEAK_SIGNAL] = f"signal {rssi} dBm"
+    fw = view.get("fw")
+    if fw and latest_fw and version_key(fw) < version_key(latest_fw):
+        found[OUTDATED_FIRMWARE] = f"version {fw}, dernière {latest_fw}"
+    drift = view.get("drift_s")
+    if drift is not None and abs(drift) > rules.drift_max_s:
+        found[CLOCK_DRIFT] = f"horloge décalée de {drift:+d} s"
+    return found
+
+
+def _duration(minutes: int) -> str:
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d}"
+
+
+def phone_summary(device_id: str, partner_name: str | None, partner_phone: str | None,
+                  details: list[str]) -> str:
+    """One line to read out or text (at most 160 characters): who, how to reach, what."""
+    who = partner_name or "sans partenaire"
+    if partner_phone:
+        who += f" ({partner_phone})"
+    text = f"Terminal {device_id}, {who} : " + " ; ".join(details)
+    return text if len(text) <= 160 else text[:159] + "…"

@@ -1,0 +1,89 @@
+"""`fleet support` against a running server (uvicorn on a free port), the project's Mosquitto
+and a protocol-level terminal: find, status, diag (each check printed), logs, restart with a
+reason, a queued restart for an offline terminal, interventions, alerts."""
+
+import socket
+import threading
+import time
+import uuid
+
+import pytest
+import uvicorn
+from fleet_stack import Stack
+from test_support_desk import CommandTerminal, eventually
+
+from fleet_server.adapters.api_tokens import issue_token
+from fleet_server.entrypoints import cli
+from fleet_server.entrypoints.app import create_app
+
+pytestmark = [pytest.mark.broker]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(mosquitto, tmp_path):
+    stack = Stack(mosquitto.url, f"sqlite:///{tmp_path}/fleet.sqlite3").start()
+    stack.setup_program()
+    shop = stack.partner("Théâtre du Port")
+    wire = stack.terminal(shop)
+    wire.close()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(stack.fleet), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    token = issue_token(stack.fleet.session_factory, "support", None,
+                        "cli-" + uuid.uuid4().hex[:6])
+    terminal = CommandTerminal(mosquitto, wire.wire.device_id,
+                               stack.fleet.keys.command_key(wire.wire.device_id, 1))
+    yield stack, terminal, ["support", "--url", f"http://127.0.0.1:{port}", "--token", token]
+    terminal.close()
+    server.should_exit = True
+    thread.join(10)
+    stack.stop()
+
+
+def run(capsys, argv) -> tuple[int, str]:
+    code = cli.main(argv)
+    return code, capsys.readouterr().out
+
+
+def test_the_desk_from_a_shell(served, capsys):
+    stack, terminal, base = served
+    dev = terminal.dev
+    terminal.heartbeat(scn="fault")
+    eventually(lambda: stack.fleet.extras["support"].status.connection(dev),
+               lambda c: c == "online")
+    code, out = run(capsys, base + ["find", "théâtre"])
+    assert code == 0 and dev in out and "online" in out
+    code, out = run(capsys, base + ["status", dev])
+    assert "Théâtre du Port" in out and "connection: online" in out
+    code, out = run(capsys, base + ["diag", dev, "--reason", "lecteur muet"])
+    assert code == 0 and "result: réussie" in out
+    assert "PASS  network" in out and "PASS  scanner" in out
+    code, out = run(capsys, base + ["logs", dev, "--reason", "voir la nuit", "--lines", "5"])
+    assert code == 0 and "  boot" in out
+    with pytest.raises(SystemExit):  # --reason is required
+        cli.main(base + ["restart", dev])
+    capsys.readouterr()
+    terminal.drop()
+    eventually(lambda: stack.fleet.extras["support"].status.connection(dev),
+               lambda c: c == "offline")
+    code, out = run(capsys, base + ["restart", dev, "--reason", "bloqué"])
+    assert code == 0 and "en attente du terminal" in out
+    stack.fleet.extras["support"].check_alerts()
+    code, out = run(capsys, base + ["alerts"])
+    assert "Lecteur de codes en panne" not in out and "lecteur en panne" in out
+    code, out = run(capsys, base + ["interventions", dev])
+    assert "Panne matérielle" in out  # opened by the scanner fault alert
+    code, out = run(capsys, base[:-1] + ["wrong-token", "find"])
+    assert code == 1

@@ -1,0 +1,106 @@
+"""The support desk pages over HTTP (no browser): login, roles, the pages render with live
+data, commands ask for a reason, CSRF is required, and nothing of the partners' money shows.
+The browser journey on real firmware is tests/e2e/test_support_console.py."""
+
+import re
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from fleet_stack import Stack
+from test_support_desk import CommandTerminal, eventually
+
+from fleet_server.adapters.sql_accounts import account_service
+from fleet_server.entrypoints.app import create_app
+
+pytestmark = [pytest.mark.broker]
+PASSWORD = "Bureau-Support-2026!"
+
+
+def make_account(fleet, role: str, partner_id: str | None = None) -> str:
+    accounts = account_service(fleet)
+    email = f"{role}-{uuid.uuid4().hex[:6]}@desk.example"
+    _user, link = accounts.invite(email, role, partner_id, "Agent " + role, send=False)
+    accounts.complete_link(link.split("token=")[1], "activate", PASSWORD, PASSWORD)
+    return email
+
+
+def login(http: TestClient, email: str) -> str:
+    page = http.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = http.post("/login", data={"email": email, "password": PASSWORD,
+                                  "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return token
+
+
+def session_csrf(http: TestClient, path: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', http.get(path).text).group(1)
+
+
+@pytest.fixture
+def world(mosquitto, tmp_path):
+    stack = Stack(mosquitto.url, f"sqlite:///{tmp_path}/fleet.sqlite3").start()
+    stack.setup_program()
+    shop = stack.partner("Librairie des Lilas")
+    wire = stack.terminal(shop)
+    wire.close()
+    terminal = CommandTerminal(mosquitto, wire.wire.device_id,
+                               stack.fleet.keys.command_key(wire.wire.device_id, 1))
+    yield stack, terminal, shop
+    terminal.close()
+    stack.stop()
+
+
+def test_an_agent_finds_a_terminal_runs_a_diagnostic_and_opens_an_intervention(world):
+    stack, terminal, _ = world
+    http = TestClient(create_app(stack.fleet))
+    email = make_account(stack.fleet, "support")
+    login(http, email)
+    terminal.heartbeat(rssi=-71)
+    dev = terminal.dev
+    eventually(lambda: http.get("/support", params={"q": "lilas"}).text,
+               lambda t: dev in t and "En ligne" in t)
+    assert "Alertes" in http.get("/support/alertes").text
+    page = http.get(f"/support/terminaux/{dev}")
+    assert page.status_code == 200 and "Librairie des Lilas" in page.text
+    assert "<svg" in page.text and "Force du signal" in page.text
+    csrf = session_csrf(http, f"/support/terminaux/{dev}")
+    url = f"/support/terminaux/{dev}/commandes"
+    no_reason = http.post(url, data={"name": "diagnostics", "reason": " ",
+                                     "csrf_token": csrf}, follow_redirects=False)
+    assert no_reason.status_code == 303 and stack.fleet.extras["support"].store.commands() == []
+    forged = http.post(url, data={"name": "diagnostics", "reason": "écran noir",
+                                  "csrf_token": "x" * 43})
+    assert forged.status_code == 403
+    r = http.post(url, data={"name": "diagnostics", "reason": "écran noir",
+                             "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    live = eventually(lambda: http.get(f"/support/terminaux/{dev}/direct").text,
+                      lambda t: 'data-state="succeeded"' in t)
+    assert 'data-check="network"' in live and "OK" in live
+    r = http.post(f"/support/terminaux/{dev}/interventions",
+                  data={"category": "assistance", "title": "Appel du partenaire",
+                        "note": "rappeler à 14 h", "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    page = http.get(r.headers["location"])
+    assert "Appel du partenaire" in page.text and "rappeler à 14 h" in page.text
+    audit = stack.fleet.extras["support"].store.audit_log(dev)
+    assert {(e.actor, e.action) for e in audit} == {(email, "command:diagnostics"),
+                                                    (email, "intervention:open")}
+
+
+def test_partners_cannot_reach_the_desk_and_agents_see_no_money(world):
+    stack, terminal, shop = world
+    http = TestClient(create_app(stack.fleet))
+    login(http, make_account(stack.fleet, "partner_admin", shop))
+    assert http.get("/support").status_code == 403
+    assert http.get(f"/support/terminaux/{terminal.dev}").status_code == 403
+    agent = TestClient(create_app(stack.fleet))
+    login(agent, make_account(stack.fleet, "support"))
+    assert agent.get("/partner/operations").status_code in (403, 404)
+    assert agent.get("/support/terminaux/CTNOPE").status_code == 404
+    assert agent.get("/support/interventions/99999999999").status_code in (404, 422)
+    anonymous = TestClient(create_app(stack.fleet))
+    r = anonymous.get("/support", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
