@@ -14,6 +14,16 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   fi
 fi
 
+# Browser tests drive Debian's Chromium through Playwright (never a downloaded browser build).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing chromium from Debian packages..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "warning: /usr/bin/chromium is missing; browser tests will be skipped (CI fails instead)" >&2
+  fi
+fi
+
 $BIN/ruff check .
 # Exit code 5 means pytest collected nothing: that is a failure here, never a pass.
 set +e

@@ -33,4 +33,7 @@ def create_app(fleet: Fleet) -> FastAPI:
         include_routers = None
     if include_routers:
         include_routers(app)
+    from fleet_server.entrypoints.web import include_web  # the console: login, pages, static
+
+    include_web(app)
     return app

@@ -1,0 +1,155 @@
+"""SQLAlchemy implementation of the AccountStore port, and the account service's wiring."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from fleet_server.adapters.orm_accounts import LinkRow, LoginAttemptRow, SessionRow, UserRow
+from fleet_server.service_layer.accounts import (
+    AccountError,
+    AccountService,
+    AccountStore,
+    SessionInfo,
+    User,
+)
+
+TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at precision: a page view is not a write
+
+
+def _user(row: UserRow) -> User:
+    return User(row.id, row.email, row.name, row.role, row.partner_id, row.active,
+                row.activated_at is not None, row.password_hash)
+
+
+class SqlAccountStore(AccountStore):
+    def __init__(self, session_factory: sessionmaker):
+        self.sf = session_factory
+
+    def add_user(self, email, name, role, partner_id, now) -> User:
+        try:
+            with self.sf() as s, s.begin():
+                row = UserRow(email=email, name=name, role=role, partner_id=partner_id,
+                              active=False, created_at=now)
+                s.add(row)
+                s.flush()
+                return _user(row)
+        except IntegrityError as err:
+            raise AccountError("Cette adresse e-mail a déjà un compte, ou le partenaire "
+                               "est inconnu") from err
+
+    def user_by_email(self, email):
+        with self.sf() as s:
+            row = s.scalar(select(UserRow).where(UserRow.email == email))
+            return _user(row) if row else None
+
+    def user(self, user_id):
+        with self.sf() as s:
+            row = s.get(UserRow, user_id)
+            return _user(row) if row else None
+
+    def users(self, partner_id=None):
+        q = select(UserRow).order_by(UserRow.email)
+        if partner_id is not None:
+            q = q.where(UserRow.partner_id == partner_id)
+        with self.sf() as s:
+            return [_user(r) for r in s.scalars(q)]
+
+    def set_password(self, user_id, password_hash, now):
+        with self.sf() as s, s.begin():
+            row = s.get(UserRow, user_id)
+            row.password_hash = password_hash
+            if row.activated_at is None:
+                row.activated_at, row.active = now, True
+
+    def set_active(self, user_id, active):
+        with self.sf() as s, s.begin():
+            s.execute(update(UserRow).where(UserRow.id == user_id).values(active=active))
+
+    def logged_in(self, user_id, now):
+        with self.sf() as s, s.begin():
+            s.execute(update(UserRow).where(UserRow.id == user_id).values(last_login_at=now))
+
+    def add_link(self, token_hash, user_id, purpose, now, expires_at):
+        with self.sf() as s, s.begin():
+            s.add(LinkRow(token_hash=token_hash, user_id=user_id, purpose=purpose,
+                          created_at=now, expires_at=expires_at))
+
+    def links_since(self, user_id, since):
+        with self.sf() as s:
+            return s.scalar(select(func.count()).select_from(LinkRow).where(
+                LinkRow.user_id == user_id, LinkRow.created_at >= since))
+
+    def use_link(self, token_hash, purpose, now):
+        with self.sf() as s, s.begin():
+            # A conditional UPDATE: of two requests with the same link, one changes the row.
+            done = s.execute(update(LinkRow).where(
+                LinkRow.token_hash == token_hash, LinkRow.purpose == purpose,
+                LinkRow.used_at.is_(None), LinkRow.expires_at > now).values(used_at=now))
+            if done.rowcount != 1:
+                return None
+            return s.scalar(select(LinkRow.user_id).where(LinkRow.token_hash == token_hash))
+
+    def add_session(self, token_hash, user_id, csrf_token, now, expires_at):
+        with self.sf() as s, s.begin():
+            s.add(SessionRow(token_hash=token_hash, user_id=user_id, csrf_token=csrf_token,
+                             created_at=now, expires_at=expires_at, last_seen_at=now))
+
+    def session(self, token_hash, now, idle):
+        with self.sf() as s:
+            found = s.execute(select(SessionRow, UserRow).join(
+                UserRow, UserRow.id == SessionRow.user_id).where(
+                SessionRow.token_hash == token_hash)).first()
+            if found is None:
+                return None
+            row, user = found
+            if row.expires_at <= now or row.last_seen_at + idle <= now or not user.active:
+                return None
+            if now - row.last_seen_at >= TOUCH_EVERY:
+                s.execute(update(SessionRow).where(SessionRow.token_hash == token_hash)
+                          .values(last_seen_at=now))
+                s.commit()
+            return SessionInfo(_user(user), row.csrf_token)
+
+    def end_session(self, token_hash):
+        with self.sf() as s, s.begin():
+            s.execute(delete(SessionRow).where(SessionRow.token_hash == token_hash))
+
+    def end_sessions(self, user_id):
+        with self.sf() as s, s.begin():
+            s.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+
+    def add_failure(self, email, client, now):
+        with self.sf() as s, s.begin():
+            s.add(LoginAttemptRow(email=email[:200], client=client[:64], at=now))
+            # Old rows are of no use to the throttle: keep the table small as it goes.
+            s.execute(delete(LoginAttemptRow).where(LoginAttemptRow.at < now - timedelta(days=1)))
+
+    def failures(self, email, since):
+        with self.sf() as s:
+            return list(s.scalars(select(LoginAttemptRow.at).where(
+                LoginAttemptRow.email == email, LoginAttemptRow.at >= since)))
+
+    def client_failures(self, client, since):
+        with self.sf() as s:
+            return s.scalar(select(func.count()).select_from(LoginAttemptRow).where(
+                LoginAttemptRow.client == client, LoginAttemptRow.at >= since))
+
+    def clear_failures(self, email):
+        with self.sf() as s, s.begin():
+            s.execute(delete(LoginAttemptRow).where(LoginAttemptRow.email == email))
+
+
+def account_service(fleet) -> AccountService:
+    """The account service of a running server, built once and kept in fleet.extras."""
+    service = fleet.extras.get("accounts")
+    if service is None:
+        from fleet_server.adapters.smtp_mailer import SmtpMailer
+
+        settings = fleet.settings
+        mailer = SmtpMailer.from_settings(settings)
+        service = AccountService(SqlAccountStore(fleet.session_factory), mailer.send,
+                                 settings.public_url, lambda: datetime.now(UTC))
+        fleet.extras["accounts"] = service
+    return service

@@ -1,0 +1,109 @@
+"""Partner admin pages: "Ma structure" (details, bank account, users) and "Mes exports"."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from fleet_server.adapters.smtp_mailer import MailFailed, MailNotConfigured
+from fleet_server.entrypoints.web.deps import (
+    PARTNER_ADMIN,
+    PARTNER_USER,
+    AccountsDep,
+    PageError,
+    WebUser,
+    redirect,
+    render,
+    require_user,
+)
+from fleet_server.entrypoints.web.services import ConsoleDep, DataDep, utcnow
+from fleet_server.service_layer.accounts import AccountError
+from fleet_server.service_layer.bank_details import format_iban
+from fleet_server.service_layer.partner_data import SECTIONS, clean_profile, profile_dict
+
+router = APIRouter(include_in_schema=False)
+Admin = Annotated[WebUser, require_user(PARTNER_ADMIN)]
+
+
+def _organisation(request: Request, user, console, data, accounts, values=None,
+                  problems=None, status_code=200):
+    partner = console.partner(user.partner_id)
+    if values is None:
+        values = profile_dict(data.profile(user.partner_id))
+        if values.get("iban"):
+            values["iban"] = format_iban(values["iban"])
+    return render(request, "partner/organisation.html", user, status_code=status_code,
+                  partner=partner, sections=SECTIONS, values=values, problems=problems or {},
+                  users=accounts.users(user.partner_id))
+
+
+@router.get("/partner/organisation")
+def organisation(request: Request, user: Admin, console: ConsoleDep, data: DataDep,
+                 accounts: AccountsDep):
+    return _organisation(request, user, console, data, accounts)
+
+
+@router.post("/partner/organisation")
+async def save_organisation(request: Request, user: Admin, console: ConsoleDep, data: DataDep,
+                            accounts: AccountsDep):
+    form = await request.form()
+    profile, problems = clean_profile({k: v for k, v in form.items() if isinstance(v, str)})
+    if problems:
+        values = {k: form.get(k) for _, items in SECTIONS for k, _, _ in items}
+        return _organisation(request, user, console, data, accounts, values, problems, 400)
+    data.save_profile(user.partner_id, profile, utcnow())
+    return redirect("/partner/organisation", "Informations enregistrées.")
+
+
+@router.post("/partner/users")
+def add_user(user: Admin, accounts: AccountsDep, email: Annotated[str, Form(max_length=200)],
+             role: Annotated[str, Form(max_length=20)],
+             name: Annotated[str, Form(max_length=120)] = ""):
+    if role not in (PARTNER_ADMIN, PARTNER_USER):
+        return redirect("/partner/organisation", "Profil inconnu.")
+    try:
+        created, _link = accounts.invite(email, role, user.partner_id, name)
+    except AccountError as err:
+        return redirect("/partner/organisation", str(err))
+    except (MailNotConfigured, MailFailed):
+        return redirect("/partner/organisation", "Compte créé, mais l'e-mail d'activation n'a "
+                                                 "pas pu partir : contactez le programme.")
+    return redirect("/partner/organisation", f"Compte créé : un lien d'activation a été "
+                                             f"envoyé à {created.email}.")
+
+
+@router.post("/partner/users/{user_id}/active")
+def set_user_active(user: Admin, accounts: AccountsDep, user_id: int,
+                    active: Annotated[str, Form(max_length=5)]):
+    target = accounts.user(user_id)
+    if target is None or target.partner_id != user.partner_id:
+        raise PageError(404, "Utilisateur introuvable.")
+    if target.id == user.id:
+        return redirect("/partner/organisation", "Vous ne pouvez pas désactiver votre propre "
+                                                 "compte.")
+    accounts.set_active(target.id, active == "1")
+    return redirect("/partner/organisation", f"Compte {target.email} "
+                                             f"{'réactivé' if active == '1' else 'désactivé'}.")
+
+
+@router.get("/partner/exports")
+def exports(request: Request, user: Admin, data: DataDep):
+    return render(request, "partner/exports.html", user, exports=data.exports(user.partner_id))
+
+
+@router.get("/partner/exports/{export_id}/download")
+def download(user: Admin, data: DataDep, export_id: str):
+    found = data.export_content(user.partner_id, export_id[:24])
+    if found is None:
+        raise PageError(404, "Export introuvable.")
+    info, content = found
+    return Response(content, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{info.filename}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/partner/exports/{export_id}/delete")
+def delete(user: Admin, data: DataDep, export_id: str):
+    if not data.delete_export(user.partner_id, export_id[:24]):
+        raise PageError(404, "Export introuvable.")
+    return redirect("/partner/exports", "Export supprimé.")

@@ -1,0 +1,94 @@
+"""Read-only listings of the reference ledger for the operator's console: programs, cards with
+their pots, vouchers and coupon series. Like settlement.py, plain functions on the session
+factory of the ledger's database; not part of the Ledger port (an external ledger is
+administered where it runs)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import sessionmaker
+
+from fleet_server.ledger.admin import PotView
+from fleet_server.ledger.tables import BeneficiaryRow, PotRow, ProgramRow, VoucherRow
+
+
+@dataclass(frozen=True)
+class ProgramView:
+    id: str
+    name: str
+    market_year: int
+    max_amount_cents: int | None
+
+
+@dataclass(frozen=True)
+class CardView:
+    card_code: str
+    name: str | None
+    program_id: str
+    blocked: bool
+    pots: tuple[PotView, ...]
+
+
+@dataclass(frozen=True)
+class VoucherView:
+    number: str
+    program_id: str
+    category: str
+    value_cents: int
+    market_year: int
+    series_id: int | None
+    rank: int | None
+    used: bool
+    card_code: str | None
+    created_at: datetime
+
+
+def programs(sf: sessionmaker) -> list[ProgramView]:
+    with sf() as s:
+        rows = s.scalars(select(ProgramRow).order_by(ProgramRow.market_year.desc(),
+                                                     ProgramRow.name))
+        return [ProgramView(r.id, r.name, r.market_year, r.max_amount_cents) for r in rows]
+
+
+def cards(sf: sessionmaker, search: str | None = None, limit: int = 50,
+          offset: int = 0) -> list[CardView]:
+    """Newest first; `search` is a piece of the card code or of the name."""
+    q = select(BeneficiaryRow)
+    if search:
+        q = q.where(or_(BeneficiaryRow.card_code.icontains(search, autoescape=True),
+                        BeneficiaryRow.name.icontains(search, autoescape=True)))
+    q = q.order_by(BeneficiaryRow.created_at.desc(), BeneficiaryRow.id).limit(limit).offset(offset)
+    with sf() as s:
+        rows = list(s.scalars(q))
+        pots: dict[str, list[PotView]] = {}
+        if rows:
+            for p in s.scalars(select(PotRow).where(PotRow.beneficiary_id.in_(
+                    [r.id for r in rows])).order_by(PotRow.category)):
+                pots.setdefault(p.beneficiary_id, []).append(
+                    PotView(p.category, p.balance_cents, p.per_purchase_cap_cents))
+        return [CardView(r.card_code, r.name, r.program_id, r.blocked, tuple(pots.get(r.id, ())))
+                for r in rows]
+
+
+def vouchers(sf: sessionmaker, search: str | None = None, series_id: int | None = None,
+             limit: int = 50, offset: int = 0) -> list[VoucherView]:
+    """Newest first, a series in its order; `search` is a piece of the number."""
+    q = select(VoucherRow, BeneficiaryRow.card_code).outerjoin(
+        BeneficiaryRow, BeneficiaryRow.id == VoucherRow.beneficiary_id)
+    if search:
+        q = q.where(VoucherRow.number.icontains(search, autoescape=True))
+    if series_id is not None:
+        q = q.where(VoucherRow.series_id == series_id).order_by(VoucherRow.rank)
+    else:
+        q = q.order_by(VoucherRow.created_at.desc(), VoucherRow.id.desc())
+    with sf() as s:
+        return [VoucherView(v.number, v.program_id, v.category, v.value_cents, v.market_year,
+                            v.series_id, v.rank, v.used_operation_id is not None, card,
+                            v.created_at)
+                for v, card in s.execute(q.limit(limit).offset(offset))]
+
+
+def count_vouchers(sf: sessionmaker) -> int:
+    with sf() as s:
+        return s.scalar(select(func.count()).select_from(VoucherRow))

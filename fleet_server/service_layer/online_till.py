@@ -1,0 +1,79 @@
+"""The online till: a sale typed (or scanned with a webcam) in the browser when the counter has
+no working terminal. The same ledger, rules and French messages as a terminal: the money moves
+through the Ledger port's debit, refusals are protocol decline codes shown with
+protocol.errors.text_fr.
+
+A sale carries an idempotency key made when the till form is shown, so a double click or a
+browser retry is the same sale, never a second one.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from fleet_server.ledger.port import DebitRequest, Ledger, LedgerUnavailable
+from protocol import errors, tokens
+from protocol.errors import ProtocolError
+
+MAX_CENTS = 10_000_000  # 100,000.00 EUR: far above any program maximum, bounds the input
+_AMOUNT = re.compile(r"^([0-9]{1,7})(?:[.,]([0-9]{1,2}))?$")
+
+
+@dataclass(frozen=True)
+class TillResult:
+    approved: bool
+    message: str  # French, for the clerk
+    code: str | None = None  # protocol decline code when refused
+    amount_cents: int = 0
+    balance_cents: int | None = None
+    operation_id: str | None = None
+    auth_code: str | None = None
+
+
+def parse_amount(raw: str) -> int:
+    """"12", "12,5", "12.50" or "12,50 €" -> cents; ValueError (French) otherwise."""
+    text = (raw or "").strip().replace("€", "").replace("\u00a0", "").replace(" ", "")
+    match = _AMOUNT.match(text)
+    if not match:
+        raise ValueError("Montant invalide : en euros, par exemple 12,50")
+    cents = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    if cents <= 0 or cents > MAX_CENTS:
+        raise ValueError("Montant invalide : plus de 0 € et au plus 100 000 €")
+    return cents
+
+
+def refused(code: str, balance_cents: int | None = None) -> TillResult:
+    return TillResult(False, errors.text_fr(code), code, balance_cents=balance_cents)
+
+
+def sell(ledger: Ledger, partner_refusal: str | None, partner_id: str, raw_code: str,
+         raw_amount: str, category: str | None, sale_key: str,
+         clock: Callable[[], datetime]) -> TillResult:
+    """Record one sale for the partner. `partner_refusal` is the directory's answer to "may
+    this partner take payments now" (suspended, deals only), asked before the ledger."""
+    if partner_refusal:
+        return refused(partner_refusal)
+    try:
+        amount = parse_amount(raw_amount)
+    except ValueError as err:
+        return TillResult(False, str(err), "amount_invalid")
+    try:
+        _kind, code = tokens.parse_token((raw_code or "").strip()[:128])
+    except ProtocolError as err:
+        return refused(err.code)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", sale_key or ""):
+        return TillResult(False, "Formulaire expiré : rechargez la page", "malformed")
+    try:
+        result = ledger.debit(DebitRequest(f"till:{sale_key}", partner_id, code, amount,
+                                           category or None, clock()))
+    except LedgerUnavailable:
+        return refused("service_unavailable")
+    if not result.approved:
+        return refused(result.code or "internal_error", result.balance_cents)
+    if result.amount_cents != amount:
+        # The same form sent again with another amount: the first sale stands, nothing moved.
+        return TillResult(False, "Cette vente est déjà enregistrée : rechargez la caisse",
+                          "replay")
+    return TillResult(True, "Paiement accepté", None, result.amount_cents,
+                      result.balance_cents, result.operation_id, result.auth_code)

@@ -1,0 +1,264 @@
+"""What the program operator does in the console: partners (both directories: the fleet's and
+the reference ledger's, under one id), agreements, suspension, cards and their pots, vouchers
+and coupon series, terminal allocation. Page handlers call these and only render."""
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from fleet_server.domain.devices import DeviceStateError, LifecycleRefused
+from fleet_server.domain.partners import Partner
+from fleet_server.ledger import listings, rules
+from fleet_server.ledger.reference import NotFound, PotView, ReferenceLedger, new_id
+from fleet_server.service_layer import registry
+from protocol import tokens
+from protocol.errors import ProtocolError
+
+MAX_VOUCHERS = 500  # issued at once
+MAX_SERIES = 20  # coupons in one series
+_CATEGORY = re.compile(r"^[a-z0-9_-]{1,32}$")
+
+
+class OperatorError(Exception):
+    """A request the console refuses; the message is French, for the page."""
+
+
+@dataclass(frozen=True)
+class PartnerRow:
+    partner_id: str
+    name: str
+    can_take_payments: bool
+    suspended: bool
+    phone: str | None
+    email: str | None
+    address: str | None
+
+
+def category(raw: str) -> str:
+    value = (raw or "").strip().lower()
+    if not _CATEGORY.match(value):
+        raise OperatorError("Catégorie invalide (lettres minuscules, chiffres, - ou _).")
+    return value
+
+
+def cents(raw: str, what: str = "Montant") -> int:
+    from fleet_server.service_layer.online_till import parse_amount
+
+    try:
+        return parse_amount(raw)
+    except ValueError as err:
+        raise OperatorError(f"{what} invalide : en euros, par exemple 12,50") from err
+
+
+class OperatorConsole:
+    def __init__(self, ledger: ReferenceLedger, ledger_sf, uow_factory: Callable,
+                 clock: Callable[[], datetime], broker=None,
+                 publish: Callable[[list], object] | None = None):
+        self.ledger, self.ledger_sf, self.uow_factory = ledger, ledger_sf, uow_factory
+        self.clock, self.broker, self.publish = clock, broker, publish
+
+    # Partners and agreements.
+
+    def partners(self) -> list[PartnerRow]:
+        with self.uow_factory() as uow:
+            return [PartnerRow(p.partner_id, p.name, p.can_take_payments, p.suspended, p.phone,
+                               p.email, p.address) for p in uow.partners.list()]
+
+    def partner(self, partner_id: str) -> PartnerRow:
+        found = next((p for p in self.partners() if p.partner_id == partner_id), None)
+        if found is None:
+            raise OperatorError("Partenaire introuvable.")
+        return found
+
+    def create_partner(self, name: str, can_take_payments: bool, phone: str | None = None,
+                       email: str | None = None, address: str | None = None) -> str:
+        name = (name or "").strip()
+        if not 0 < len(name) <= 120 or not name.isprintable():
+            raise OperatorError("Nom invalide (1 à 120 caractères).")
+        if phone and not re.fullmatch(r"[0-9+() .-]{6,40}", phone):
+            raise OperatorError("Téléphone invalide.")
+        if email and not re.fullmatch(r"[^@\s]{1,100}@[^@\s]{1,99}", email):
+            raise OperatorError("E-mail invalide.")
+        partner_id = new_id("PA")
+        # The ledger decides payment rights with its own record, under the same id.
+        self.ledger.create_partner(name, can_take_payments, partner_id=partner_id)
+        registry.add_partner(self.uow_factory(), Partner(
+            partner_id, name, can_take_payments=can_take_payments, phone=phone or None,
+            email=email or None, address=(address or "").strip()[:300] or None,
+            created_at=self.clock()))
+        return partner_id
+
+    def set_suspended(self, partner_id: str, suspended: bool) -> None:
+        """A suspended partner's terminals and till refuse every sale (partner_cannot_pay)."""
+        with self.uow_factory() as uow:
+            partner = uow.partners.get(partner_id)
+            if partner is None:
+                raise OperatorError("Partenaire introuvable.")
+            partner.suspended = suspended
+            uow.commit()
+
+    def agreements(self, partner_id: str) -> list[dict]:
+        names = {p.id: p.name for p in listings.programs(self.ledger_sf)}
+        return [dict(a, program_name=names.get(a["program_id"], a["program_id"]))
+                for a in reversed(self.ledger.agreements(partner_id))]
+
+    def create_agreement(self, partner_id: str, program_id: str, raw_category: str,
+                         status: str) -> str:
+        program = next((p for p in listings.programs(self.ledger_sf) if p.id == program_id),
+                       None)
+        if program is None:
+            raise OperatorError("Programme inconnu.")
+        if status not in (rules.REQUESTED, rules.ACCEPTED, rules.SIGNED):
+            raise OperatorError("Statut inconnu.")
+        try:
+            return self.ledger.create_agreement(partner_id, program.id, category(raw_category),
+                                                program.market_year, status)
+        except IntegrityError as err:
+            raise OperatorError("Partenaire inconnu du registre des opérations.") from err
+
+    def set_agreement_status(self, agreement_id: str, status: str) -> None:
+        try:
+            self.ledger.set_agreement_status(agreement_id[:16], status)
+        except NotFound as err:
+            raise OperatorError("Convention introuvable.") from err
+        except ValueError as err:
+            raise OperatorError("Ce changement de statut n'est pas permis (demandée → "
+                                "acceptée → signée → résiliée).") from err
+
+    # Programs, cards and pots.
+
+    def programs(self) -> list[listings.ProgramView]:
+        return listings.programs(self.ledger_sf)
+
+    def create_program(self, name: str, market_year: str, max_amount: str) -> str:
+        name = (name or "").strip()
+        if not 0 < len(name) <= 120:
+            raise OperatorError("Nom de programme invalide.")
+        if not (market_year.isdigit() and 2000 <= int(market_year) <= 2100):
+            raise OperatorError("Millésime invalide (année).")
+        limit = cents(max_amount, "Montant maximum") if max_amount.strip() else None
+        return self.ledger.create_program(name, int(market_year), limit)
+
+    def cards(self, search: str | None, page: int) -> list[listings.CardView]:
+        return listings.cards(self.ledger_sf, (search or "").strip()[:40] or None, 50,
+                              (page - 1) * 50)
+
+    def create_card(self, program_id: str, name: str, pots: list[tuple[str, str, str]]) -> str:
+        """pots: (category, balance in euros, per-purchase cap in euros or "")."""
+        made = []
+        for raw_category, balance, cap in pots:
+            if not raw_category.strip():
+                continue
+            made.append(PotView(category(raw_category), cents(balance, "Solde")
+                                if balance.strip() not in ("", "0") else 0,
+                                cents(cap, "Plafond") if cap.strip() else None))
+        if not made:
+            raise OperatorError("Au moins une cagnotte.")
+        if len({p.category for p in made}) != len(made):
+            raise OperatorError("Une cagnotte par catégorie.")
+        card = tokens.make_card("".join(str(b % 10) for b in os.urandom(11)))
+        try:
+            self.ledger.create_beneficiary(program_id, card, made,
+                                           name=(name or "").strip()[:120] or None)
+        except (NotFound, IntegrityError) as err:
+            raise OperatorError("Programme inconnu.") from err
+        return card
+
+    def load_pot(self, card: str, raw_category: str, amount: str) -> int:
+        try:
+            _kind, code = tokens.parse_token(card)
+            return self.ledger.load_pot(code, category(raw_category), cents(amount))
+        except ProtocolError as err:
+            raise OperatorError("Code de carte illisible.") from err
+        except NotFound as err:
+            raise OperatorError("Carte ou cagnotte inconnue.") from err
+        except ValueError as err:
+            raise OperatorError(f"Chargement impossible : {err}") from err
+
+    # Vouchers and coupon series.
+
+    def _program(self, program_id: str) -> listings.ProgramView:
+        program = next((p for p in self.programs() if p.id == program_id), None)
+        if program is None:
+            raise OperatorError("Programme inconnu.")
+        return program
+
+    @staticmethod
+    def _number() -> str:
+        return tokens.make_voucher(tokens.random_payload32(8, os.urandom))
+
+    def issue_vouchers(self, program_id: str, raw_category: str, value: str,
+                       count: str) -> list[str]:
+        program = self._program(program_id)
+        if not (count.isdigit() and 1 <= int(count) <= MAX_VOUCHERS):
+            raise OperatorError(f"Nombre de bons : de 1 à {MAX_VOUCHERS}.")
+        value_cents, cat = cents(value, "Valeur"), category(raw_category)
+        return [self.ledger.create_voucher(program.id, self._number(), cat, value_cents,
+                                           program.market_year) for _ in range(int(count))]
+
+    def create_series(self, program_id: str, raw_category: str, values: str,
+                      card: str | None = None) -> tuple[int, list[str]]:
+        """values: the coupons' values in euros, in order, separated by ";" or spaces."""
+        program = self._program(program_id)
+        amounts = [cents(v, "Valeur") for v in re.split(r"[;\s]+", values or "") if v]
+        if not 1 <= len(amounts) <= MAX_SERIES:
+            raise OperatorError(f"De 1 à {MAX_SERIES} coupons par série.")
+        numbers = [self._number() for _ in amounts]
+        try:
+            owner = tokens.parse_token(card)[1] if card and card.strip() else None
+            series = self.ledger.create_coupon_series(program.id, category(raw_category),
+                                                      program.market_year,
+                                                      list(zip(numbers, amounts, strict=True)),
+                                                      card_code=owner)
+        except NotFound as err:
+            raise OperatorError("Carte inconnue.") from err
+        except ProtocolError as err:
+            raise OperatorError("Code de carte illisible.") from err
+        return series, numbers
+
+    def vouchers(self, search: str | None, page: int, series_id: int | None = None
+                 ) -> list[listings.VoucherView]:
+        return listings.vouchers(self.ledger_sf, (search or "").strip()[:12] or None,
+                                 series_id, 100, (page - 1) * 100)
+
+    # Terminals.
+
+    def terminals(self, partner_id: str | None = None) -> list[dict]:
+        with self.uow_factory() as uow:
+            return [{"device_id": d.device_id, "model": d.model, "state": d.state,
+                     "partner_id": d.partner_id, "last_seen_at": d.last_seen_at,
+                     "firmware_version": d.firmware_version}
+                    for d in uow.devices.list(partner_id=partner_id, limit=5000)]
+
+    def allocate(self, device_id: str, partner_id: str) -> None:
+        """Allocate a provisioned terminal (the partner then claims it with its label's code)."""
+        from fleet_server.service_layer import device_lifecycle
+
+        try:
+            device_lifecycle.allocate_devices(self.uow_factory(), partner_id[:40],
+                                              [device_id[:24]], self.clock())
+        except LifecycleRefused as err:
+            raise OperatorError(f"Allocation impossible : {err.message}") from err
+
+    def change_state(self, device_id: str, action: str) -> None:
+        from fleet_server.service_layer import device_lifecycle
+
+        try:
+            if action == "retire":
+                _, clears = device_lifecycle.retire_device(
+                    self.uow_factory(), device_id[:24], self.clock(),
+                    self.broker or device_lifecycle.NoBrokerAccessControl())
+                if self.publish is not None:
+                    self.publish(clears)
+                return
+            registry.change_state(self.uow_factory(), device_id[:24], action)
+        except (registry.NotFound, LookupError) as err:
+            raise OperatorError("Terminal introuvable.") from err
+        except LifecycleRefused as err:
+            raise OperatorError(f"Changement impossible : {err.message}") from err
+        except (DeviceStateError, ValueError) as err:
+            raise OperatorError(f"Changement impossible : {err}") from err

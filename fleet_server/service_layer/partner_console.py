@@ -1,0 +1,296 @@
+"""What a partner does in the console, scoped to that partner: today's figures, operations with
+filters, internal references, cancelling, reimbursement batches, agreements, terminals and CSV
+exports. Page handlers call these and only render; every call takes the partner id from the
+logged-in account, never from the request.
+
+Money moves only through the Ledger port (void); lists and references use the reference
+ledger's administration calls and settlement functions, as the REST API does.
+"""
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from fleet_server.ledger import listings, rules, settlement
+from fleet_server.ledger.port import LedgerUnavailable, VoidRequest
+from fleet_server.ledger.reference import NotFound, OperationView, ReferenceLedger
+from fleet_server.service_layer.partner_data import ExportInfo, PartnerDataStore
+from protocol import errors
+
+EXPORT_MAX = 50_000  # operations in one CSV file
+ONLINE_WITHIN = timedelta(minutes=5)  # a terminal heard from this recently counts as online
+STATE_LABELS = {"provisioned": "En préparation", "assigned": "Alloué, à mettre en service",
+                "active": "En service", "suspended": "Suspendu", "retired": "Retiré"}
+CONNECTION_LABELS = {"online": "En ligne", "offline": "Hors ligne",
+                     "unresponsive": "Connecté mais muet"}
+AGREEMENT_LABELS = {rules.REQUESTED: "Demandée", rules.ACCEPTED: "Acceptée, à signer",
+                    rules.SIGNED: "Signée", rules.TERMINATED: "Résiliée"}
+BATCH_LABELS = {settlement.REQUESTED: "Remboursement demandé", settlement.PAID: "Payé",
+                settlement.CANCELLED: "Annulé"}
+
+
+class ConsoleError(Exception):
+    """A request the console refuses; the message is French, for the page."""
+
+
+@dataclass(frozen=True)
+class OperationFilter:
+    status: str | None = None  # approved, voided
+    start: date | None = None  # Paris days, inclusive
+    end: date | None = None
+    search: str | None = None
+    reimbursement: bool | None = None
+
+
+@dataclass(frozen=True)
+class TerminalView:
+    device_id: str
+    model: str
+    state: str
+    state_label: str
+    online: bool
+    last_seen_at: datetime | None
+    firmware_version: str | None
+    connection_label: str = ""
+
+
+@dataclass(frozen=True)
+class Home:
+    sales_count: int
+    sales_total_cents: int
+    voided_count: int
+    terminals: list[TerminalView]
+    latest: list[OperationView]
+
+
+def cancel_blocker(op: OperationView) -> str | None:
+    """Why an operation cannot be cancelled now (shown beside the greyed button), or None."""
+    if op.status == rules.OP_VOIDED:
+        return "Opération déjà annulée."
+    if op.batch_id is not None:
+        return (f"Remboursement déjà demandé (lot {op.batch_id}) : annulez d'abord ce lot "
+                "dans « Remboursements ».")
+    return None
+
+
+CLAIM_MESSAGES = {
+    "claim_code_malformed": "Code mal saisi : 9 caractères, imprimés XXXX-XXXXX sur l'étiquette.",
+    "claim_code_wrong": "Ce code ne correspond pas à ce terminal (vérifiez le numéro et le code "
+                        "de l'étiquette).",
+    "claim_attempts_exceeded": "Trop de codes erronés : réessayez dans un moment.",
+    "device_retired": "Ce terminal est retiré du service.",
+    "not_allocated": "Ce terminal ne vous est pas encore alloué : contactez le programme.",
+    "allocated_to_other_partner": "Ce code ne correspond pas à ce terminal (vérifiez le numéro "
+                                  "et le code de l'étiquette).",
+    "already_claimed": "Ce terminal est déjà en service.",
+    "no_signed_agreement": "Il faut une convention signée avant de mettre un terminal en "
+                           "service.",
+    "partner_cannot_pay": "Votre structure ne peut pas encaisser (bons plans uniquement ou "
+                          "suspendue).",
+}
+
+
+class PartnerConsole:
+    def __init__(self, ledger: ReferenceLedger, ledger_sf, uow_factory: Callable,
+                 data: PartnerDataStore, clock: Callable[[], datetime],
+                 keys=None, publish_config: Callable[[str], object] | None = None,
+                 connection_of: Callable[[str, datetime], str] | None = None,
+                 interventions=None):
+        self.ledger, self.ledger_sf, self.uow_factory = ledger, ledger_sf, uow_factory
+        self.data, self.clock = data, clock
+        self.keys, self.publish_config = keys, publish_config
+        self.connection_of = connection_of  # the live status (last will, heartbeats), if any
+        self.interventions = interventions  # the support desk's, when the server runs one
+
+    def ask_support(self, partner_id: str, actor: str, device_id: str, category: str,
+                    title: str) -> int:
+        """Open a support intervention about one of the partner's terminals."""
+        if self.interventions is None:
+            raise ConsoleError("L'assistance en ligne n'est pas disponible : appelez-la.")
+        if device_id not in {t.device_id for t in self.terminals(partner_id)}:
+            raise ConsoleError("Terminal introuvable.")
+        try:
+            item = self.interventions.open(actor, "partner_admin", device_id, category, title)
+        except (ValueError, LookupError) as err:
+            raise ConsoleError("Demande incomplète : choisissez un motif et décrivez le "
+                               "problème (3 caractères au moins).") from err
+        return item.intervention_id
+
+    def claim(self, partner_id: str, device_id: str, code: str) -> str:
+        """Put a terminal allocated to the partner into service with its label's claim code
+        (the device life cycle's claim: same checks and attempt limits as the API)."""
+        from fleet_server.service_layer import device_lifecycle
+
+        device_id = (device_id or "").strip().upper()[:24]
+        # Asked before the claim's unit of work opens: on SQLite a second transaction inside
+        # it (the ledger's agreements) would wait for the first one's write lock.
+        rights = device_lifecycle.agreement_refusal(self.ledger)(partner_id)
+        try:
+            device = device_lifecycle.claim_device(
+                self.uow_factory(), self.keys, partner_id, device_id, code or "", self.clock(),
+                lambda _partner_id: rights)
+        except device_lifecycle.ClaimRefused as err:
+            raise ConsoleError(CLAIM_MESSAGES.get(err.code, "Mise en service refusée.")) from err
+        if self.publish_config is not None:
+            self.publish_config(device.device_id)  # the terminal gets its settings now
+        return device.device_id
+
+    # Home and terminals.
+
+    def today_bounds(self) -> tuple[datetime, datetime]:
+        return settlement.paris_day_bounds(settlement.paris_day(self.clock()))
+
+    def home(self, partner_id: str) -> Home:
+        start, end = self.today_bounds()
+        today = self.ledger.list_operations(partner_id=partner_id, start_at=start, end_at=end,
+                                            limit=10_000)
+        approved = [o for o in today if o.status == rules.OP_APPROVED]
+        return Home(len(approved), sum(o.amount_cents for o in approved),
+                    len(today) - len(approved), self.terminals(partner_id), today[:5])
+
+    def terminals(self, partner_id: str) -> list[TerminalView]:
+        now = self.clock()
+        with self.uow_factory() as uow:  # read inside: leaving the unit of work expires them
+            devices = [(d.device_id, d.model, d.state, d.last_seen_at, d.firmware_version)
+                       for d in uow.devices.list(partner_id=partner_id, limit=1000)]
+        views = []
+        for device_id, model, state, seen, firmware in devices:
+            connection = self.connection_of(device_id, now) if self.connection_of else "unknown"
+            if connection == "unknown":  # no live status: judge by the last message
+                recent = seen is not None and now - seen < ONLINE_WITHIN
+                connection = "online" if recent else "offline"
+            views.append(TerminalView(device_id, model, state, STATE_LABELS.get(state, state),
+                                      connection == "online", seen, firmware,
+                                      CONNECTION_LABELS.get(connection, connection)))
+        return views
+
+    # Operations.
+
+    def _query(self, partner_id: str, f: OperationFilter, today_only: bool) -> dict:
+        start_at = settlement.paris_day_bounds(f.start)[0] if f.start else None
+        end_at = settlement.paris_day_bounds(f.end)[1] if f.end else None
+        if today_only:
+            start_at = max(start_at or self.today_bounds()[0], self.today_bounds()[0])
+        return dict(partner_id=partner_id, status=f.status, start_at=start_at, end_at=end_at,
+                    search=(f.search or "").strip()[:40] or None,
+                    reimbursement_requested=f.reimbursement)
+
+    def operations(self, partner_id: str, f: OperationFilter, page: int = 1, per_page: int = 20,
+                   today_only: bool = False) -> tuple[list[OperationView], bool]:
+        """One page, newest first, and whether a next page exists."""
+        page = max(1, min(page, 10_000))
+        rows = self.ledger.list_operations(**self._query(partner_id, f, today_only),
+                                           limit=per_page + 1, offset=(page - 1) * per_page)
+        return rows[:per_page], len(rows) > per_page
+
+    def operation(self, partner_id: str, operation_id: str) -> OperationView:
+        op = self.ledger.get_operation(operation_id[:16], partner_id=partner_id)
+        if op is None:
+            raise ConsoleError("Opération introuvable.")
+        return op
+
+    def set_reference(self, partner_id: str, operation_id: str, reference: str) -> OperationView:
+        text = "".join(c for c in (reference or "") if c.isprintable())[:100]
+        try:
+            return self.ledger.set_internal_reference(operation_id[:16], partner_id, text)
+        except NotFound as err:
+            raise ConsoleError("Opération introuvable.") from err
+
+    def cancel(self, partner_id: str, operation_id: str) -> OperationView:
+        op = self.operation(partner_id, operation_id)
+        blocker = cancel_blocker(op)
+        if blocker:
+            raise ConsoleError(blocker)
+        key = f"web-void:{op.id}:{secrets.token_hex(8)}"
+        try:
+            result = self.ledger.void(VoidRequest(key, partner_id, op.id, self.clock()))
+        except LedgerUnavailable as err:
+            raise ConsoleError(errors.text_fr("service_unavailable")) from err
+        if not result.approved:
+            raise ConsoleError(errors.text_fr(result.code or "internal_error"))
+        return self.operation(partner_id, op.id)
+
+    # Reimbursements.
+
+    def batches(self, partner_id: str) -> list[settlement.BatchView]:
+        return settlement.list_batches(self.ledger_sf, partner_id)
+
+    def cancel_batch(self, partner_id: str, batch_id: str) -> settlement.BatchView:
+        try:
+            return settlement.cancel_batch(self.ledger_sf, batch_id[:16], partner_id,
+                                           self.clock)
+        except NotFound as err:
+            raise ConsoleError("Lot introuvable.") from err
+        except settlement.BatchError as err:
+            raise ConsoleError("Seul un lot dont le remboursement est demandé (pas encore "
+                               "payé) peut être annulé.") from err
+
+    # Agreements.
+
+    def programs(self) -> list[listings.ProgramView]:
+        return listings.programs(self.ledger_sf)
+
+    def agreements(self, partner_id: str) -> list[dict]:
+        names = {p.id: p.name for p in self.programs()}
+        return [dict(a, program_name=names.get(a["program_id"], a["program_id"]),
+                     status_label=AGREEMENT_LABELS.get(a["status"], a["status"]))
+                for a in reversed(self.ledger.agreements(partner_id))]
+
+    def partner(self, partner_id: str) -> dict | None:
+        """The directory's record of the partner, as plain values."""
+        with self.uow_factory() as uow:
+            p = uow.partners.get(partner_id)
+            return None if p is None else {
+                "partner_id": p.partner_id, "name": p.name, "suspended": p.suspended,
+                "can_take_payments": p.can_take_payments, "refusal": p.refusal()}
+
+    def signed_categories(self, partner_id: str) -> list[str]:
+        return sorted({a["category"] for a in self.ledger.agreements(partner_id)
+                       if a["status"] == rules.SIGNED})
+
+    def request_agreement(self, partner_id: str, program_id: str, category: str) -> str:
+        program = next((p for p in self.programs() if p.id == program_id), None)
+        category = (category or "").strip().lower()
+        if program is None:
+            raise ConsoleError("Programme inconnu.")
+        if not category or len(category) > 32 or not category.replace("_", "").replace(
+                "-", "").isalnum() or not category.isascii():
+            raise ConsoleError("Catégorie invalide (lettres, chiffres, - ou _).")
+        for a in self.ledger.agreements(partner_id):
+            if (a["program_id"], a["category"], a["market_year"]) == (
+                    program.id, category, program.market_year) and a["status"] != \
+                    rules.TERMINATED:
+                raise ConsoleError("Une convention existe déjà pour ce programme et cette "
+                                   "catégorie.")
+        return self.ledger.create_agreement(partner_id, program.id, category,
+                                            program.market_year)
+
+    # Exports.
+
+    def export_operations(self, partner_id: str, user_id: int | None, f: OperationFilter,
+                          operation_ids: list[str] | None = None) -> ExportInfo:
+        """The filtered operations, or only the selected ones, as a CSV file in "Mes exports"."""
+        query = self._query(partner_id, f, today_only=False)
+        if operation_ids:
+            wanted = {i[:16] for i in operation_ids[:1000]}
+            ops = [op for op in (self.ledger.get_operation(i, partner_id=partner_id)
+                                 for i in sorted(wanted)) if op is not None]
+            ops.sort(key=lambda o: o.created_at, reverse=True)
+        else:
+            ops = self.ledger.list_operations(**query, limit=EXPORT_MAX)
+        if not ops:
+            raise ConsoleError("Aucune opération à exporter.")
+        stamp = settlement.paris_day(self.clock()).strftime("%Y%m%d")
+        return self.data.add_export(partner_id, f"operations-{stamp}.csv",
+                                    settlement.operations_csv(ops), len(ops), user_id,
+                                    self.clock())
+
+    def export_batches(self, partner_id: str, user_id: int | None) -> ExportInfo:
+        batches = self.batches(partner_id)
+        if not batches:
+            raise ConsoleError("Aucun lot de remboursement à exporter.")
+        stamp = settlement.paris_day(self.clock()).strftime("%Y%m%d")
+        return self.data.add_export(partner_id, f"remboursements-{stamp}.csv",
+                                    settlement.batches_csv(batches), len(batches), user_id,
+                                    self.clock())
