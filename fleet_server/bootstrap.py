@@ -9,7 +9,9 @@ from sqlalchemy import text
 from fleet_server.adapters import orm
 from fleet_server.adapters.db import make_engine, make_session_factory
 from fleet_server.adapters.sql_request_store import SqlRequestStore
+from fleet_server.adapters.sql_support import SqlSupportStore
 from fleet_server.adapters.sql_uow import SqlUnitOfWork
+from fleet_server.bootstrap_lifecycle import wire_lifecycle
 from fleet_server.ledger.port import Ledger
 from fleet_server.service_layer import money_requests
 from fleet_server.service_layer.device_config import ConfigPublisher
@@ -51,6 +53,8 @@ class Fleet:
             return False
 
     def close(self) -> None:
+        for stop in self.extras.get("on_close", []):  # e.g. the support ticker's last flush
+            stop()
         if self.bus is not None:
             self.bus.stop()
         if self.broker is not None:
@@ -82,14 +86,20 @@ def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
     session_factory = make_session_factory(engine)
     keys = KeyStore(settings.master_secret, settings.bdk_id)
     ledger = build_ledger(settings, session_factory)
-    uow_factory = lambda: SqlUnitOfWork(session_factory)  # noqa: E731
     request_store = SqlRequestStore(engine)
     requests = money_requests.RequestContext(
         request_store, ledger, keys, clock, settings.ts_past_window_s,
         settings.ts_future_window_s)
-    dispatcher = Dispatcher(requests, StatusTracker(uow_factory, clock),
+    support_store = SqlSupportStore(engine)
+    dispatcher = Dispatcher(requests, StatusTracker(support_store, clock),
                             ConfigPublisher(request_store.load, ledger, keys, clock))
-    return Fleet(settings, engine, session_factory, ledger, keys, dispatcher)
+    fleet = Fleet(settings, engine, session_factory, ledger, keys, dispatcher)
+    wire_lifecycle(fleet, requests, clock)  # broker revocation, re-key (bootstrap_lifecycle)
+    wire_support(fleet, support_store, clock)
+    from fleet_server.bootstrap_updates import wire_updates
+
+    wire_updates(fleet, clock)  # releases and campaigns (fleet.extras["updates"])
+    return fleet
 
 
 def connect_broker(fleet: Fleet) -> None:
@@ -103,6 +113,59 @@ def connect_broker(fleet: Fleet) -> None:
         fleet.broker = EmbeddedBroker(port=fleet.settings.embedded_mqtt_port)
         fleet.broker.start()
         url = fleet.broker.url
-    fleet.bus = MqttBus(url, fleet.dispatcher, client_id=fleet.settings.mqtt_client_id,
-                        workers=fleet.settings.request_workers, shared=fleet.settings.mqtt_shared)
+    s = fleet.settings
+    fleet.bus = MqttBus(url, fleet.dispatcher, client_id=s.mqtt_client_id,
+                        workers=s.request_workers, shared=s.mqtt_shared,
+                        username=s.mqtt_username, password=s.mqtt_password,
+                        tls_ca=s.mqtt_tls_ca, tls_cert=s.mqtt_tls_cert, tls_key=s.mqtt_tls_key)
     fleet.bus.start()
+    start_support_ticker(fleet)
+    from fleet_server.bootstrap_updates import start_update_ticker
+
+    start_update_ticker(fleet)
+
+
+def wire_support(fleet: Fleet, store, clock) -> None:
+    """The support desk (fleet.extras["support"]): commands go out through the bus when there
+    is one; until then they wait in the queue like for an offline terminal."""
+    from fleet_server.service_layer.support import SupportDesk
+    from fleet_server.service_layer.support_commands import CommandDesk
+    from fleet_server.service_layer.support_interventions import InterventionDesk
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        if fleet.bus is None:
+            raise RuntimeError("no broker connection")
+        fleet.bus.publish(topic, payload, qos, retain)
+
+    status = fleet.dispatcher.status
+    commands = CommandDesk(store, status, fleet.keys, publish, clock)
+    fleet.dispatcher.support = commands
+    fleet.extras["support"] = SupportDesk(store, status, commands,
+                                          InterventionDesk(store, status, clock), clock)
+
+
+def start_support_ticker(fleet: Fleet, every_s: float = 0.5) -> None:
+    """Batched status writes, command timeouts, alerts, pruning: in a daemon thread, stopped
+    (with a last flush) when the fleet closes."""
+    import threading
+    import time
+
+    desk = fleet.extras.get("support")
+    if desk is None or "support_ticker" in fleet.extras:
+        return
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            desk.tick(time.monotonic())
+
+    thread = threading.Thread(target=loop, name="support-ticker", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(5)
+        desk.status.flush()
+
+    fleet.extras["support_ticker"] = thread
+    fleet.extras.setdefault("on_close", []).append(halt)

@@ -35,6 +35,29 @@ class Settings(BaseSettings):
     settlement_enabled: bool = True
     mqtt_client_id: str = "fleet-server"
     mqtt_shared: bool = False  # $share/fleet/... subscriptions for several instances
+    # The server's broker account (`fleet broker-config` writes it) and, for mqtts:// URLs, the
+    # CA that signed the broker's certificate and an optional client certificate.
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_tls_ca: str | None = None
+    mqtt_tls_cert: str | None = None
+    mqtt_tls_key: str | None = None
+    # Device life cycle (docs/device-lifecycle.md): how long the key before a re-key stays
+    # accepted, and where the broker's access rules live (written by `fleet broker-config`;
+    # None: no broker-side revocation) with the fleet PKI (its CRL).
+    rekey_grace_s: int = Field(72 * 3600, ge=0, le=90 * 86400)
+    broker_security_dir: str | None = None
+    pki_dir: str | None = None
+    # Web console: e-mail for activation and reset links, and the address the links point to.
+    smtp_host: str | None = None  # None: no e-mail can be sent (the console says so)
+    smtp_port: int = 25
+    smtp_from: str = "no-reply@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    public_url: str = "http://127.0.0.1:8000"
+    web_cookie_secure: bool | None = None  # None: Secure cookies in prod mode only
 
     @field_validator("mode")
     @classmethod

@@ -72,10 +72,39 @@ def _fleet(args):
 
 
 def cmd_device(args) -> int:
+    from fleet_server.domain.devices import DeviceStateError
     from fleet_server.service_layer import registry
 
     fleet = _fleet(args)
-    now = datetime.now(UTC)
+    try:
+        return _device_action(fleet, args, datetime.now(UTC))
+    except (registry.NotFound, DeviceStateError, LookupError, ValueError) as err:
+        code = getattr(err, "code", None)
+        print(f"refused{f' ({code})' if code else ''}: {err}", file=sys.stderr)
+        return 1
+
+
+def _device_ids(args) -> list[str]:
+    """DEVICE... on the command line, plus --from-file (one id per line, or the JSON list that
+    `device register --keys-out` and `provision batch` write)."""
+    ids = list(args.rest[1:])
+    if args.from_file:
+        with open(args.from_file) as f:
+            text = f.read()
+        if text.lstrip().startswith("["):
+            ids += [entry["device_id"] if isinstance(entry, dict) else str(entry)
+                    for entry in json.loads(text)]
+        else:
+            ids += [line.split()[0] for line in text.splitlines()
+                    if line.strip() and not line.lstrip().startswith("#")]
+    return ids
+
+
+def _device_action(fleet, args, now) -> int:
+    from fleet_server.bootstrap_lifecycle import broker_access
+    from fleet_server.service_layer import device_lifecycle, registry, rekey
+
+    rest = args.rest
     if args.action == "register":
         out = []
         for _ in range(args.count):
@@ -86,19 +115,79 @@ def cmd_device(args) -> int:
             fd = os.open(args.keys_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 json.dump(out, f, indent=1)
-            print(f"keys written to {args.keys_out} (mode 600)")
-    elif args.action == "assign":
-        device = registry.assign_device(fleet.uow(), args.device, args.partner)
-        print(device.device_id, device.state, device.partner_id)
+            print(f"keys and claim codes written to {args.keys_out} (mode 600)")
     elif args.action == "list":
         with fleet.uow() as uow:
             for d in uow.devices.list(limit=10_000):
                 print(f"{d.device_id}  {d.state:<11} {d.partner_id or '-':<12} {d.model:<12} "
                       f"fw={d.firmware_version or '-'} seen={d.last_seen_at or '-'}")
+    elif args.action == "rotate-bdk":
+        _need(rest, 1, "fleet device rotate-bdk NEW_BDK_ID")
+        print("new terminals get their key from BDK",
+              rekey.rotate_bdk(fleet.uow(), fleet.keys, rest[0], now))
+    elif args.action == "allocate":
+        _need(rest, 1, "fleet device allocate PARTNER DEVICE... [--from-file F] [--take N]")
+        ids = _device_ids(args)
+        if args.take:
+            ids += device_lifecycle.unallocated(fleet.uow(), args.take, args.model_filter)
+        devices = device_lifecycle.allocate_devices(fleet.uow(), rest[0], ids, now)
+        for device in devices:
+            print(device.device_id, device.state, device.partner_id)
+        print(f"{len(devices)} terminal(s) allocated to {rest[0]}")
+    elif args.action == "assign":
+        _need(rest, 2, "fleet device assign DEVICE PARTNER")
+        device = registry.assign_device(fleet.uow(), rest[0], rest[1])
+        print(device.device_id, device.state, device.partner_id)
+    elif args.action == "rekey":
+        _need(rest, 1, "fleet device rekey DEVICE")
+        device, _command = rekey.start_rekey(fleet.uow(), fleet.keys, rest[0], now)
+        # This process has no broker connection: the server sends the command at the
+        # terminal's next connect (and at once when re-keyed through the API).
+        print(device.device_id, "current key", device.initial_key_id, "pending key",
+              device.pending_key_id, "(sent at the terminal's next connect)")
+    elif args.action == "renew-cert":
+        _need(rest, 1, "fleet device renew-cert DEVICE --pki DIR [--out DIR] [--new-key]")
+        _renew_certificate(fleet, rest[0], args)
+    elif args.action == "retire":
+        _need(rest, 1, "fleet device retire DEVICE")
+        device, clears = device_lifecycle.retire_device(fleet.uow(), rest[0], now,
+                                                        broker_access(fleet))
+        print(device.device_id, device.state, "- retained messages to clear:",
+              " ".join(topic for topic, *_ in clears),
+              "(cleared by the server when the terminal connects, or via the API now)")
     else:
-        device = registry.change_state(fleet.uow(), args.device, args.action)
+        _need(rest, 1, f"fleet device {args.action} DEVICE")
+        device = registry.change_state(fleet.uow(), rest[0], args.action)
         print(device.device_id, device.state)
     return 0
+
+
+def _renew_certificate(fleet, device_id: str, args) -> None:
+    from pathlib import Path
+
+    from fleet_server.service_layer import device_lifecycle
+    from provisioning.pki import CertificateAuthority, PkiError
+    from provisioning.secure_files import write_private, write_public
+
+    pki = args.pki or fleet.settings.pki_dir
+    if not pki:
+        raise ValueError("the fleet CA folder: --pki DIR or FLEET_PKI_DIR")
+    try:
+        cred = device_lifecycle.renew_certificate(fleet.uow(), device_id,
+                                                  CertificateAuthority(pki), new_key=args.new_key)
+    except PkiError as err:  # e.g. no certificate was ever issued, or it is revoked
+        raise ValueError(str(err)) from err
+    out = Path(args.out or ".")
+    write_public(out / "cert.der", cred.cert_der)  # DER: what MicroPython's TLS reads
+    if cred.key_der:
+        write_private(out / "key.der", cred.key_der)
+    print(f"new certificate for {device_id} until {cred.not_after:%Y-%m-%d} in {out} "
+          "(deliver it with `provision flash`)")
+
+
+def _need(rest: list, n: int, usage: str) -> None:
+    if len(rest) < n:
+        raise ValueError(f"usage: {usage}")
 
 
 def cmd_partner(args) -> int:
@@ -168,14 +257,25 @@ def build_parser() -> argparse.ArgumentParser:
     common(sub.add_parser("db-upgrade", help="migrate the database to the latest schema")
            ).set_defaults(func=cmd_db_upgrade)
 
-    p = common(sub.add_parser("device", help="register, assign and change terminals"))
-    p.add_argument("action", choices=["register", "assign", "activate", "suspend", "resume",
-                                      "retire", "unassign", "list"])
-    p.add_argument("device", nargs="?")
-    p.add_argument("partner", nargs="?")
+    p = common(sub.add_parser(
+        "device", help="register, allocate, re-key, retire and change terminals",
+        description="register | list | allocate PARTNER DEVICE... | assign DEVICE PARTNER | "
+                    "activate|suspend|resume|unassign|retire|rekey|renew-cert DEVICE | "
+                    "rotate-bdk ID (docs/device-lifecycle.md)"))
+    p.add_argument("action", choices=["register", "allocate", "assign", "activate", "suspend",
+                                      "resume", "retire", "unassign", "rekey", "rotate-bdk",
+                                      "renew-cert", "list"])
+    p.add_argument("rest", nargs="*", metavar="ARG",
+                   help="DEVICE, DEVICE PARTNER (assign), PARTNER DEVICE... (allocate)")
     p.add_argument("--model", default="esp32-gm65")
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--keys-out", help="write the terminals' keys to this file (mode 600)")
+    p.add_argument("--from-file", help="allocate: device ids, one a line, or a keys JSON file")
+    p.add_argument("--take", type=int, help="allocate: N provisioned, unallocated terminals")
+    p.add_argument("--model-filter", help="allocate --take: only terminals of this model")
+    p.add_argument("--pki", help="renew-cert: the fleet CA folder (default FLEET_PKI_DIR)")
+    p.add_argument("--out", help="renew-cert: folder for cert.der (and key.der)")
+    p.add_argument("--new-key", action="store_true", help="renew-cert: a new key pair too")
     p.set_defaults(func=cmd_device)
 
     p = common(sub.add_parser("partner", help="add a partner to the directory"))
@@ -194,6 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
     from fleet_server.entrypoints.api.tokens import add_token_parser
 
     add_token_parser(sub, common)
+
+    from fleet_server.entrypoints.release_cli import add_update_parsers
+
+    add_update_parsers(sub, common, _fleet)  # fleet release ..., fleet campaign ...
+
+    from fleet_server.entrypoints.user_cli import add_user_parser
+
+    add_user_parser(sub, common)
+
+    from fleet_server.entrypoints.broker_config import add_parser as add_broker_config_parser
+
+    add_broker_config_parser(sub)
+
+    from fleet_server.entrypoints.support_cli import add_support_parser
+
+    add_support_parser(sub)
 
     p = common(sub.add_parser("seed-demo", help="demo programs, partners, codes and QR images"))
     p.add_argument("--out", default="demo-codes", help="folder for the QR code images")

@@ -19,6 +19,8 @@ class Dispatcher:
     requests: money_requests.RequestContext
     status: StatusTracker
     config: ConfigPublisher | None = None
+    support: object | None = None  # support_commands.CommandDesk: results and queued commands
+    updates: object | None = None  # campaigns.UpdateService: chunk requests and update reports
     received: int = 0
     refused: int = 0
 
@@ -33,10 +35,24 @@ class Dispatcher:
         if mtype in money_requests.REQUEST_TYPES:
             reply = money_requests.handle(topic, payload, self.requests)
             return [(reply.topic, reply.payload, 1, False)] if reply else []
-        if mtype in ("heartbeat", "status"):
-            message = self.status.handle(topic, payload)
-            if mtype == "status" and message is not None and self.config is not None:
-                return self.config.on_status(message["dev"], message)
+        if mtype == "heartbeat":  # the cheap path: memory, and a row every 30 s at most
+            self.status.handle(topic, payload)
             return []
+        if mtype == "status":
+            message = self.status.handle(topic, payload)
+            if message is None:
+                return []
+            if message["st"] == "online" and self.support is not None:
+                try:
+                    self.support.on_online(message["dev"])  # commands that waited for it
+                except Exception:  # the terminal still gets its configuration below
+                    log.exception("queued commands of %s not delivered", message["dev"])
+            return self.config.on_status(message["dev"], message) if self.config else []
+        if mtype == "command_res":
+            if self.support is not None:
+                self.support.on_result(topic, payload)
+            return []
+        if mtype in ("update_req", "update_report"):
+            return self.updates.handle(topic, payload) if self.updates is not None else []
         log.debug("no handler yet for %s", mtype)
         return []

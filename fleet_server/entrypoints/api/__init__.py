@@ -27,6 +27,7 @@ def include_routers(app: FastAPI) -> None:
     from fleet_server.entrypoints.api import (
         beneficiaries,
         devices,
+        lifecycle,
         partners,
         settlements,
         tokens,
@@ -35,9 +36,16 @@ def include_routers(app: FastAPI) -> None:
     )
 
     api = APIRouter(prefix=PREFIX)
-    for module in (devices, partners, beneficiaries, vouchers, transactions,
+    # lifecycle first: its /devices/{id}/rekey must win over devices' /devices/{id}/{action}.
+    for module in (lifecycle, devices, partners, beneficiaries, vouchers, transactions,
                    settlements, tokens):
         api.include_router(module.router)
+    from fleet_server.entrypoints.api import support  # the support desk, /api/v1/support
+
+    api.include_router(support.router)
+    from fleet_server.entrypoints.api import releases  # firmware releases and campaigns
+
+    api.include_router(releases.router)
     app.include_router(api)
 
     # "" : the exception's own message, which names what is missing or wrong.
