@@ -23,6 +23,11 @@ def run_demo(settings) -> int:
     fleet = bootstrap(settings)
     for line in seed_demo(fleet, DEMO_DIR):
         print(line)
+    if _has_console():
+        from fleet_server.entrypoints.web.demo_accounts import seed_demo_accounts
+
+        for line in seed_demo_accounts(fleet):
+            print(line)
     connect_broker(fleet)
     start_scheduler(fleet)
     flash = provision_demo_flash(fleet, DEMO_DIR, fleet.bus.host, fleet.bus.port)
