@@ -1,178 +1,157 @@
-# Firmware memory and signing time, measured on the MicroPython binary from the .mpy set that
-# provisioning/firmware_build.py produces. Started by bench/firmware.py:
-#   micropython -X heapsize=4M bench/firmware_core.py <mpy dir> <data dir> <host> <port> <n>
-# Prints one line "RESULT {json}". Only MicroPython-safe syntax and modules here.
+# Firmware memory and signing time, measured on MicroPython from the .mpy set that
+# provisioning/firmware_build.py produces. Started by bench/firmware.py (compiled to .mpy
+# itself, so that the driver's own source is not compiled on the heap):
+#   micropython -X heapsize=H -c "import firmware_core" <parameters.json>
+# The parameters file holds one JSON list: mode, image or .mpy dir, data dir, broker host and
+# port, signing iterations, device id, card code, board. (One file rather than many arguments:
+# the unix port interns every argument in its identifier pools, which are what is measured.)
+# Modes: rom, the packages imported from a ROMFS image mounted at /rom (code runs in place, as
+# from a board's romfs partition); files, from the .mpy files, whose bytecode is copied to the
+# heap at import; wasm, MicroPython's webassembly port (32-bit), run by bench/firmware_wasm.mjs
+# with the image as its romfs (outside the GC heap, like a board's flash) and the stand-ins of
+# bench/wasm_standins.py for what that port lacks (socket: an MQTT broker in memory; cryptolib:
+# AES in Python). Board: unix_sim (the simulated twins; the sale is measured too) or esp32_gm65
+# (the board's real drivers on the hardware stand-ins of bench/board_standins.py: idle only).
+# Prints "QSTR <key>" + micropython.qstr_info() at the baseline, after the imports and at idle,
+# then one line "RESULT {json}". Only MicroPython-safe syntax and modules.
 #
-# Heap figures are gc.mem_alloc(): after gc.collect() for the baseline and idle figures (what is
-# live), without collecting during the sale (what the sale allocates, garbage included: the
-# worst case between two collections).
+# Heap figures are gc.mem_alloc(). Idle figures: after gc.collect() (what is live). This file
+# goes as far as idle; what comes after (a sale, the timings, the report) is
+# bench/firmware_after_idle.py, imported only once the idle figures are taken, so that its
+# names are not in the identifier count at idle (on a board main.py stands where this is).
+# Locals rather than globals here for the same reason: a local's name is not interned.
+#
+# The measurement is the generator run(): it yields COLLECT where the bench collects and STEP
+# after each loop step of the sale. The unix binary drives it right here (gc.collect() at
+# COLLECT, nothing at STEP). The webassembly port cannot scan its own stack, so a gc.collect()
+# called from Python only takes effect once control is back in JavaScript: there node drives
+# the generator, one advance() per yield, and every collection (the bench's, and the
+# firmware's, requested inside a step) happens at the next yield.
 
 import gc
 import sys
 
-gc.collect()
-BASELINE = gc.mem_alloc()  # this script alone: nothing of the firmware imported yet
+import micropython
 
-MPY_DIR, DATA, HOST, PORT, N = sys.argv[1:6]
-PORT, N = int(PORT), int(N)
-sys.path[:] = [MPY_DIR]  # the firmware from the .mpy set only, never from the sources
-
-import json  # noqa: E402
-import time  # noqa: E402
-
-from terminal import app as app_module  # noqa: E402
-from terminal.boards import build_drivers, load  # noqa: E402
-from terminal.journal import Journal  # noqa: E402
-from terminal.keys import KeyVault  # noqa: E402
-from terminal.mqtt.client import MQTTClient  # noqa: E402
-from terminal.ringlog import RingLog  # noqa: E402
-from terminal.runtime import Runtime  # noqa: E402
-
-from protocol import auth, messages, topics  # noqa: E402
-from protocol.tokens import make_card, make_device_id  # noqa: E402
-
-FROM_MPY = app_module.__file__.endswith(".mpy") and messages.__file__.endswith(".mpy")
-gc.collect()
-IMPORTED = gc.mem_alloc()
-
-# Fixed test keys: never a real device's.
-DEV = make_device_id("BENCH0A1")
-IKID = "0123456789abcdef"
-IK = "00112233445566778899aabbccddeeff"
-CMD_KEY = "42" * 32
-CARD = make_card("12345678901")
-CONFIG = {"partner": "Banc d'essai", "amax": 15000, "hb": 60,
-          "cats": [{"c": "books", "l": "Livres"}]}
-
-BUILD = []  # live heap (after gc.collect) over the imports, as each piece is built
+COLLECT, STEP = 1, 2
 
 
-def built(what):
-    gc.collect()
-    BUILD.append([what, gc.mem_alloc() - IMPORTED])
+def _qstrs(label):
+    print(label)  # "QSTR qstr_at_<when>", the key bench/firmware.py files the line under
+    micropython.qstr_info()  # "qstr pool: n_pool=.., n_qstr=..": read by bench/firmware.py
 
 
-KeyVault.provision(DATA, DEV, IKID, IK, CMD_KEY)
-config = {"storage_root": DATA}
-drivers = build_drivers(load("unix_sim"), config)
-built("drivers (unix_sim board)")
-vault = KeyVault(DATA)
-built("KeyVault")
-mqtt = MQTTClient(DEV, HOST, PORT, keepalive=30, clean_session=True,
-                  will=(topics.topic(DEV, "status"),
-                        messages.encode(messages.build("status", {"dev": DEV, "ts": messages.TS_MIN,
-                                                                  "st": "offline"})), 1, True))
-runtime = Runtime(drivers, vault, Journal(DATA), RingLog(DATA), mqtt, time.ticks_ms,
-                  time.ticks_diff, drivers["clock"].now, config=CONFIG)
-built("MQTT client + Runtime + CounterApp")
-runtime.start()
+def run():  # noqa: C901 (one measurement, step by step)
+    import json
+    with open(sys.argv[1]) as f:
+        mode, source, data, host, port, n, dev, card, board = json.load(f)
+    yield COLLECT
+    image_start = gc.mem_alloc()
+    image, standins = None, []
+    if mode == "rom":
+        import vfs
 
+        # On the unix port the image is read into a bytes object on the heap; on a board the
+        # romfs partition is memory-mapped flash. Measured here, left out of every figure.
+        with open(source, "rb") as f:
+            image = f.read()
+        vfs.mount(vfs.VfsRom(image), "/rom")
+        source = "/rom"
+    elif mode == "wasm":
+        import wasm_standins
+        standins = wasm_standins.install()  # source: the port's own /rom mount of the image
+    if board != "unix_sim":
+        import board_standins
+        standins += board_standins.install()
+    # The firmware from the image or the .mpy set, never the sources; then this bench.
+    sys.path[:] = [source, __file__.rsplit("/", 1)[0]]
+    yield COLLECT
+    baseline = gc.mem_alloc()  # this script (and the image), nothing of the firmware yet
+    _qstrs("QSTR qstr_at_baseline")
 
-def step_until(done, timeout_ms):
+    import time
+
+    from terminal import app
+    from terminal.boards import build_drivers, load
+    from terminal.journal import Journal
+    from terminal.keys import KeyVault
+    from terminal.mqtt.client import MQTTClient
+    from terminal.ringlog import RingLog
+    from terminal.runtime import Runtime
+
+    from protocol import messages, topics
+
+    yield COLLECT
+    imported = gc.mem_alloc()
+    _qstrs("QSTR qstr_at_imported")
+    built = []  # live heap (after gc.collect) over the imports, as each piece is built
+
+    # Fixed test keys: never a real device's.
+    KeyVault.provision(data, dev, "0123456789abcdef", "00112233445566778899aabbccddeeff",
+                       "42" * 32)
+    drivers = build_drivers(load(board), {"storage_root": data})
+    yield COLLECT
+    built.append(["drivers (" + board + " board)", gc.mem_alloc() - imported])
+    vault = KeyVault(data)
+    yield COLLECT
+    built.append(["KeyVault", gc.mem_alloc() - imported])
+    socket_factory = None
+    if mode == "wasm":  # no sockets on that port: the session runs over the in-memory broker
+        import wasm_standins
+        socket_factory = wasm_standins.connect
+    mqtt = MQTTClient(dev, host, port, keepalive=30, clean_session=True,
+                      socket_factory=socket_factory,
+                      will=(topics.topic(dev, "status"), messages.encode(messages.build(
+                          "status", {"dev": dev, "ts": messages.TS_MIN, "st": "offline"})),
+                          1, True))
+    runtime = Runtime(drivers, vault, Journal(data), RingLog(data), mqtt, time.ticks_ms,
+                      time.ticks_diff, drivers["clock"].now,
+                      config={"partner": "Banc d'essai", "amax": 15000, "hb": 60,
+                              "cats": [{"c": "books", "l": "Livres"}]})
+    yield COLLECT
+    built.append(["MQTT client + Runtime + CounterApp", gc.mem_alloc() - imported])
+    runtime.start()
+
     start = time.ticks_ms()
-    while not done():
-        if time.ticks_diff(time.ticks_ms(), start) > timeout_ms:
-            return False
+    connected = True
+    while not (runtime.online and not mqtt._sub_wait and not mqtt.pending()):
+        if time.ticks_diff(time.ticks_ms(), start) > 10000:
+            connected = False
+            break
         runtime.step()
         mqtt.service(5)
+    for _ in range(20):  # first heartbeat and status out, screens settled
+        runtime.step()
+        mqtt.service(2)
+    yield COLLECT
+    built.append(["connected, subscribed, idle", gc.mem_alloc() - imported])
+    idle_modules = list(sys.modules)
+    yield COLLECT
+    idle = gc.mem_alloc()
+    _qstrs("QSTR qstr_at_idle")
+
+    import firmware_after_idle
+
+    yield from firmware_after_idle.run(
+        runtime, drivers, vault, mqtt, card, n, board, idle_modules, COLLECT, STEP,
+        [mode, standins, 32 if sys.maxsize < 1 << 32 else 64, app.__file__, connected,
+         image_start, baseline, imported, idle, built])
+
+
+_RUN = run()
+
+
+def advance():
+    """One stretch of the run, up to its next yield (collecting at COLLECT); False at the end.
+    On the webassembly port each call returns to JavaScript, where the collection happens."""
+    try:
+        if next(_RUN) == COLLECT:
+            gc.collect()
+    except StopIteration:
+        return False
     return True
 
 
-connected = step_until(lambda: runtime.online and not mqtt._sub_wait and not mqtt.pending(), 10000)
-for _ in range(20):  # first heartbeat and status out, screens settled
-    runtime.step()
-    mqtt.service(2)
-built("connected, subscribed, idle")
-gc.collect()
-IDLE = gc.mem_alloc()
-
-# ---- one full sale, sampled after each step without collecting -------------------------------
-peak = [IDLE, ""]
-samples = []
-
-
-def sample(what):
-    used = gc.mem_alloc()
-    samples.append([what, used - IDLE])
-    if used > peak[0]:
-        peak[0], peak[1] = used, what
-
-
-def run_steps(what, n=1):
-    for _ in range(n):
-        runtime.step()
-        sample(what)
-
-
-gc.collect()
-drivers["sim_uart"].scan(CARD)
-run_steps("scan", 3)
-drivers["keypad"].press("1234")
-run_steps("amount", 4)
-drivers["keypad"].press("A")
-run_steps("confirm screen")
-drivers["keypad"].press("A")  # confirm: sign (KeyVault + auth.seal), journal put, publish
-run_steps("sign+journal+publish")
-entry = runtime.journal.get()
-sample("journal read")
-mqtt.service(5)
-sample("mqtt flush")
-if entry is not None:  # the server's answer, sealed with the result key as the server would
-    result = messages.build("debit_res", {"dev": DEV, "seq": entry["seq"],
-                                          "ts": drivers["clock"].now(), "st": "approved",
-                                          "amt": 1234, "bal": 766, "auth": "A1B2C3"})
-    payload = auth.seal(result, entry["result_key"])
-    sample("result arrives")
-    runtime._message(topics.topic(DEV, "debit_res"), payload)
-    sample("result shown")
-drivers["keypad"].press("B")
-run_steps("back to idle", 2)
-SALE_OK = entry is not None and runtime.sales == 1 and runtime.journal.get() is None
-PEAK = peak[0]
-gc.collect()
-AFTER_SALE = gc.mem_alloc()
-
-# ---- time per signed request ------------------------------------------------------------------
-fields = {"tok": CARD, "amt": 1234, "cat": "books"}
-
-
-def signed_request():
-    seq, request_key, result_key = vault.next_transaction()
-    f = dict(fields)
-    f["dev"], f["seq"], f["kid"], f["ts"] = DEV, seq, vault.kid, 1760000000
-    return seq, auth.seal(messages.build("debit_req", f), request_key), result_key
-
-
-gc.collect()
-t0 = time.ticks_us()
-for _ in range(N):
-    signed_request()
-sign_us = time.ticks_diff(time.ticks_us(), t0) / N
-
-journal = runtime.journal
-t0 = time.ticks_us()
-for _ in range(N):
-    seq, payload, rkey = signed_request()
-    journal.put(seq, "debit_req", topics.topic(DEV, "debit_req"), payload, rkey)
-    journal.clear(seq)
-sign_journal_us = time.ticks_diff(time.ticks_us(), t0) / N
-
-mqtt.disconnect()
-print("RESULT " + json.dumps({
-    "from_mpy": FROM_MPY,
-    "connected": connected,
-    "sale_ok": SALE_OK,
-    "baseline_heap_bytes": BASELINE,
-    "imported_heap_bytes": IMPORTED - BASELINE,
-    "idle_heap_bytes": IDLE - BASELINE,
-    "idle_heap_abs_bytes": IDLE,
-    "sale_peak_heap_bytes": PEAK - IDLE,
-    "sale_peak_abs_bytes": PEAK,
-    "sale_peak_step": peak[1],
-    "after_sale_heap_bytes": AFTER_SALE - BASELINE,
-    "sale_samples": samples,
-    "build_samples": BUILD,
-    "sign_request_ms": round(sign_us / 1000, 3),
-    "sign_journal_request_ms": round(sign_journal_us / 1000, 3),
-    "iterations": N,
-}))
+if sys.platform != "webassembly":  # there bench/firmware_wasm.mjs calls advance() itself
+    while advance():
+        pass

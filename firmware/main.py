@@ -35,6 +35,13 @@ def _paths():
 
 _paths()
 
+# The boot selector chooses this boot's code (a release installed by an update in
+# DATA/slots/<slot>, or the factory code beside this file), before the application is imported.
+from terminal.update import boot as _slot_boot  # noqa: E402
+
+_BOOT = _slot_boot.select(sys.argv[1] if len(sys.argv) > 1 else "") \
+    if __name__ == "__main__" else {"slot": None, "rel": None, "trial": None, "pending": False}
+
 from terminal import store  # noqa: E402
 from terminal.boards import build_drivers, load  # noqa: E402
 from terminal.journal import Journal  # noqa: E402
@@ -91,6 +98,10 @@ def build(root, board_name=None):
     runtime = Runtime(drivers, vault, Journal(root), RingLog(root), mqtt, ticks_ms, ticks_diff,
                       clock.now, config=saved, boots=boots, on_restart=_restart,
                       on_config=lambda m: store.save_json(root + "/device_config.json", m))
+    runtime.update_root, runtime.boot_info = root, dict(_BOOT, code=_here())
+    runtime.fw = _BOOT["rel"] or runtime.fw  # the running release's version, when updated
+    if _BOOT["pending"]:  # a trial to confirm, a report to send or a download to resume
+        runtime.start_updater()
     return runtime, drivers, board
 
 

@@ -8,54 +8,82 @@
 DECLINE = "decline"
 ERROR = "error"
 
-# code: (kind, French text, English log text). The French text keeps its accents for the web
-# console; the terminal folds it to ASCII with text.ascii_fold() for its 8x8 font.
-CODES = {
-    # Business declines from the ledger or the partner's rights.
-    "insufficient_balance": (DECLINE, "Solde insuffisant", "insufficient balance in the pot"),
-    "over_purchase_cap": (DECLINE, "Plafond par achat dépassé", "over per-purchase cap"),
-    "unknown_code": (DECLINE, "Code inconnu", "unknown card or voucher code"),
-    "code_unreadable": (DECLINE, "Code illisible, rescannez", "code check character mismatch"),
-    "voucher_used": (DECLINE, "Chèque déjà utilisé", "voucher already used"),
-    "voucher_expired": (DECLINE, "Chèque périmé", "voucher outside its market year"),
-    "voucher_amount": (DECLINE, "Montant du chèque attendu", "amount is not the voucher value"),
-    "coupon_out_of_order": (DECLINE, "Coupon précédent non validé", "coupon out of order"),
-    "not_in_agreement": (DECLINE, "Hors de votre convention", "not allowed by the agreement"),
-    "partner_cannot_pay": (DECLINE, "Encaissement non autorisé", "partner cannot take payments"),
-    "category_unknown": (DECLINE, "Catégorie inconnue", "unknown category"),
-    "category_required": (DECLINE, "Choisir une catégorie", "category required for this code"),
-    "amount_invalid": (DECLINE, "Montant invalide", "amount must be a positive number of cents"),
-    "amount_over_max": (DECLINE, "Montant trop élevé", "amount over the program maximum"),
-    "beneficiary_blocked": (DECLINE, "Carte bloquée", "beneficiary card blocked"),
-    "void_unknown": (DECLINE, "Opération introuvable", "operation to cancel not found"),
-    "void_not_allowed": (DECLINE, "Annulation impossible", "reimbursement already requested"),
-    "already_voided": (DECLINE, "Déjà annulée", "operation already cancelled"),
-    # Device and request problems.
-    "device_unknown": (ERROR, "Terminal inconnu", "unknown device"),
-    "device_inactive": (ERROR, "Terminal non actif", "device not active"),
-    "bad_mac": (ERROR, "Signature invalide", "bad message authentication code"),
-    "replay": (ERROR, "Requête rejouée", "replayed sequence number"),
-    "ts_out_of_window": (ERROR, "Horloge à régler", "timestamp outside the accepted window"),
-    "counter_exhausted": (ERROR, "Clés épuisées", "DUKPT transaction counter exhausted"),
-    "malformed": (ERROR, "Message invalide", "malformed message"),
-    "too_large": (ERROR, "Message trop long", "message over the size limit"),
-    "bad_version": (ERROR, "Version incompatible", "unsupported protocol version"),
-    "bad_type": (ERROR, "Message invalide", "field of the wrong type"),
-    "missing_field": (ERROR, "Message incomplet", "required field missing"),
-    "unknown_field": (ERROR, "Message invalide", "field not allowed in this message"),
-    "out_of_range": (ERROR, "Valeur hors limites", "field value out of bounds"),
-    "bad_topic": (ERROR, "Sujet invalide", "topic does not match the device"),
-    "expired": (ERROR, "Commande expirée", "command expired"),
-    "service_unavailable": (ERROR, "Service indisponible", "ledger unavailable, try again"),
-    "internal_error": (ERROR, "Erreur interne", "internal error"),
-}
+# One line per code: "code|kind|French text|English log text", the business declines from
+# the ledger or the partner's rights first, then the device and request problems. The French
+# text keeps its accents for the web console; the terminal folds it to ASCII with
+# text.ascii_fold() for its 8x8 font.
+# One string rather than a dict of tuples: a terminal looks a text up only on a refusal, and
+# 36 tuples with their 72 strings would hold about 4 KB of its heap for good (8 KB on 64 bits),
+# while this string stays in flash when the code runs from a ROMFS partition. CODES, the same
+# table as a dict (code -> (kind, French text, English text)), is built on first use, for the
+# server (module __getattr__ below).
+_TABLE = """
+insufficient_balance|decline|Solde insuffisant|insufficient balance in the pot
+over_purchase_cap|decline|Plafond par achat dépassé|over per-purchase cap
+unknown_code|decline|Code inconnu|unknown card or voucher code
+code_unreadable|decline|Code illisible, rescannez|code check character mismatch
+voucher_used|decline|Chèque déjà utilisé|voucher already used
+voucher_expired|decline|Chèque périmé|voucher outside its market year
+voucher_amount|decline|Montant du chèque attendu|amount is not the voucher value
+coupon_out_of_order|decline|Coupon précédent non validé|coupon out of order
+not_in_agreement|decline|Hors de votre convention|not allowed by the agreement
+partner_cannot_pay|decline|Encaissement non autorisé|partner cannot take payments
+category_unknown|decline|Catégorie inconnue|unknown category
+category_required|decline|Choisir une catégorie|category required for this code
+amount_invalid|decline|Montant invalide|amount must be a positive number of cents
+amount_over_max|decline|Montant trop élevé|amount over the program maximum
+beneficiary_blocked|decline|Carte bloquée|beneficiary card blocked
+void_unknown|decline|Opération introuvable|operation to cancel not found
+void_not_allowed|decline|Annulation impossible|reimbursement already requested
+already_voided|decline|Déjà annulée|operation already cancelled
+device_unknown|error|Terminal inconnu|unknown device
+device_inactive|error|Terminal non actif|device not active
+device_retired|error|Terminal retiré|device retired
+bad_mac|error|Signature invalide|bad message authentication code
+replay|error|Requête rejouée|replayed sequence number
+ts_out_of_window|error|Horloge à régler|timestamp outside the accepted window
+counter_exhausted|error|Clés épuisées|DUKPT transaction counter exhausted
+malformed|error|Message invalide|malformed message
+too_large|error|Message trop long|message over the size limit
+bad_version|error|Version incompatible|unsupported protocol version
+bad_type|error|Message invalide|field of the wrong type
+missing_field|error|Message incomplet|required field missing
+unknown_field|error|Message invalide|field not allowed in this message
+out_of_range|error|Valeur hors limites|field value out of bounds
+bad_topic|error|Sujet invalide|topic does not match the device
+expired|error|Commande expirée|command expired
+service_unavailable|error|Service indisponible|ledger unavailable, try again
+internal_error|error|Erreur interne|internal error
+"""
+
+
+def _entry(code):
+    """[kind, French text, English text] of a known code, else None."""
+    if type(code) is not str or not code or "|" in code or "\n" in code:
+        return None
+    at = _TABLE.find("\n" + code + "|")
+    if at < 0:
+        return None
+    return _TABLE[at + 1:_TABLE.find("\n", at + 1)].split("|")[1:]
+
+
+def __getattr__(name):
+    if name != "CODES":
+        raise AttributeError(name)
+    table = {}
+    for line in _TABLE.split("\n"):
+        if line:
+            code, kind, french, english = line.split("|")
+            table[code] = (kind, french, english)
+    globals()["CODES"] = table
+    return table
 
 
 class ProtocolError(Exception):
     """The one exception protocol parsers raise: a known code plus a detail for logs."""
 
     def __init__(self, code, detail=""):
-        if code not in CODES:
+        if _entry(code) is None:
             detail = code + (": " + detail if detail else "")
             code = "internal_error"
         super().__init__(code, detail)
@@ -69,19 +97,17 @@ class ProtocolError(Exception):
 
 
 def is_known(code):
-    return code in CODES
+    return _entry(code) is not None
 
 
 def kind_of(code):
-    entry = CODES.get(code)
+    entry = _entry(code)
     return entry[0] if entry else ERROR
 
 
 def text_fr(code):
-    entry = CODES.get(code)
-    return entry[1] if entry else CODES["internal_error"][1]
+    return (_entry(code) or _entry("internal_error"))[1]
 
 
 def text_en(code):
-    entry = CODES.get(code)
-    return entry[2] if entry else CODES["internal_error"][2]
+    return (_entry(code) or _entry("internal_error"))[2]

@@ -6,17 +6,7 @@ import json
 
 from protocol import canonical
 from protocol.errors import ProtocolError
-from protocol.schema import (
-    bool_field,
-    enum_field,
-    hex_field,
-    int_field,
-    list_field,
-    obj_field,
-    record_field,
-    str_field,
-    validate,
-)
+from protocol.schema import check_kind, validate_spec
 
 VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -34,123 +24,110 @@ COMMAND_KEY = "command_key"  # HMAC-SHA256 with the device's command key
 NONE = "none"  # integrity from TLS + broker ACL; nothing here moves money or acts on a device
 
 _ID_CHARS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_TOKEN_CHARS = _ID_CHARS + "ILOU"
+_TOKEN_CHARS = "0123456789ABCDEFGHJKMNPQRSTVWXYZILOU"
 _CODE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 _REF_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_."
-
-REQ = True  # required
-OPT = False  # optional
-
-_v = (int_field(0, 255), REQ)
-_dev = (str_field(11, 11, _ID_CHARS), REQ)
-_ts = (int_field(TS_MIN, TS_MAX), REQ)
-_kid = (hex_field(16), REQ)  # Initial Key ID: 4-byte BDK ID + 4-byte derivation ID
-_seq = (int_field(1, COUNTER_MAX), REQ)  # the AES-DUKPT transaction counter
-_mac16 = (hex_field(32), REQ)  # AES-CMAC, 16 bytes
-_mac32 = (hex_field(64), REQ)  # HMAC-SHA256, 32 bytes
-_code = (str_field(1, 32, _CODE_CHARS), OPT)
-_cat = (str_field(1, 16, _CODE_CHARS), OPT)
-_amt = (int_field(0, MAX_AMOUNT), REQ)
-_cmd_id = (str_field(1, 32, _REF_CHARS), REQ)
-_sha = (hex_field(64), REQ)
 
 RESULT_STATES = ("approved", "declined", "error")
 COMMANDS = ("ping", "diagnostics", "restart", "get_logs", "set_config", "rekey")
 UPDATE_STATES = ("queued", "downloading", "verifying", "installing", "rebooting",
                  "succeeded", "failed", "rolled_back", "rejected")
 
-_RESULT = {
-    "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "seq": _seq, "ts": _ts,
-    "st": (enum_field(RESULT_STATES), REQ), "code": _code, "amt": _amt,
-    "bal": (int_field(0, MAX_AMOUNT), OPT),  # remaining balance of the pot, when the ledger says
-    "auth": (str_field(1, 12, _REF_CHARS), OPT),  # authorisation code shown on the screen
-    "op": (str_field(1, 40, _REF_CHARS), OPT),  # the ledger's operation id
-    "mac": _mac16,
+# The wire contract, one string per message type: "<max payload bytes> <authentication>
+# <fields>", fields in the spec language of protocol.schema ("?" optional; i int lo,hi; s text
+# lo,hi[,alphabet]; h hex length; e enum; b bool; o free object; l list of records). Every
+# message carries t (its type) and v (the protocol version); dev is a device id, kid the
+# Initial Key ID (4-byte BDK ID + 4-byte derivation ID), seq the AES-DUKPT transaction counter,
+# mac an AES-CMAC (32 hex) or an HMAC-SHA256 (64 hex). Money is integer cents.
+SPECS = {
+    "debit_req": "512 dukpt_request t:s1,16 v:i0,255 dev:s11,11,I kid:h16 seq:i1,4294967295 "
+                 "ts:i1577836800,4102444800 tok:s1,64,T amt:i1,99999999 ?cat:s1,16,C mac:h32",
+    # bal: what is left in the pot, when the ledger says; auth: the authorisation code shown
+    # on the screen; op: the ledger's operation id.
+    "debit_res": "512 dukpt_result t:s1,16 v:i0,255 dev:s11,11,I seq:i1,4294967295 "
+                 "ts:i1577836800,4102444800 st:eR ?code:s1,32,C amt:i0,99999999 "
+                 "?bal:i0,99999999 ?auth:s1,12,R ?op:s1,40,R mac:h32",
+    # oseq: the counter of the sale being cancelled.
+    "void_req": "512 dukpt_request t:s1,16 v:i0,255 dev:s11,11,I kid:h16 seq:i1,4294967295 "
+                "ts:i1577836800,4102444800 oseq:i1,4294967295 mac:h32",
+    "void_res": "512 dukpt_result t:s1,16 v:i0,255 dev:s11,11,I seq:i1,4294967295 "
+                "ts:i1577836800,4102444800 st:eR ?code:s1,32,C amt:i0,99999999 "
+                "?bal:i0,99999999 ?auth:s1,12,R ?op:s1,40,R mac:h32 oseq:i1,4294967295",
+    # up: seconds since boot; rssi: dBm, absent on a wired or simulated link; heap: free heap
+    # bytes; rst: reset cause (power_on, watchdog, soft...); jn: seq of the pending journal
+    # entry, 0 if none; scn: scanner state; sales: since boot.
+    "heartbeat": "768 none t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 "
+                 "up:i0,4294967295 ?rssi:i-127,0 heap:i0,1073741824 fw:s1,24 "
+                 "boots:i0,4294967295 rst:s1,16,C jn:i0,4294967295 scn:eS ?err:s1,64 "
+                 "?drift:i-86400,86400 ?sales:i0,4294967295",
+    "status": "256 none t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 st:eO "
+              "?fw:s1,24",
+    # exp: the device refuses the command after this time.
+    "command": "2048 command_key t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 "
+               "id:s1,32,R name:eC ?args:o64 exp:i1577836800,4102444800 mac:h64",
+    "command_res": "8192 command_key t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 "
+                   "id:s1,32,R ok:b ?code:s1,32,C ?res:o256 mac:h64",
+    # cv: configuration version, increases on change; cats: the categories (records K);
+    # amax: program maximum per sale, cents; hb: heartbeat interval, seconds.
+    "config": "4096 command_key t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 "
+              "cv:i1,4294967295 partner:s0,40 cats:l8,K amax:i1,99999999 hb:i10,3600 "
+              "?opts:o32 mac:h64",
+    # delay: random start delay bound, seconds. sig: the release signature (ECDSA P-256,
+    # r || s, over the manifest bytes), checked by the device against its release keys;
+    # dg: this offer may install an older release than the one running.
+    "update_offer": "1024 command_key t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 "
+                    "id:s1,32,R rel:s1,24 man:h64 size:i1,16777216 delay:i0,86400 "
+                    "exp:i1577836800,4102444800 mac:h64 ?sig:h128 ?dg:b",
+    # Content is checked by SHA-256 against the signed manifest.
+    "update_req": "512 none t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 "
+                  "id:s1,32,R f:h64 off:i0,16777216 n:i1,4096",
+    "update_chunk": "8192 none t:s1,16 v:i0,255 dev:s11,11,I id:s1,32,R f:h64 "
+                    "off:i0,16777216 data:s0,5464 eof:b",  # data: base64
+    "update_report": "1024 command_key t:s1,16 v:i0,255 dev:s11,11,I "
+                     "ts:i1577836800,4102444800 id:s1,32,R st:eU rel:s1,24 ?reason:s1,64 "
+                     "?pct:i0,100 mac:h64",
 }
 
-_CATEGORY = {
-    "c": (str_field(1, 16, _CODE_CHARS), REQ),  # category code, e.g. "books"
-    "l": (str_field(1, 24), REQ),  # label for the screen
-    "cap": (int_field(0, MAX_AMOUNT), OPT),  # per-purchase cap in cents, if the program sets one
-}
+# What the one-letter names of the specs stand for: alphabets, enums, records.
+_TABLES = (
+    {"I": _ID_CHARS, "T": _TOKEN_CHARS, "C": _CODE_CHARS, "R": _REF_CHARS},
+    {"R": RESULT_STATES, "C": COMMANDS, "U": UPDATE_STATES, "S": ("ok", "fault", "absent"),
+     "O": ("online", "offline")},
+    # One category of a configuration: code (e.g. "books"), label for the screen, and the
+    # per-purchase cap in cents if the program sets one.
+    {"K": "c:s1,16,C l:s1,24 ?cap:i0,99999999"},
+)
 
-# type: (fields, max payload bytes, authentication)
-MESSAGES = {
-    "debit_req": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "kid": _kid, "seq": _seq, "ts": _ts,
-        "tok": (str_field(1, 64, _TOKEN_CHARS), REQ), "amt": (int_field(1, MAX_AMOUNT), REQ),
-        "cat": _cat, "mac": _mac16,
-    }, 512, DUKPT_REQUEST),
-    "debit_res": (_RESULT, 512, DUKPT_RESULT),
-    "void_req": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "kid": _kid, "seq": _seq, "ts": _ts,
-        "oseq": _seq,  # the counter of the sale being cancelled
-        "mac": _mac16,
-    }, 512, DUKPT_REQUEST),
-    "void_res": (dict(_RESULT, oseq=_seq), 512, DUKPT_RESULT),
-    "heartbeat": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "ts": _ts,
-        "up": (int_field(0, COUNTER_MAX), REQ),  # seconds since boot
-        "rssi": (int_field(-127, 0), OPT),  # dBm; absent on a wired or simulated link
-        "heap": (int_field(0, 1 << 30), REQ),  # free heap, bytes
-        "fw": (str_field(1, 24), REQ), "boots": (int_field(0, COUNTER_MAX), REQ),
-        "rst": (str_field(1, 16, _CODE_CHARS), REQ),  # reset cause: power_on, watchdog, soft...
-        "jn": (int_field(0, COUNTER_MAX), REQ),  # seq of the pending journal entry, 0 if none
-        "scn": (enum_field(("ok", "fault", "absent")), REQ),
-        "err": (str_field(1, 64), OPT), "drift": (int_field(-86400, 86400), OPT),
-        "sales": (int_field(0, COUNTER_MAX), OPT),  # sales since boot
-    }, 768, NONE),
-    "status": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "ts": _ts,
-        "st": (enum_field(("online", "offline")), REQ), "fw": (str_field(1, 24), OPT),
-    }, 256, NONE),
-    "command": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "ts": _ts, "id": _cmd_id,
-        "name": (enum_field(COMMANDS), REQ), "args": (obj_field(64), OPT),
-        "exp": _ts,  # the device refuses the command after this time
-        "mac": _mac32,
-    }, 2048, COMMAND_KEY),
-    "command_res": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "ts": _ts, "id": _cmd_id,
-        "ok": (bool_field(), REQ), "code": _code, "res": (obj_field(256), OPT), "mac": _mac32,
-    }, 8192, COMMAND_KEY),
-    "config": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "ts": _ts,
-        "cv": (int_field(1, COUNTER_MAX), REQ),  # configuration version, increases on change
-        "partner": (str_field(0, 40), REQ), "cats": (list_field(record_field(_CATEGORY), 8), REQ),
-        "amax": (int_field(1, MAX_AMOUNT), REQ),  # program maximum per sale, cents
-        "hb": (int_field(10, 3600), REQ),  # heartbeat interval, seconds
-        "opts": (obj_field(32), OPT), "mac": _mac32,
-    }, 4096, COMMAND_KEY),
-    "update_offer": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "ts": _ts, "id": _cmd_id,
-        "rel": (str_field(1, 24), REQ), "man": _sha, "size": (int_field(1, 1 << 24), REQ),
-        "delay": (int_field(0, 86400), REQ),  # random start delay bound, seconds
-        "exp": _ts, "mac": _mac32,
-    }, 1024, COMMAND_KEY),
-    "update_req": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "ts": _ts, "id": _cmd_id,
-        "f": _sha, "off": (int_field(0, 1 << 24), REQ), "n": (int_field(1, 4096), REQ),
-    }, 512, NONE),  # content is checked by SHA-256 against the signed manifest
-    "update_chunk": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "id": _cmd_id, "f": _sha,
-        "off": (int_field(0, 1 << 24), REQ), "data": (str_field(0, 5464), REQ),  # base64
-        "eof": (bool_field(), REQ),
-    }, 8192, NONE),
-    "update_report": ({
-        "t": (str_field(1, 16), REQ), "v": _v, "dev": _dev, "ts": _ts, "id": _cmd_id,
-        "st": (enum_field(UPDATE_STATES), REQ), "rel": (str_field(1, 24), REQ),
-        "reason": (str_field(1, 64), OPT), "pct": (int_field(0, 100), OPT), "mac": _mac32,
-    }, 1024, COMMAND_KEY),
-}
+
+def __getattr__(name):
+    # MESSAGES, the server's form of the table: type -> (fields, max payload bytes,
+    # authentication), fields: name -> (checker(name, value), required). Built on first use:
+    # a terminal never asks for it, and its closures would take kilobytes of its heap.
+    if name != "MESSAGES":
+        raise AttributeError(name)
+    table = {}
+    for mtype in SPECS:
+        size, scheme, fields = SPECS[mtype].split(None, 2)
+        table[mtype] = ({item.strip("?").split(":")[0]: (_checker(item), item[0] != "?")
+                         for item in fields.split()}, int(size), scheme)
+    globals()["MESSAGES"] = table
+    return table
+
+
+def _checker(item):
+    kind = item[item.find(":") + 1:]
+    return lambda name, value: check_kind(name, value, kind, _TABLES)
 
 
 def auth_scheme(message_type):
-    return MESSAGES[message_type][2]
+    spec = SPECS[message_type]
+    start = spec.find(" ") + 1
+    return spec[start:spec.find(" ", start)]
 
 
 def max_size(message_type):
-    return MESSAGES[message_type][1]
+    spec = SPECS[message_type]
+    return int(spec[:spec.find(" ")])
 
 
 def check(message, expected_type=None, sealed=True):
@@ -161,14 +138,15 @@ def check(message, expected_type=None, sealed=True):
     if type(message) is not dict:
         raise ProtocolError("bad_type", "a message is a JSON object")
     mtype = message.get("t")
-    if type(mtype) is not str or mtype not in MESSAGES:
+    if type(mtype) is not str or mtype not in SPECS:
         raise ProtocolError("malformed", "unknown message type")
     if expected_type is not None and mtype != expected_type:
         raise ProtocolError("malformed", "expected " + expected_type)
     version = message.get("v")
     if type(version) is not int or version not in SUPPORTED_VERSIONS:
         raise ProtocolError("bad_version", "protocol version not supported")
-    validate(MESSAGES[mtype][0], message, "", () if sealed else ("mac",))
+    # skip=2: the size and the authentication that head the spec.
+    validate_spec(SPECS[mtype], message, _TABLES, "", () if sealed else ("mac",), 2)
     if mtype in ("debit_res", "void_res"):
         # A refusal always says why; an approval never carries a refusal code.
         if (message["st"] == "approved") == ("code" in message):

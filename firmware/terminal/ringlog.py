@@ -8,7 +8,8 @@
 # every littlefs commit rewrites a block), so a power cut loses at most flush_every - 1 lines;
 # call flush() before a planned restart. A torn append leaves a last line without its
 # newline, which the loader skips. `dropped` counts lines lost from the ring plus lines that
-# could not be written.
+# could not be written. Only the unwritten lines stay in RAM: tail() reads the segments back
+# from flash (a full ring of 200 lines would otherwise hold up to 30 KB of the board's heap).
 
 from terminal import store
 
@@ -61,17 +62,12 @@ class RingLog:
         g1, d1, l1 = _read_segment(self._paths[1])
         if g0 < 0 and g1 < 0:
             self.gen, self.cur, self.dropped, self._count = 0, 0, 0, 0
-            self._lines = []
             self._start_segment()
             return
         if g1 > g0:
-            self.gen, self.cur, self.dropped = g1, 1, d1
-            old, new = (l0 if g0 >= 0 else []), l1
+            self.gen, self.cur, self.dropped, self._count = g1, 1, d1, len(l1)
         else:
-            self.gen, self.cur, self.dropped = g0, 0, d0
-            old, new = (l1 if g1 >= 0 else []), l0
-        self._count = len(new)
-        self._lines = (old + new)[-self.max_lines:]
+            self.gen, self.cur, self.dropped, self._count = g0, 0, d0, len(l0)
 
     def _start_segment(self):
         store.write_atomic(self._paths[self.cur], "#%d %d\n" % (self.gen, self.dropped))
@@ -79,9 +75,6 @@ class RingLog:
 
     def add(self, text, ts=None):
         line = _clean(text if ts is None else "%d %s" % (ts, text))
-        self._lines.append(line)
-        if len(self._lines) > self.max_lines:
-            self._lines.pop(0)
         self._pending.append(line)
         if len(self._pending) >= self.flush_every:
             self.flush()
@@ -108,6 +101,11 @@ class RingLog:
             self.dropped += len(batch) + len(pending)  # flash full or failing: count, never raise
 
     def tail(self, n):
+        """The last n lines (at most max_lines), oldest first: flash, then what is unwritten."""
         if n <= 0:
             return []
-        return self._lines[-n:]
+        g0, _, l0 = _read_segment(self._paths[0])
+        g1, _, l1 = _read_segment(self._paths[1])
+        lines = (l0 + l1) if g1 > g0 else (l1 + l0)
+        lines += self._pending
+        return lines[-min(n, self.max_lines):]

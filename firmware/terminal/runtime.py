@@ -5,16 +5,23 @@
 # Money requests: the DUKPT state is advanced and persisted (KeyVault), then the signed payload
 # and its result key are put in the journal, and only then published. A reboot between send
 # and result finds the journal entry and asks again with the same bytes.
+# Memory: the loop collects garbage at known points (_collect): on entering the idle screen,
+# after a key or a scan (human pace: a collection of the board's ~110 KB heap takes a few ms),
+# after a message, and while signing and checking a result, so the heap a sale needs is its
+# live data plus the garbage of one step (docs/firmware.md, "Memory on the board").
 
 import gc
+import sys
 
 from protocol import auth, messages, topics
 from protocol.errors import ProtocolError
 from terminal import heartbeat
 from terminal.app import CounterApp
-from terminal.commands import CommandHandler
 
 FW_VERSION = "0.1.0"
+# CPython (the simulator's fast mode) frees by reference counting: its gc.collect() only finds
+# cycles and takes far longer on a big process, so the collection points are MicroPython's.
+_COLLECTS = sys.implementation.name == "micropython"
 
 
 class Runtime:
@@ -29,7 +36,7 @@ class Runtime:
         self.started_ms = ticks_ms()
         self.config = config
         self.app = CounterApp(config, self.started_ms)
-        self.commands = CommandHandler(self.dev, vault.command_key, now_s)
+        self.commands = None  # CommandHandler, imported with the first command (RAM)
         self.online = False
         self.restart_pending = False
         self.sales = 0
@@ -38,6 +45,14 @@ class Runtime:
         self.hb_last = None
         self.result_types = {topics.topic(self.dev, "debit_res"): "debit_res",
                              topics.topic(self.dev, "void_res"): "void_res"}
+        self._was_idle = True
+        # Firmware updates (terminal/update/): the agent is imported only when an update is in
+        # flight; main.py sets update_root (the data directory) and boot_info (boot selector).
+        self.updater = None
+        self.update_root = None
+        self.boot_info = None
+        self.update_topics = (topics.topic(self.dev, "update_offer"),
+                              topics.topic(self.dev, "update_chunk"))
         mqtt.on_connect = self._connected
         mqtt.on_disconnect = self._disconnected
         mqtt.on_message = self._message
@@ -63,10 +78,16 @@ class Runtime:
         key = self.d["keypad"].poll(now)
         if key:
             self._do(self.app.handle(("key", key)))
+            self._collect("key")
         line = self.d["scanner"].poll()
         if line:
             self._do(self.app.handle(("scan", line)))
+            self._collect("scan")
         self._do(self.app.handle(("tick", now)))
+        idle = self.app.state == "idle"
+        if idle and not self._was_idle:
+            self._collect("idle")
+        self._was_idle = idle
         for name in ("buzzer", "led"):
             device = self.d.get(name)
             if device is not None and hasattr(device, "tick"):
@@ -75,6 +96,8 @@ class Runtime:
                             or self.ticks_diff(now, self.hb_last) >= self.hb_every_ms):
             self.hb_last = now
             self._heartbeat(now)
+        if self.updater is not None:
+            self.updater.step(now)
         if self.restart_pending and not self.app.busy and self.on_restart:
             self.log.add("restart on command")
             self.on_restart()
@@ -86,6 +109,8 @@ class Runtime:
                                            "fw": self.fw})
         self.mqtt.publish(topics.topic(self.dev, "status"), messages.encode(status), 1, True)
         self._do(self.app.handle(("net", True)))
+        if self.updater is not None:
+            self.updater.connected()
 
     def _disconnected(self):
         self.online = False
@@ -99,9 +124,12 @@ class Runtime:
                 self._config(payload)
             elif topic == topics.topic(self.dev, "command"):
                 self._command(payload)
+            elif topic in self.update_topics and self.update_root is not None:
+                self.start_updater().message(topic, payload)
         except ProtocolError as err:  # hostile or stale input: logged, never fatal
             self.last_error = err.code
             self.log.add("refused %s: %s" % (topic[-10:], err))
+        self._collect("message")
 
     def _result(self, mtype, payload):
         entry = self.journal.get()
@@ -110,8 +138,10 @@ class Runtime:
             self.log.add("result for seq %d not pending" % message["seq"])
             return
         auth.verify(message, entry["result_key"])
+        entry = None  # its payload copy and result key: garbage from here
+        self._collect("verified")  # parsing and MAC garbage, before the screen is drawn
         if message.get("code") != "service_unavailable":  # the only result that is not final
-            self.journal.clear(entry["seq"])
+            self.journal.clear(message["seq"])
         if message["st"] == "approved" and mtype == "debit_res":
             self.sales += 1
         self._do(self.app.handle(("result", message)))
@@ -128,7 +158,11 @@ class Runtime:
         self._do(self.app.handle(("config", message)))
 
     def _command(self, payload):
-        context = {"diagnostics": self.diagnostics, "logs": self.log.tail}
+        if self.commands is None:
+            from terminal.commands import CommandHandler
+            self.commands = CommandHandler(self.dev, self.vault.command_key, self.now_s)
+        context = {"diagnostics": self.diagnostics, "logs": self.log.tail,
+                   "install_key": getattr(self.vault, "install_key", None)}
         reply = self.commands.handle(payload, context)
         if reply is None:
             return
@@ -139,6 +173,8 @@ class Runtime:
             self.restart_pending = True
         elif effect and effect[0] == "set_config" and "hb" in effect[1]:
             self.hb_every_ms = effect[1]["hb"] * 1000
+        elif effect and effect[0] == "rekey":  # the vault already signs with the new key
+            self.log.add("rekey: key id %s" % effect[1])
 
     # ---- actions --------------------------------------------------------------------------------
     def _do(self, actions):
@@ -164,17 +200,39 @@ class Runtime:
             elif kind == "log":
                 self.log.add(action[1])
 
+    def start_updater(self):
+        if self.updater is None:
+            from terminal.update.agent import UpdateAgent
+
+            self.updater = UpdateAgent(self, self.update_root, self.boot_info)
+        return self.updater
+
+    def _collect(self, why):
+        # `why` names the point (idle, key, scan, message; sign, keys, sealed while signing;
+        # verified for a result): the bench samples the heap here, just before the collection
+        # (bench/firmware_core.py).
+        if _COLLECTS:
+            gc.collect()
+
     def _send(self, mtype, fields):
         # Order matters for "never charged twice, never a reused counter": persist the DUKPT
         # state (inside next_transaction), then the journal, then publish.
+        self._collect("sign")
         seq, request_key, result_key = self.vault.next_transaction()
+        self._collect("keys")  # the DUKPT derivation's garbage: AES schedules, registers
         fields["dev"], fields["seq"], fields["kid"] = self.dev, seq, self.vault.kid
         fields["ts"] = self.now_s()
-        message = messages.build(mtype, fields)
-        payload = auth.seal(message, request_key)
+        message = messages.build(mtype, fields)  # every field checked, the mac still absent
+        # auth.seal() would check the whole message a second time: the mac is our own hex.
+        message["mac"] = auth.compute_mac(message, request_key)
+        del request_key, fields
+        payload = messages.encode(message)
+        del message
+        self._collect("sealed")
         topic = topics.topic(self.dev, mtype)
         self.journal.put(seq, mtype, topic, payload, result_key)
         self.mqtt.publish(topic, payload, 1)
+        del payload, result_key
         self._do(self.app.handle(("sent", seq)))
 
     def _heartbeat(self, now):

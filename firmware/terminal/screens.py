@@ -9,11 +9,21 @@ WIDTH = 16
 HEIGHT = 8
 
 
+def is_ascii(text):
+    # Iterating allocates nothing (one-character strings are interned): most lines are plain
+    # ASCII already, and folding them would build a list and a new string per line, per key.
+    for ch in text:
+        if ord(ch) > 127:
+            return False
+    return True
+
+
 def fit(lines):
     """Any list of texts -> at most 8 ASCII lines of at most 16 characters."""
     out = []
-    for line in lines[:HEIGHT]:
-        out.append(ascii_fold(line)[:WIDTH])
+    for i in range(min(len(lines), HEIGHT)):
+        line = lines[i] if is_ascii(lines[i]) else ascii_fold(lines[i])
+        out.append(line if len(line) <= WIDTH else line[:WIDTH])
     return out
 
 

@@ -135,3 +135,88 @@ def test_the_cli_prints_the_sizes_and_total(mpy_cross, tmp_path):
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["march"] == "xtensawin"
     assert str(manifest["total_bytes"]) in run.stdout
+
+
+# ---- the ROMFS image (--romfs): the packages executed in place from /rom ---------------------
+
+MOUNT_ROM = """
+import sys, vfs
+with open(sys.argv[1], "rb") as f:
+    image = f.read()
+vfs.mount(vfs.VfsRom(image), "/rom")
+sys.argv[1] = "/rom"
+"""
+
+IMPORT_HEAP = """
+import gc, sys
+MODE = sys.argv[1]
+if MODE == "rom":
+    import vfs
+    with open(sys.argv[2], "rb") as f:
+        image = f.read()
+    vfs.mount(vfs.VfsRom(image), "/rom")
+    sys.path[:] = ["/rom"]
+else:
+    sys.path[:] = [sys.argv[2]]
+gc.collect()
+before = gc.mem_alloc()
+import terminal.runtime
+gc.collect()
+print("HEAP", gc.mem_alloc() - before, terminal.runtime.__file__)
+"""
+
+
+@pytest.fixture(scope="module")
+def built_rom(mpy_cross, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fwrom")
+    image = out / "firmware.romfs"
+    return out / "set", image, build(out / "set", mpy_cross=mpy_cross, romfs=image)
+
+
+def test_the_romfs_image_holds_the_packages_and_the_manifest_says_so(built_rom):
+    out, image, manifest = built_rom
+    data = image.read_bytes()
+    assert data.startswith(firmware_build.ROMFS_HEADER)
+    assert manifest["romfs"] == {"name": "firmware.romfs", "size": len(data),
+                                 "sha256": hashlib.sha256(data).hexdigest()}
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    assert b"app.mpy" in data and b"messages.mpy" in data and b"main.py" not in data
+    assert not (out / "firmware.romfs").exists()  # the default outputs are unchanged
+
+
+@pytest.mark.micropython
+def test_the_romfs_image_runs_a_sale_on_micropython(built_rom, micropython_bin, tmp_path):
+    _, image, _ = built_rom
+    script = tmp_path / "rom_sale.py"
+    script.write_text(MOUNT_ROM + SALE_SCRIPT + "\nassert terminal.app.__file__ == "
+                      "'/rom/terminal/app.mpy', terminal.app.__file__\n")
+    run = subprocess.run([micropython_bin, "-X", "heapsize=4M", str(script), str(image)],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "VENTE ACCEPTEE" in run.stdout and "A1B2C3" in run.stdout, run.stdout
+
+
+@pytest.mark.micropython
+def test_code_in_the_romfs_image_stays_out_of_the_heap(built_rom, micropython_bin, tmp_path):
+    out, image, _ = built_rom
+    script = tmp_path / "heap.py"
+    script.write_text(IMPORT_HEAP)
+    heap = {}
+    for mode, source in (("rom", image), ("files", out)):
+        run = subprocess.run([micropython_bin, "-X", "heapsize=4M", str(script), mode,
+                              str(source)], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr
+        _, used, path = run.stdout.split()
+        heap[mode] = int(used)
+        assert path.startswith("/rom/") == (mode == "rom"), path
+    # The bytecode runs from the image instead of being copied: a third of the heap at least.
+    assert heap["rom"] < heap["files"] * 2 // 3, heap
+
+
+def test_the_cli_writes_the_romfs_image(mpy_cross, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "provisioning.firmware_build", "--out",
+                          str(tmp_path / "out"), "--romfs", str(tmp_path / "fw.romfs")],
+                         capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    size = (tmp_path / "fw.romfs").stat().st_size
+    assert f"ROMFS image fw.romfs: {size} bytes" in run.stdout

@@ -113,6 +113,28 @@ def scanner_boot_and_scan():
     return [g for g in got if g] == ["2DZHB6PQ"] and absent.configure() == "absent"
 
 
+def scanner_tail_set_and_read_back():
+    uart = SimUART(tail=b"\r\n")  # a module left on CRLF: the boot sets CR and saves it
+    uart.regs[gm.REG_TAIL] |= 0x05
+    s = scanner(uart)
+    if s.configure() != "ok" or uart.flash[gm.REG_TAIL] != 0x85:
+        return False
+    if gm.write_frame(gm.REG_TAIL, b"\x85") not in bytes(uart.written):
+        return False
+    uart.scan("2DZHB6PQ")
+    got = [s.poll() for _ in range(3)]
+
+    class Stubborn(SimUART):  # acknowledges the write, keeps its CRLF: read-back fails
+        def _execute(self, kind, address, data):
+            if kind == gm.WRITE and address == gm.REG_TAIL:
+                return self._reply(b"\x00")
+            return SimUART._execute(self, kind, address, data)
+
+    bad = scanner(Stubborn(tail=b"\r\n"))
+    return (got == ["2DZHB6PQ", None, None] and bad.configure() == "fault"
+            and bad.error == "scanner tail is 0xa0")
+
+
 def real_framebuf():
     if not MICRO:
         return True  # CPython: no framebuf module (the text-lines model is checked below)
@@ -253,6 +275,7 @@ def camera():
 for name, fn in (("crc_and_frames", crc_and_frames), ("replies", replies),
                  ("lines_across_chunks", lines_across_chunks), ("random_bytes", random_bytes),
                  ("scanner_boot_and_scan", scanner_boot_and_scan),
+                 ("scanner_tail_set_and_read_back", scanner_tail_set_and_read_back),
                  ("real_framebuf", real_framebuf), ("sim_display", sim_display),
                  ("keypad", keypad), ("tunes", tunes), ("wifi_reconnects", wifi_reconnects),
                  ("clock_sync", clock_sync), ("boards", boards), ("camera", camera)):

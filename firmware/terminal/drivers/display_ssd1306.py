@@ -100,16 +100,24 @@ class SSD1306:
         self.write_cmd(_SET_NORM_INV | (1 if on else 0))
 
 
+def _is_ascii(text):
+    for ch in text:  # allocates nothing: the screens send ASCII lines already (screens.fit)
+        if ord(ch) > 127:
+            return False
+    return True
+
+
 def layout(lines):
     """Any texts -> at most 8 lines of at most 16 ASCII characters, title first.
 
     Accents are folded (the 8x8 font is ASCII); a body line too long is wrapped onto the next
     lines rather than cut, a title too long is cut (it stays one line)."""
     out = []
-    for n, line in enumerate(lines):
-        text = ascii_fold(line or "")
+    for n in range(len(lines)):
+        text = lines[n] or ""
+        text = text if _is_ascii(text) else ascii_fold(text)
         if n == 0:
-            out.append(text[:WIDTH])
+            out.append(text if len(text) <= WIDTH else text[:WIDTH])
         elif len(text) <= WIDTH:
             out.append(text)
         else:
@@ -130,8 +138,12 @@ class Screen:
     def __init__(self, device):
         self.device = device
         self.lines = None
+        self._asked = None  # the lines last asked for, before layout
 
     def show(self, lines):
+        if lines == self._asked:
+            return False  # the same screen again: no layout, no frame
+        self._asked = list(lines)  # a copy: a caller may refill the same list
         lines = layout(lines)
         if lines == self.lines:
             return False  # a full frame is 1 KB on I2C (~25 ms at 400 kHz): skip repeats

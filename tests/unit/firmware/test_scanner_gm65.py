@@ -131,11 +131,60 @@ def test_boot_sets_the_mode_saves_and_checks():
     s = scanner(uart, mode="command")
     assert s.configure() == "ok" and s.state == "ok"
     assert uart.regs[0] == 0xD5 and uart.flash[0] == 0xD5  # continuous -> command, saved
-    kinds = [f[0] for f in uart.frames]
-    assert kinds == [gm.READ, gm.WRITE, gm.SAVE, gm.READ]
+    frames = [(f[0], f[1]) for f in uart.frames]
+    # settings read, mode written, tail read (CR already), saved, both read back
+    assert frames == [(gm.READ, 0), (gm.WRITE, 0), (gm.READ, 0x60), (gm.SAVE, 0),
+                      (gm.READ, 0), (gm.READ, 0x60)]
     uart.frames.clear()
     assert scanner(uart, mode="command").configure() == "ok"
-    assert [f[0] for f in uart.frames] == [gm.READ, gm.READ]  # nothing to change, no flash wear
+    assert [f[0] for f in uart.frames] == [gm.READ] * 4  # nothing to change, no flash wear
+
+
+def test_tail_register_frames():
+    assert gm.write_frame(gm.REG_TAIL, b"\x80")[:7] == hx("7E 00 08 01 00 60 80")
+    assert gm.read_frame(gm.REG_TAIL) == hx("7E 00 07 01 00 60 01") + gm.crc16_xmodem(
+        hx("07 01 00 60 01")).to_bytes(2, "big")
+    assert gm.TAILS == {b"\r": 0x80, b"\r\n": 0xA0, b"\t": 0xC0}
+
+
+def test_boot_writes_the_cr_tail_keeps_the_other_bits_saves_and_reads_it_back():
+    uart = SimUART(tail=b"\r\n")  # a module left on CRLF
+    uart.regs[gm.REG_TAIL] |= 0x05  # other bits of the zone (prefix, suffix...) stay as they are
+    s = scanner(uart)
+    assert s.configure() == "ok", s.error
+    assert uart.regs[gm.REG_TAIL] == 0x85 and uart.flash[gm.REG_TAIL] == 0x85  # CR, saved
+    assert gm.write_frame(gm.REG_TAIL, b"\x85") in bytes(uart.written)
+    assert [f[:2] for f in uart.frames][-2:] == [(gm.READ, 0), (gm.READ, gm.REG_TAIL)]
+    uart.scan("2DZHB6PQ")
+    assert uart.rx.endswith(b"2DZHB6PQ\r") and s.poll() == "2DZHB6PQ" and s.poll() is None
+    uart.power_cycle()
+    assert uart.tail == b"\r"
+
+
+def test_a_tail_that_does_not_read_back_is_a_fault():
+    class Stubborn(SimUART):  # acknowledges the write, keeps its CRLF
+        def _execute(self, kind, address, data):
+            if kind == gm.WRITE and address == gm.REG_TAIL:
+                return self._reply(b"\x00")
+            return SimUART._execute(self, kind, address, data)
+
+    s = scanner(Stubborn(tail=b"\r\n"))
+    assert s.configure() == "fault" and s.error == "scanner tail is 0xa0"
+
+
+def test_the_host_terminator_chooses_the_tail_and_others_leave_it_alone():
+    uart = SimUART()
+    assert scanner(uart, terminator=b"\r\n").configure() == "ok"
+    assert uart.regs[gm.REG_TAIL] == 0xA0 and uart.tail == b"\r\n"
+    uart = SimUART(tail=b"\n")  # LF: no register value says it
+    assert scanner(uart, terminator=b"\n").configure() == "ok"
+    assert all(f[1] != gm.REG_TAIL for f in uart.frames) and uart.tail == b"\n"
+
+
+def test_a_board_can_name_another_tail_register():
+    uart = SimUART()
+    s = scanner(uart, tail=(0x0061, 0x03, {b"\r": 0x01}))
+    assert s.configure() == "ok" and uart.regs[0x61] == 0x01 and uart.regs[gm.REG_TAIL] == 0x80
 
 
 def test_trigger_in_command_mode_and_poll():
@@ -157,7 +206,7 @@ def test_speed_change_and_power_cycle():
     uart.init(baudrate=9600)
     uart.frames.clear()
     s2 = scanner(uart, baud=115200)
-    assert s2.configure() == "ok" and [f[0] for f in uart.frames] == [gm.READ, gm.READ]
+    assert s2.configure() == "ok" and [f[0] for f in uart.frames] == [gm.READ] * 4
     uart.scan("HELLO")
     assert s2.poll() == "HELLO"
 
