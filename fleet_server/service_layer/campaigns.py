@@ -11,6 +11,7 @@ import hashlib
 import logging
 import math
 from collections import OrderedDict
+from dataclasses import fields
 from datetime import datetime, timedelta
 
 from fleet_server.service_layer import updates_releases as rel
@@ -52,6 +53,28 @@ def in_sample(campaign_id: str, device_id: str, percent: int) -> bool:
     """A stable percentage: the same devices for the same campaign, whatever the order."""
     digest = hashlib.sha256(f"{campaign_id}/{device_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big") % 100 < percent
+
+
+def _plain(kind, values: dict, what: str) -> dict:
+    """values checked against the dataclass `kind`'s fields, typed like their defaults."""
+    defaults = {f.name: f.default for f in fields(kind)}
+    for name, value in values.items():
+        if name not in defaults:
+            raise CampaignError(f"unknown {what} {str(name)[:40]}")
+        default = defaults[name]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = type(value) is int
+        elif isinstance(default, float):
+            ok = type(value) in (int, float) and math.isfinite(value)
+        elif default is None:
+            ok = value is None or isinstance(value, str)
+        else:  # a list (the explicit devices)
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        if not ok:
+            raise CampaignError(f"{what} {name}: wrong type")
+    return values
 
 
 class UpdateService:
@@ -107,6 +130,13 @@ class UpdateService:
                     "reason": None, "created_at": now, "started_at": now}
         self.campaigns.add_campaign(campaign, chosen)
         return self.show(campaign_id)
+
+    def start(self, release_version: str, target: dict, rules: dict,
+              campaign_id: str | None = None) -> dict:
+        """`create` from plain fields, as the REST API's body and the console's form give them:
+        an unknown rule name or a value of the wrong type is refused, not ignored."""
+        return self.create(release_version, Target(**_plain(Target, target, "target")),
+                           Rules(**_plain(Rules, rules, "rule")), campaign_id)
 
     def show(self, campaign_id: str) -> dict:
         campaign = self.campaigns.get_campaign(campaign_id)

@@ -20,7 +20,7 @@ from fleet_server.entrypoints.api.deps import (
     require,
 )
 from fleet_server.service_layer import updates_releases as rel
-from fleet_server.service_layer.campaigns_ports import CampaignError, Rules, Target
+from fleet_server.service_layer.campaigns_ports import CampaignError
 
 router = APIRouter(tags=["updates"])
 ReaderDep = Annotated[Principal, require(OPERATOR, SUPPORT)]
@@ -114,14 +114,10 @@ def list_campaigns(fleet: FleetDep, _who: ReaderDep):
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=status.HTTP_201_CREATED)
 def create_campaign(body: CampaignIn, fleet: FleetDep, _who: OperatorDep):
+    target = body.model_dump(include={"all", "partner", "model", "firmware", "devices",
+                                      "percent"})
     try:
-        rules = Rules(**body.rules)
-    except TypeError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown rule") from err
-    target = Target(all=body.all, partner=body.partner, model=body.model,
-                    firmware=body.firmware, devices=body.devices, percent=body.percent)
-    try:
-        return _service(fleet).create(body.release, target, rules, body.campaign_id)
+        return _service(fleet).start(body.release, target, body.rules, body.campaign_id)
     except CampaignError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
 

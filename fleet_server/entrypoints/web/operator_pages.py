@@ -1,7 +1,5 @@
 """Operator pages: partners (create, agreements, suspend, first admin), terminals, accounts.
-
-Firmware releases and update campaigns have no server side yet: no page pretends otherwise.
-"""
+Firmware releases and campaigns have their pages in operator_updates.py."""
 
 from typing import Annotated
 
