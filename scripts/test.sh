@@ -27,7 +27,7 @@ fi
 $BIN/ruff check .
 # Exit code 5 means pytest collected nothing: that is a failure here, never a pass.
 set +e
-$BIN/python -m pytest "$@"
+$BIN/python -m pytest --durations=15 "$@"  # the slowest tests, to keep the run short
 rc=$?
 set -e
 if [ "$rc" = "5" ]; then
