@@ -13,6 +13,7 @@ import hmac
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,6 +27,9 @@ PASSWORD_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes; the hash format c
 ACCESS = {"up": "write", "down": "read"}  # device's point of view
 PID_FILE = "mosquitto.pid"
 ACCOUNT_FILE = "server-account.json"  # where the server account logs in (no secret)
+# Revocations read, change and rewrite the revoked list, ACL and CRL: two at once (API and
+# console requests run in parallel threads) would lose one device or collide on a .tmp file.
+_REVOKE_LOCK = threading.Lock()
 
 
 def device_rules() -> list[tuple[str, str]]:
@@ -155,17 +159,18 @@ class BrokerSecurity:
         """Idempotent: a second call changes nothing but reloading the broker again."""
         if not tokens.is_device_id(device_id):
             raise ValueError(f"{device_id!r} is not a device id")
-        if self.ca is not None:
-            from provisioning.pki import PkiError
+        with _REVOKE_LOCK:
+            if self.ca is not None:
+                from provisioning.pki import PkiError
 
-            try:
-                self.ca.revoke(device_id)
-            except PkiError as err:  # e.g. a device that never had a certificate
-                log.warning("CRL unchanged for %s: %s", device_id, err)
-        revoked = self.revoked() | {device_id}
-        _write_atomic(self.dir / self.REVOKED, "".join(f"{d}\n" for d in sorted(revoked)),
-                      0o644)
-        self.write_acl()
+                try:
+                    self.ca.revoke(device_id)
+                except PkiError as err:  # e.g. a device that never had a certificate
+                    log.warning("CRL unchanged for %s: %s", device_id, err)
+            revoked = self.revoked() | {device_id}
+            _write_atomic(self.dir / self.REVOKED,
+                          "".join(f"{d}\n" for d in sorted(revoked)), 0o644)
+            self.write_acl()
         if self.reload():
             time.sleep(0.2)  # let the broker reread the CRL before the session is ended
         self.disconnect(device_id)

@@ -12,6 +12,8 @@ from fleet_server.domain.partners import Partner
 from fleet_server.domain.requests import StoredRequest
 from fleet_server.service_layer import unit_of_work as uow
 
+_DERIVATION_LOCK = 0x464C4545544B4944  # PostgreSQL advisory lock id: Initial Key ID allocation
+
 
 class SqlDeviceRepository(uow.DeviceRepository):
     def __init__(self, session: Session):
@@ -35,6 +37,11 @@ class SqlDeviceRepository(uow.DeviceRepository):
     def next_derivation_id(self, bdk_id: str) -> int:
         # Initial Key IDs are BDK ID (8 hex) + derivation ID (8 hex), allocated in order.
         # Keys sent by a re-key and not yet in use count too, or a new terminal could get one.
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Two transactions at once (registrations, re-keys of two terminals) would read the
+            # same maximum and hand out one Initial Key twice: they take turns until commit.
+            # (SQLite: BEGIN IMMEDIATE already serialises writers.)
+            self.session.execute(select(func.pg_advisory_xact_lock(_DERIVATION_LOCK)))
         prefix = bdk_id.upper() + "%"
         tops = [self.session.scalar(select(func.max(column)).where(column.like(prefix)))
                 for column in (orm.devices.c.initial_key_id, orm.devices.c.pending_key_id,

@@ -83,7 +83,7 @@ class SupportDesk:
         """Terminals matching every filter given; q searches id, partner name, phone, e-mail."""
         now = self.clock()
         by_device: dict[str, list[Alert]] = {}
-        for item in self.store.alerts(active=True):
+        for item in self.store.alerts(active=True, limit=None):  # all: one per terminal and kind
             by_device.setdefault(item.device_id, []).append(item)
         needle = (q or "").strip().lower()
         rows = []
@@ -139,7 +139,9 @@ class SupportDesk:
         terminals = [t for t in self.store.terminals() if t.state == "active"]
         latest = self.rules.latest_firmware or newest(
             [self.status.view(t.device_id).get("fw") or t.firmware_version for t in terminals])
-        open_alerts = {(a.device_id, a.kind): a for a in self.store.alerts(active=True)}
+        # Every active alert, not a page of them: one left out would be raised again each tick.
+        open_alerts = {(a.device_id, a.kind): a
+                       for a in self.store.alerts(active=True, limit=None)}
         raised = cleared = 0
         for terminal in terminals:
             view = self.status.view(terminal.device_id)

@@ -125,7 +125,8 @@ class SupportStore(abc.ABC):
     @abc.abstractmethod
     def alerts(self, active: bool | None = True, device_id: str | None = None,
                kind: str | None = None, partner_id: str | None = None,
-               limit: int = 500) -> list[Alert]: ...
+               limit: int | None = 500) -> list[Alert]:
+        """Newest first; limit None: all of them."""
 
     @abc.abstractmethod
     def alert(self, alert_id: int) -> Alert | None: ...

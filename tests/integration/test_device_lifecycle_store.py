@@ -203,3 +203,28 @@ def test_parallel_guesses_stay_within_the_bound(store):
         thread.join(60)
     assert outcomes.count("claim_code_wrong") == device_lifecycle.MAX_CLAIM_FAILURES
     assert outcomes.count("claim_attempts_exceeded") == 6
+
+
+def test_parallel_rekeys_never_hand_out_one_initial_key_twice(store):
+    # Two terminals re-keyed at the same moment (two API calls, two MQTT workers asking for a
+    # re-key): the second must wait for the first's key id, not read the same maximum.
+    _requests, uow, keys, secrets = store
+    sessions = uow.session_factory
+    other = registry.register_device(SqlUnitOfWork(sessions), keys, "esp32-gm65", NOW)
+    result = {}
+
+    def second_rekey():
+        device, _command = rekey.start_rekey(SqlUnitOfWork(sessions), keys, other.device_id,
+                                             NOW)
+        result["kid"] = device.pending_key_id
+
+    first = SqlUnitOfWork(sessions)
+    with first:
+        device = first.devices.get(secrets.device_id, lock=True)
+        device.start_rekey(rekey.new_initial_key_id(first, keys), NOW)
+        thread = threading.Thread(target=second_rekey)
+        thread.start()
+        thread.join(1.0)  # the second re-key runs while the first is not committed yet
+        first.commit()
+    thread.join(60)
+    assert result["kid"] != device.pending_key_id

@@ -129,3 +129,20 @@ def test_offline_since_survives_a_server_restart():
     desk.check_alerts()
     [alert] = desk.alert_list(kind="offline")
     assert alert["detail"] == "hors ligne depuis 1 h 00"
+
+
+def test_a_fleet_with_more_active_alerts_than_one_page_raises_each_alert_once():
+    # Past the store's default page of active alerts (500), the alerts already raised must
+    # still be seen as raised: otherwise every tick raises them again.
+    from support_fakes import terminal
+
+    from protocol import tokens
+
+    ids = [tokens.make_device_id(f"{i:08d}".replace("0", "A").replace("1", "B")
+                                 .replace("8", "J").replace("9", "K")) for i in range(520)]
+    desk, store, clock, _, _ = make_desk([terminal(d) for d in ids])
+    for device_id in ids:
+        desk.status.handle(*heartbeat(clock, device_id, scn="fault"))
+    assert desk.check_alerts() == (520, 0)
+    assert desk.check_alerts() == (0, 0)
+    assert len(store.alerts(active=None, limit=10_000)) == 520
