@@ -27,12 +27,20 @@ def percentile(values: list[float], pct: float) -> float | None:
 def reconcile(sales, operations: list[dict], devices: set[str], initial: dict,
               final: dict) -> dict:
     debits = [s for s in sales if s.kind != "void"]
-    shown = {(s.device_id, s.auth): s for s in debits
-             if s.outcome == "approved" and s.auth is not None}
-    ours = [op for op in operations if op.get("device_id") in devices]
-    in_ledger = {(op["device_id"], op["auth_code"]): op for op in ours}
     problems: list[str] = []
     lost = duplicated = 0
+    shown = {}
+    for s in debits:
+        if s.outcome != "approved" or s.auth is None:
+            continue
+        if (s.device_id, s.auth) in shown:  # one ledger operation, two sales handed over
+            lost += 1
+            problems.append(f"lost: {s.device_id} showed approval {s.auth} again, for another "
+                            f"sale of {s.token}")
+            continue
+        shown[(s.device_id, s.auth)] = s
+    ours = [op for op in operations if op.get("device_id") in devices]
+    in_ledger = {(op["device_id"], op["auth_code"]): op for op in ours}
     for key, sale in shown.items():
         op = in_ledger.get(key)
         if op is None:

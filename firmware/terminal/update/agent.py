@@ -167,6 +167,9 @@ class UpdateAgent:
                 auth.verify(msg, self.rt.vault.command_key)
                 if msg["dev"] != self.rt.dev:
                     raise ProtocolError("bad_topic", "offer for another device")
+                if self.rt.now_s() < messages.TS_MIN:  # as for commands: no clock, no expiry,
+                    # so a captured offer (a downgrade one too) could be played back
+                    raise ProtocolError("ts_out_of_window", "clock not set")
                 spread = msg["delay"] * 1000
                 jitter = self.rand(spread) if (self.rand and spread) else 0
                 self._do(self.machine.handle(("offer", msg, self.rt.now_s(),
@@ -188,17 +191,32 @@ class UpdateAgent:
 
     def step(self, now):
         online = self.rt.online
-        self._do(self.machine.handle(("tick", now, online, self.rt.app.busy)))
-        if self.trial is not None:
-            ready = online and self.rt.config is not None \
-                and self.rt.config is not self.boot_config
-            self._do(self.trial.handle(("tick", now, ready)))
+        # A release on trial runs from the slot an install would overwrite (the other one holds
+        # the release to fall back to): installs wait for the trial's end, as for a sale.
+        busy = self.rt.app.busy or self.trial is not None
+        try:
+            self._do(self.machine.handle(("tick", now, online, busy)))
+            if self.trial is not None:
+                ready = online and self.rt.config is not None \
+                    and self.rt.config is not self.boot_config
+                self._do(self.trial.handle(("tick", now, ready)))
+        except OSError as err:  # as in message(): the job fails, the loop (and a reboot that
+            # would resume the job and fail again) goes on
+            self.rt.log.add("update io error: %s" % err)
+            self._do(self.machine.handle(("installed", False, "io " + str(err)[:40])))
 
     # ---- actions ------------------------------------------------------------------------------
+    def _ts(self):
+        # A board boots at 2000-01-01 until NTP answers: an unset clock must not make a report
+        # unbuildable (a pending "rolled_back" report would then fail every boot).
+        return min(max(self.rt.now_s(), messages.TS_MIN), messages.TS_MAX)
+
     def _queue_report(self, cid, rel, st, reason, pct):
-        fields = {"dev": self.rt.dev, "ts": self.rt.now_s(), "id": cid, "st": st, "rel": rel}
+        fields = {"dev": self.rt.dev, "ts": self._ts(), "id": cid, "st": st, "rel": rel}
         if reason:
-            fields["reason"] = reason[:64]
+            # Exception texts land here (a trial's self-test): a control character would make
+            # the report unbuildable, and the boot that sends a pending one would fail each time.
+            fields["reason"] = "".join([ch if " " <= ch <= "~" else "?" for ch in reason[:64]])
         if pct is not None:
             fields["pct"] = pct
         msg = messages.build("update_report", fields)
@@ -220,7 +238,7 @@ class UpdateAgent:
             if kind == "report":
                 self._queue_report(action[1], action[2], action[3], action[4], action[5])
             elif kind == "request":
-                msg = messages.build("update_req", {"dev": self.rt.dev, "ts": self.rt.now_s(),
+                msg = messages.build("update_req", {"dev": self.rt.dev, "ts": self._ts(),
                                                     "id": action[1], "f": action[2],
                                                     "off": action[3], "n": action[4]})
                 self.rt.mqtt.publish(topics.topic(self.rt.dev, "update_req"),
@@ -333,7 +351,9 @@ class UpdateAgent:
             state["trial"]["reason"] = reason
             boot.save(self.root, state)
         self.rt.log.add("update trial given up: " + reason)
-        if self.rt.on_restart:
+        if self.rt.app.busy:  # never in the middle of a sale: the runtime restarts after it
+            self.rt.restart_pending = True
+        elif self.rt.on_restart:
             self.rt.on_restart()  # the next boot goes back to the previous slot
 
 

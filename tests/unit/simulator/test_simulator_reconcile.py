@@ -95,3 +95,9 @@ def test_percentiles():
     assert percentile([5.0], 99) == 5.0
     assert percentile(list(range(1, 101)), 50) == 50.5
     assert percentile(list(range(1, 101)), 99) == 99.0
+
+
+def test_one_approval_shown_for_two_sales_is_a_lost_sale():
+    # A stale or replayed result on the screen: two sales handed over, one debit in the ledger.
+    out = run([sale(), sale()], [op()], final={CARD: {"books": 1500}})
+    assert out["lost"] == 1 and "again" in out["problems"][0]
