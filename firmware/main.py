@@ -123,6 +123,39 @@ def _stdin_commands():
     return poller
 
 
+WATCHDOG_MS = 60000  # far above one loop step, even with a TLS handshake or a flash install
+
+
+def _watchdog(board, trial):
+    """On a board, a release on trial that hangs must not stay hung: the watchdog resets the
+    board and the next boot returns to the previous slot. Armed for trials only, and fed for
+    the rest of the run, since an ESP32's watchdog cannot be stopped once started."""
+    if not trial or board["name"] == "unix_sim":
+        return None
+    try:
+        from machine import WDT
+    except ImportError:
+        return None
+    return WDT(timeout=WATCHDOG_MS)
+
+
+def _reset_after_crash(err):
+    """A board that crashed must not wait at the REPL for someone to press RESET: it prints
+    the error (on the serial console) and resets, so a trial that fails rolls back by itself
+    and a terminal in a shop comes back. The unix port (no machine.reset) lets it propagate."""
+    try:
+        import machine
+
+        reset = machine.reset
+    except (ImportError, AttributeError):
+        return False
+    if hasattr(sys, "print_exception"):
+        sys.print_exception(err)
+    time.sleep(2)
+    reset()
+    return True
+
+
 def run(root, board_name=None):
     runtime, drivers, board = build(root, board_name)
     sim = board["name"] == "unix_sim"
@@ -130,9 +163,12 @@ def run(root, board_name=None):
     if sim:
         drivers["display"] = _EchoScreen(drivers["display"])
         poller = _stdin_commands()
+    wdt = _watchdog(board, _BOOT.get("trial"))
     runtime.start()
     while True:
         runtime.step()
+        if wdt is not None:
+            wdt.feed()
         if poller is not None and poller.poll(0):
             line = sys.stdin.readline()
             if not line or line.strip() == "quit":
@@ -152,4 +188,8 @@ def _sim_command(line, drivers):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    run(args[0] if args else "", args[1] if len(args) > 1 else None)
+    try:
+        run(args[0] if args else "", args[1] if len(args) > 1 else None)
+    except Exception as crash:  # noqa: BLE001 - whatever it is, a board must come back
+        if not _reset_after_crash(crash):
+            raise
