@@ -201,6 +201,13 @@ class CounterApp:
         elif p["seq"] != seq:
             out.append(("log", "app: sent seq " + str(seq) + " but pending " + str(p["seq"])))
 
+    def _on_unsent(self, code, out):
+        # The runtime would not send the pending request (its clock is not set yet): nothing
+        # left the terminal, so the sale simply did not happen; say why at once.
+        if self.pending is not None and self.pending["seq"] is None:
+            self.pending = None
+            self._notice(out, "ERREUR", text_fr(code))
+
     def _on_result(self, msg, out):
         p = self.pending
         seq = msg.get("seq") if isinstance(msg, dict) else None

@@ -105,7 +105,9 @@ class Runtime:
     # ---- MQTT callbacks -----------------------------------------------------------------------
     def _connected(self):
         self.online = True
-        status = messages.build("status", {"dev": self.dev, "ts": self.now_s(), "st": "online",
+        # Before the first NTP sync a board's clock says 2000: the status goes out anyway.
+        ts = max(self.now_s(), messages.TS_MIN)
+        status = messages.build("status", {"dev": self.dev, "ts": ts, "st": "online",
                                            "fw": self.fw})
         self.mqtt.publish(topics.topic(self.dev, "status"), messages.encode(status), 1, True)
         self._do(self.app.handle(("net", True)))
@@ -178,6 +180,7 @@ class Runtime:
 
     # ---- actions --------------------------------------------------------------------------------
     def _do(self, actions):
+        unsent = None
         for action in actions:
             kind = action[0]
             if kind == "show":
@@ -186,6 +189,12 @@ class Runtime:
                 device = self.d.get("buzzer" if kind == "beep" else "led")
                 if device is not None:
                     device.play(action[1], self.ticks_ms())
+            elif kind in ("debit", "void") and self.now_s() < messages.TS_MIN:
+                # A clock never set (no NTP yet): the server would refuse the request's time,
+                # so no counter is spent and the counter staff is told why (once the app's
+                # own actions of this event, its "waiting" screen among them, are done).
+                self.log.add("money request refused: clock not set")
+                unsent = "ts_out_of_window"
             elif kind == "debit":
                 fields = {"tok": action[1], "amt": action[2]}
                 if action[3]:
@@ -199,6 +208,8 @@ class Runtime:
                     self.mqtt.publish(entry["topic"], entry["payload"], 1)
             elif kind == "log":
                 self.log.add(action[1])
+        if unsent:
+            self._do(self.app.handle(("unsent", unsent)))
 
     def start_updater(self):
         if self.updater is None:
