@@ -1,6 +1,6 @@
 """Campaigns with simulated terminals (the real firmware code on CPython, each with its own
 flash directory and MQTT connection) against the real Mosquitto, the fleet server and its
-database: a staged rollout to 100 terminals, a tampered file that aborts the campaign, a
+database: a staged rollout to 50 terminals, a tampered file that aborts the campaign, a
 download that resumes after disconnects and a power cut, a terminal that was offline, a badly
 signed release refused by the server and by the devices."""
 
@@ -135,31 +135,31 @@ def service_of(stack):
     return stack.fleet.extras["updates"]
 
 
-def test_staged_rollout_to_100_terminals_reaches_100_percent(stack, tmp_path, key):
+def test_a_staged_rollout_to_50_terminals_reaches_every_one(stack, tmp_path, key):
     service = service_of(stack)
     service.publish(make_release("1.1.0", small_files(b"v110"), key))
     shop = stack.partner("Librairie Centrale")
-    fleet = Fleet(stack, tmp_path, key, 100, shop).start()
+    fleet = Fleet(stack, tmp_path, key, 50, shop).start()
     try:
         wait_for(lambda: all(t.online for t in fleet.terminals), 60, "terminals online")
         time.sleep(1)  # the server has seen every status
         view = service.create("1.1.0", Target(all=True), Rules(
-            base_per_minute=40, ramp=2, max_per_minute=200, start_delay_s=2, min_devices=10),
-            "ROLL100")
-        assert view["total"] == 100
-        first = wait_for(lambda: service.show("ROLL100")["counts"].get("pending", 0) < 100,
+            base_per_minute=20, ramp=2, max_per_minute=200, start_delay_s=2, min_devices=10),
+            "ROLL50")
+        assert view["total"] == 50
+        first = wait_for(lambda: service.show("ROLL50")["counts"].get("pending", 0) < 50,
                          20, "first offers")
         assert first
-        # The first minute's budget (40): the other 60 wait for the ramp.
-        assert service.campaigns.offered_since("ROLL100", view["started_at"]) <= 40
-        # The ramp without waiting minutes: ticks at the next minutes' clock (40, 80, ...).
+        # The first minute's budget (20): the other 30 wait for the ramp.
+        assert service.campaigns.offered_since("ROLL50", view["started_at"]) <= 20
+        # The ramp without waiting minutes: ticks at the next minutes' clock (20, 40, ...).
         for minute in (1, 2):
             for topic, payload, qos, retain in service.tick(
                     view["started_at"] + timedelta(minutes=minute)):
                 stack.fleet.bus.publish(topic, payload, qos, retain)
         final = wait_for(lambda: (lambda v: v if v["state"] == "completed" else None)(
-            service.show("ROLL100")), 240, "campaign completed")
-        assert final["succeeded"] == 100 and final["failures"] == 0, final
+            service.show("ROLL50")), 240, "campaign completed")
+        assert final["succeeded"] == 50 and final["failures"] == 0, final
         for t in fleet.terminals:
             state = boot.load(t.root)
             assert state["active"] == "a" and state["rel"] == "1.1.0"
