@@ -24,8 +24,9 @@ def config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
-    # "heads": every branch of the revision graph, so that independent revisions made side by
-    # side (each based on the same parent) apply without a merge revision.
+    # "heads": every branch of the revision graph, so that revisions written side by side on
+    # the same parent apply before their merge revision exists (tests keep the history at one
+    # head: tests/unit/fleet_server/test_migration_history.py).
     command.upgrade(config(engine), revision)
 
 
