@@ -9,7 +9,6 @@ events are queued at once; the view is always current, the database at most a se
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -32,8 +31,6 @@ SALES_EVENT_EVERY_S = 600
 MAX_PENDING_EVENTS = 20_000
 MAX_PENDING_ROWS = 200_000
 MAX_REBOOTS_KEPT = 20
-UNKNOWN_RETRY_S = 60
-MAX_UNKNOWN_KEPT = 10_000
 _HEARTBEAT_KEYS = ("rssi", "heap", "fw", "boots", "rst", "scn", "err", "sales", "up", "jn")
 
 
@@ -48,7 +45,6 @@ class StatusTracker:
         self.dropped_events = 0
         self.heartbeats = 0
         self._lock = threading.Lock()
-        self._unknown: dict[str, float] = {}  # ids not in the registry -> when last refused
 
     # ---- the message path ----------------------------------------------------------------------
     def handle(self, topic: str, payload: bytes) -> dict | None:
@@ -61,8 +57,6 @@ class StatusTracker:
         except ProtocolError as err:
             log.warning("dropped %s: %s", topic[:80], err)
             return None
-        if device_id not in self.live and not self._registered(device_id):
-            return None
         now = self.clock()
         with self._lock:
             view = self.live.setdefault(device_id, {"hb_s": self.hb_default_s})
@@ -73,26 +67,6 @@ class StatusTracker:
                 self._status(device_id, view, message, now)
             self._report_connection(device_id, view, now)
         return message
-
-    def _registered(self, device_id: str) -> bool:
-        """Only terminals of the registry get a live view and timeline rows: an open broker
-        (the embedded demo one) would otherwise let anyone grow them with made-up ids. Asked
-        once per id until it is seen; a refusal is remembered for UNKNOWN_RETRY_S (bounded),
-        so a flood costs no query per message and a terminal registered later is let in."""
-        if self.store is None:
-            return True
-        at = time.monotonic()
-        refused = self._unknown.get(device_id)
-        if refused is not None and at - refused < UNKNOWN_RETRY_S:
-            return False
-        if self.store.terminal(device_id) is not None:
-            self._unknown.pop(device_id, None)
-            return True
-        if len(self._unknown) >= MAX_UNKNOWN_KEPT:
-            self._unknown.clear()
-        self._unknown[device_id] = at
-        log.warning("status from %s, which is not in the registry: dropped", device_id)
-        return False
 
     def _heartbeat(self, device_id: str, view: dict, hb: dict, now: datetime) -> None:
         before = {key: view.get(key) for key in _HEARTBEAT_KEYS}

@@ -136,28 +136,3 @@ def test_hostile_heartbeats_never_raise(topic, payload):
     desk, _, _, _, _ = make_desk()
     desk.status.handle(topic, payload)
     desk.status.handle(topics.topic(DEVICE, "heartbeat"), payload)
-
-
-def test_status_from_an_id_not_in_the_registry_is_dropped_until_it_is_registered(monkeypatch):
-    from support_fakes import terminal
-
-    from fleet_server.service_layer import device_status
-    from protocol import tokens
-
-    desk, store, clock, _, _ = make_desk()
-    stranger = tokens.make_device_id("ZZZZZZZZ")
-    monotonic = [1000.0]
-    monkeypatch.setattr(device_status.time, "monotonic", lambda: monotonic[0])
-    asked = []
-    real_lookup = store.terminal
-    monkeypatch.setattr(store, "terminal", lambda d: asked.append(d) or real_lookup(d))
-    for _ in range(50):  # a flood of made-up ids costs one registry query, not fifty
-        assert desk.status.handle(*heartbeat(clock, device=stranger)) is None
-    assert stranger not in desk.status.live and asked == [stranger]
-    desk.status.flush()
-    assert not [s for s in store.seen if s.device_id == stranger]
-
-    store._terminals[stranger] = terminal(stranger)  # registered later
-    monotonic[0] += device_status.UNKNOWN_RETRY_S
-    assert desk.status.handle(*heartbeat(clock, device=stranger)) is not None
-    assert desk.status.view(stranger)["heap"] == 90000
