@@ -157,12 +157,12 @@ class UpdateService:
         if campaign["state"] not in allowed:
             raise CampaignError(f"campaign {campaign_id} is {campaign['state']}")
         final = state in (CANCELLED, ABORTED, COMPLETED)
-        self.campaigns.set_campaign(campaign_id, state=state, reason=reason,
-                                    finished_at=self.clock() if final else None)
-        if final:
+        if final:  # before the campaign's state: whoever sees it ended sees every skip too
             for device in self.campaigns.devices(campaign_id, (PENDING,)):
                 self.campaigns.set_device(campaign_id, device["device_id"], state=SKIPPED,
                                           reason=state, finished_at=self.clock())
+        self.campaigns.set_campaign(campaign_id, state=state, reason=reason,
+                                    finished_at=self.clock() if final else None)
         return self.show(campaign_id)
 
     def pause(self, campaign_id: str) -> dict:
