@@ -56,9 +56,11 @@ def broken_repo(tmp_path: Path) -> Path:
     return copy
 
 
-def run_until_restart(binary, root: Path, timeout: float) -> FirmwareProcess:
-    """Run the firmware; when it restarts itself (exit 3 on the unix port), start it again."""
-    proc = FirmwareProcess(binary, root)
+def run_until_restart(binary, root: Path, timeout: float,
+                      proc: FirmwareProcess | None = None) -> FirmwareProcess:
+    """Run the firmware (or keep the running one: never two on one flash and one client id);
+    when it restarts itself (exit 3 on the unix port), start it again."""
+    proc = proc or FirmwareProcess(binary, root)
     deadline = time.monotonic() + timeout
     while proc.proc.poll() is None:
         assert time.monotonic() < deadline, "\n".join(proc.seen[-30:])
@@ -103,7 +105,7 @@ def test_update_then_rollback_on_micropython(stack, mosquitto, micropython_bin, 
     terminal = FirmwareProcess(micropython_bin, root)
     terminal.wait_screen("Librairie des")
     service.create(good["version"], Target(devices=[dev]), fast, "UP1")
-    terminal = run_until_restart(micropython_bin, root, 120)  # downloaded, installed, reboot
+    terminal = run_until_restart(micropython_bin, root, 120, terminal)  # installed, reboot
     try:
         wait_for(lambda: device_state(service, "UP1", dev) == "succeeded", 90, "succeeded")
         boot = json.loads((root / "slots" / "boot.json").read_text())
@@ -116,7 +118,7 @@ def test_update_then_rollback_on_micropython(stack, mosquitto, micropython_bin, 
     terminal = FirmwareProcess(micropython_bin, root)
     terminal.wait_screen("Librairie des")
     service.create(broken["version"], Target(devices=[dev]), fast, "UP2")
-    terminal = run_until_restart(micropython_bin, root, 120)  # installed 1.2.0 in slot b
+    terminal = run_until_restart(micropython_bin, root, 120, terminal)  # 1.2.0 in slot b
     terminal.proc.wait(120)  # the trial fails its self-test and restarts
     assert terminal.proc.returncode == 3
     terminal = FirmwareProcess(micropython_bin, root)  # back on slot a by itself
