@@ -44,8 +44,8 @@ def finish(session_factory: sessionmaker, job: str, run_key: str, now: datetime,
         session.commit()
 
 
-def finished_keys(session_factory: sessionmaker, job: str) -> set[str]:
+def finished(session_factory: sessionmaker, job: str, run_key: str) -> bool:
     with session_factory() as session:
-        rows = session.execute(select(runs.c.run_key).where(
-            and_(runs.c.job == job, runs.c.finished_at.is_not(None))))
-        return {row[0] for row in rows}
+        return session.execute(select(runs.c.run_key).where(
+            and_(runs.c.job == job, runs.c.run_key == run_key,
+                 runs.c.finished_at.is_not(None)))).first() is not None

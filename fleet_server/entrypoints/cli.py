@@ -206,7 +206,7 @@ def cmd_settle(args) -> int:
     from fleet_server.entrypoints.scheduler import run_due_settlements
 
     fleet = _fleet(args)
-    for line in run_due_settlements(fleet, day=args.day):
+    for line in run_due_settlements(fleet, day=args.day, force=True):
         print(line)
     return 0
 
@@ -286,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email")
     p.set_defaults(func=cmd_partner)
 
-    p = common(sub.add_parser("settle", help="run the settlement now (catch-up included)"))
+    p = common(sub.add_parser(
+        "settle", help="batch every operation still pending before today, now (Paris days)"))
     p.add_argument("--day", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(),
                    help="settle this Paris day only (YYYY-MM-DD)")
     p.set_defaults(func=cmd_settle)

@@ -1,54 +1,70 @@
 """The nightly settlement ("télécollecte") scheduler.
 
-Every minute it settles each Paris day that has ended and is not settled yet, looking back
-CATCH_UP_DAYS so that a server that was down at midnight catches up when it starts. The database
-lock (adapters/run_lock.py) makes each day run once even with several server instances."""
+Every minute it checks whether tonight's run has been done: the run whose cut-off is the last
+Paris midnight. That run batches every operation still pending before the cut-off, whatever its
+day: the day that just ended, days a stopped server missed, operations freed by a cancelled
+batch, operations committed after their day was settled. So every approved, not voided
+operation made before a midnight is in exactly one live batch once that night's run is done.
+
+The database lock (adapters/run_lock.py) makes each night's run happen once across server
+instances; operations are batched by conditional updates, so even two runs at once (an operator's
+`fleet settle` during the nightly one) batch each operation once."""
 
 import logging
 import threading
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime
 
 from fleet_server.adapters import run_lock
+from fleet_server.ledger import settlement
 
 log = logging.getLogger("fleet.scheduler")
 
-PARIS = ZoneInfo("Europe/Paris")
-JOB = "settlement"
-CATCH_UP_DAYS = 7
+# Run keys are cut-off dates ("2026-11-25": everything before 25 November, 00:00 Paris).
+JOB = "nightly-settlement"
 TICK_S = 60
 
 
-def days_due(now: datetime, settled: set[str], catch_up: int = CATCH_UP_DAYS) -> list[date]:
-    """Paris days that have ended (midnight Paris passed) and are not settled, oldest first."""
-    today_paris = now.astimezone(PARIS).date()
-    days = [today_paris - timedelta(days=n) for n in range(catch_up, 0, -1)]
-    return [d for d in days if d.isoformat() not in settled]
+def tonight_cutoff(now: datetime) -> date:
+    """The Paris date whose midnight is the cut-off of the last nightly run due at `now`."""
+    return settlement.paris_day(now)
 
 
-def run_due_settlements(fleet, day: date | None = None, now: datetime | None = None) -> list[str]:
-    from fleet_server.ledger.settlement import run_settlement
+def _summary(batches: list[settlement.BatchView]) -> list[str]:
+    per_day: dict[date, int] = {}
+    for batch in batches:
+        per_day[batch.day] = per_day.get(batch.day, 0) + 1
+    return [f"{day.isoformat()}: {count} batch(es)" for day, count in sorted(per_day.items())]
 
+
+def run_due_settlements(fleet, day: date | None = None, now: datetime | None = None,
+                        force: bool = False) -> list[str]:
+    """Tonight's run if it is due (once across instances). `day` settles that Paris day now;
+    `force` settles everything pending before today even if tonight's run was done (both are
+    an operator's explicit request, and safe beside a running nightly run)."""
     now = now or datetime.now(UTC)
     sf = fleet.session_factory
-    days = [day] if day else days_due(now, run_lock.finished_keys(sf, JOB))
-    report = []
-    for d in days:
-        key = d.isoformat()
-        if not run_lock.try_acquire(sf, JOB, key, now):
-            report.append(f"{key}: settled or being settled by another instance")
-            continue
-        try:
-            batches = run_settlement(sf, d)
-        except Exception as err:
-            log.exception("settlement of %s failed", key)
-            report.append(f"{key}: failed ({err})")
-            continue  # the lock row stays unfinished and is retried once stale
-        summary = f"{key}: {len(batches)} batch(es)"
-        run_lock.finish(sf, JOB, key, datetime.now(UTC), summary)
-        log.info("settlement %s", summary)
-        report.append(summary)
-    return report
+    if day is not None:
+        lines = _summary(settlement.run_settlement(sf, day))
+        return lines or [f"{day.isoformat()}: nothing left to settle"]
+    cutoff = tonight_cutoff(now)
+    if force:
+        lines = _summary(settlement.settle_before(sf, cutoff))
+        return lines or [f"nothing left to settle before {cutoff.isoformat()}"]
+    key = cutoff.isoformat()
+    if run_lock.finished(sf, JOB, key):
+        return []
+    if not run_lock.try_acquire(sf, JOB, key, now):
+        return [f"run before {key}: being done by another instance"]
+    try:
+        batches = settlement.settle_before(sf, cutoff)
+    except Exception as err:
+        log.exception("nightly settlement before %s failed", key)
+        return [f"run before {key}: failed ({err})"]  # retried once the lock is stale
+    lines = _summary(batches)
+    run_lock.finish(sf, JOB, key, datetime.now(UTC), "; ".join(lines) or "nothing to settle")
+    for line in lines:
+        log.info("settlement %s", line)
+    return lines or [f"run before {key}: nothing to settle"]
 
 
 def start_scheduler(fleet, tick_s: float = TICK_S) -> threading.Event:

@@ -3,7 +3,9 @@
 At midnight Europe/Paris each partner gets one batch of the day's approved, not voided, not yet
 batched operations: a reimbursement request. A batched operation can no longer be voided; the
 partner cancels the batch as a whole, which returns its operations to the operations list
-(voidable again; running the settlement for that day again batches what is left).
+(voidable again). The next nightly run batches every operation still pending before its cut-off,
+whatever its day: those freed by a cancelled batch, and those committed after their day was
+settled (a ledger that answered late, a retransmission resolved after midnight).
 
 A day is a Paris day: its bounds are computed in Paris time, then converted to UTC, so the 23-
 and 25-hour days of the DST changes are right. Who runs this and when (one instance among
@@ -100,6 +102,16 @@ def run_settlement(session_factory: sessionmaker, day: date,
     return created
 
 
+def settle_before(session_factory: sessionmaker, cutoff: date,
+                  clock: Callable[[], datetime] = utcnow) -> list[BatchView]:
+    """Batch every operation still pending before Paris midnight starting `cutoff`: one batch
+    per partner and day of the operations, as the nightly run does."""
+    created = []
+    for day in unsettled_days(session_factory, cutoff):
+        created.extend(run_settlement(session_factory, day, clock))
+    return created
+
+
 def _change_status(session_factory, batch_id, partner_id, new_status, clock) -> BatchView:
     with session_factory() as s, s.begin():
         batch = s.scalar(select(BatchRow).where(BatchRow.id == batch_id).with_for_update())
@@ -147,10 +159,12 @@ def list_batches(session_factory: sessionmaker, partner_id: str | None = None,
 
 def unsettled_days(session_factory: sessionmaker, before: date) -> list[date]:
     """Paris days before `before` that still have pending operations: what a scheduler that
-    was down at midnight (or a cancelled batch) left to settle."""
+    was down at midnight, a cancelled batch or a late commit left to settle."""
     end, _ = paris_day_bounds(before)
     with session_factory() as s:
-        moments = s.scalars(select(OperationRow.created_at).where(*_pending(None, end)))
+        # Distinct instants: after a nightly run only the few operations left out are read.
+        moments = s.scalars(select(OperationRow.created_at).where(*_pending(None, end))
+                            .distinct())
         return sorted({paris_day(m) for m in moments})
 
 

@@ -1,4 +1,4 @@
-"""The nightly settlement runs each Paris day once across server instances and catches up."""
+"""The nightly settlement runs once a night across server instances and catches up."""
 
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -68,8 +68,7 @@ def test_two_instances_settle_each_day_once_and_catch_up_after_downtime(db_url):
         fleet.close()
 
 
-def test_days_due_are_the_ended_paris_days_not_yet_settled():
+def test_the_nightly_cutoff_is_the_last_paris_midnight():
     now = datetime(2026, 3, 29, 22, 30, tzinfo=UTC)  # 00:30 on the 30th in Paris (summer time)
-    due = scheduler.days_due(now, settled={"2026-03-28"}, catch_up=3)
-    assert due == [date(2026, 3, 27), date(2026, 3, 29)]
-    assert scheduler.days_due(now - timedelta(hours=1), set(), catch_up=1) == [date(2026, 3, 28)]
+    assert scheduler.tonight_cutoff(now) == date(2026, 3, 30)
+    assert scheduler.tonight_cutoff(now - timedelta(hours=1)) == date(2026, 3, 29)
