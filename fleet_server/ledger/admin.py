@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleet_server.ledger import rules
@@ -140,6 +140,19 @@ class LedgerAdmin:
             # use to bound the amount typed before asking.
             return [{**{c: getattr(r, c) for c in AgreementRow.__table__.columns.keys()},
                      "program_max_cents": max_cents} for r, max_cents in rows]
+
+    def category_caps(self, program_ids: Iterable[str]) -> dict[str, int | None]:
+        """Per category of these programs' cards, the per-purchase cap a terminal may show and
+        enforce before asking: the largest cap of its pots, None when one of them has none (a
+        special pot), so the terminal never refuses a sale the ledger would take."""
+        cap = PotRow.per_purchase_cap_cents
+        with self._sf() as s:
+            rows = s.execute(select(PotRow.category, func.max(cap), func.count() - func.count(cap))
+                             .join(BeneficiaryRow, BeneficiaryRow.id == PotRow.beneficiary_id)
+                             .where(BeneficiaryRow.program_id.in_(list(program_ids)))
+                             .group_by(PotRow.category))
+            return {category: (most if uncapped == 0 else None)
+                    for category, most, uncapped in rows}
 
     def create_beneficiary(self, program_id: str, card_code: str, pots: Iterable[PotView],
                            name: str | None = None, blocked: bool = False) -> str:

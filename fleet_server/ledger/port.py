@@ -36,6 +36,9 @@ class VoidRequest:
 class LedgerResult:
     status: str  # APPROVED or DECLINED
     code: str | None = None  # protocol decline code when declined
+    # Approved: the amount moved. Declined: the amount the ledger would take instead when
+    # there is one (a voucher's value for "voucher_amount", the pot's cap for
+    # "over_purchase_cap"), else 0; the terminal shows it and pre-fills a voucher's value.
     amount_cents: int = 0
     balance_cents: int | None = None  # what is left in the pot, when it is a pot
     operation_id: str | None = None

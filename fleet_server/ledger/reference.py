@@ -228,7 +228,8 @@ class ReferenceLedger(LedgerAdmin, Ledger):
             program=program, agreements=agreements, beneficiary=beneficiary, voucher=voucher,
             series=series, now=now)
         if isinstance(decision, rules.Decline):
-            return LedgerResult(DECLINED, decision.code, balance_cents=decision.balance_cents)
+            return LedgerResult(DECLINED, decision.code, amount_cents=decision.amount_cents or 0,
+                                balance_cents=decision.balance_cents)
 
         operation_id, balance = new_id("OP"), None
         if isinstance(decision, rules.DebitPot):

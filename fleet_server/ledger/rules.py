@@ -128,6 +128,9 @@ class Operation:
 class Decline:
     code: str
     balance_cents: int | None = None  # shown with pot refusals, so the clerk can re-enter
+    # The amount the ledger would take instead, when there is one: a voucher's value, a pot's
+    # per-purchase cap. The terminal shows it and, for a voucher, offers to debit it.
+    amount_cents: int | None = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ def _decide_card(amount_cents, category, program, agreements, beneficiary):
         return Decline("not_in_agreement")
     cap = pot.per_purchase_cap_cents
     if cap is not None and amount_cents > cap:
-        return Decline("over_purchase_cap", pot.balance_cents)
+        return Decline("over_purchase_cap", pot.balance_cents, cap)
     if amount_cents > pot.balance_cents:
         return Decline("insufficient_balance", pot.balance_cents)
     return DebitPot(pot, amount_cents)
@@ -222,7 +225,7 @@ def _decide_voucher(amount_cents, category, program, agreements, voucher, series
         return Decline("coupon_out_of_order")
     # Vouchers are fixed value: no partial use, no change given.
     if amount_cents != voucher.value_cents:
-        return Decline("voucher_amount")
+        return Decline("voucher_amount", amount_cents=voucher.value_cents)
     if _over_max(amount_cents, program):
         return Decline("amount_over_max")
     return UseVoucher(voucher)

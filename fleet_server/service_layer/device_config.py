@@ -1,6 +1,6 @@
 """The retained configuration a terminal receives when it connects: its partner's name, the
-categories it may sell (from the partner's signed agreements), the program maximum and the
-heartbeat interval. MACed with the device's command key."""
+categories it may sell (from the partner's signed agreements) with their per-purchase caps,
+the program maximum and the heartbeat interval. MACed with the device's command key."""
 
 import logging
 from collections.abc import Callable
@@ -46,15 +46,31 @@ def partner_categories(ledger, partner_id: str) -> tuple[list[dict], int]:
     except Exception as err:  # the config is best effort; the ledger still decides each sale
         log.warning("agreements of %s unavailable: %s", partner_id, err)
         return [], DEFAULT_AMAX
-    seen, out, maxima = set(), [], []
+    seen, out, maxima, programs = set(), [], [], set()
     for row in rows:
         if row.get("status") != "signed":
             continue
         maxima.append(row.get("program_max_cents", DEFAULT_AMAX))
+        programs.add(row.get("program_id"))
         if row["category"] not in seen:
             seen.add(row["category"])
             out.append({"c": row["category"]})
+    caps = _category_caps(ledger, programs)
+    for entry in out:
+        if caps.get(entry["c"]):  # shown on the amount screen ("Max 6,00 EUR") and enforced
+            entry["cap"] = caps[entry["c"]]
     return out, program_amount_max(maxima)
+
+
+def _category_caps(ledger, program_ids) -> dict:
+    caps = getattr(ledger, "category_caps", None)
+    if caps is None or not program_ids:
+        return {}
+    try:
+        return caps(program_ids)
+    except Exception as err:  # best effort, like the categories: the ledger decides each sale
+        log.warning("per-purchase caps unavailable: %s", err)
+        return {}
 
 
 def program_amount_max(maxima: list[int | None]) -> int:

@@ -101,3 +101,22 @@ def test_a_database_that_cannot_be_reached_makes_the_ledger_unavailable(tmp_path
     ledger = ReferenceLedger(make_session_factory(engine))
     with pytest.raises(LedgerUnavailable):
         ledger.debit(DebitRequest("k", "shop", "973100000420", 100, None, datetime.now(UTC)))
+
+
+def test_a_terminal_gets_each_category_cap_of_its_partner_programs(env):
+    from fleet_server.service_layer.device_config import partner_categories
+
+    ledger = env.ledger
+    ledger.create_agreement(env.shop, env.program, "culture", 2024, rules.SIGNED)
+    ledger.create_agreement(env.shop, env.program, "sport", 2024, rules.SIGNED)
+    card = make_card("".join(secrets.choice("0123456789") for _ in range(11)))
+    # A special culture pot (no cap) beside a capped one: the terminal must not bound culture.
+    ledger.create_beneficiary(env.program, card, [PotView("books", 1_000, 600),
+                                                   PotView("culture", 1_000, 2_000),
+                                                   PotView("sport", 1_000, 2_500)])
+    special = make_card("".join(secrets.choice("0123456789") for _ in range(11)))
+    ledger.create_beneficiary(env.program, special, [PotView("culture", 1_000, None)])
+    assert ledger.category_caps([env.program]) == {"books": 600, "culture": None, "sport": 2_500}
+    categories, _amax = partner_categories(ledger, env.shop)
+    assert categories == [{"c": "books", "cap": 600}, {"c": "culture"},
+                          {"c": "sport", "cap": 2_500}]

@@ -56,7 +56,8 @@ def test_insufficient_balance_is_refused_and_shows_what_is_left(ledger_env):
 
 def test_debit_over_the_per_purchase_cap_is_refused(ledger_env):
     shop, card = ledger_env.admin.partner("books"), ledger_env.admin.card(books=(2_000, 600))
-    assert declined(ledger_env.debit(shop, card, 601, "books"), "over_purchase_cap")
+    over = ledger_env.debit(shop, card, 601, "books")
+    assert declined(over, "over_purchase_cap") and over.amount_cents == 600  # the cap
     assert ledger_env.debit(shop, card, 600, "books").approved
 
 
@@ -117,7 +118,8 @@ def test_agreement_signed_later_opens_the_debits(ledger_env):
 
 def test_voucher_is_used_once_for_exactly_its_value(ledger_env):
     shop, voucher = ledger_env.admin.partner("theatre"), ledger_env.admin.voucher("theatre", 900)
-    assert declined(ledger_env.debit(shop, voucher, 500), "voucher_amount")
+    wrong = ledger_env.debit(shop, voucher, 500)
+    assert declined(wrong, "voucher_amount") and wrong.amount_cents == 900  # what to debit
     first = ledger_env.debit(shop, voucher, 900)
     assert first.approved and first.amount_cents == 900 and first.balance_cents is None
     assert declined(ledger_env.debit(shop, voucher, 900), "voucher_used")

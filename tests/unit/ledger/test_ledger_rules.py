@@ -58,8 +58,8 @@ def test_card_debit_within_cap_and_balance_takes_from_the_pot():
     assert decision.balance_after == 1_450
 
 
-def test_debit_over_the_per_purchase_cap_is_refused_with_the_balance():
-    assert card_debit(601) == Decline("over_purchase_cap", 2_000)
+def test_debit_over_the_per_purchase_cap_is_refused_with_the_balance_and_the_cap():
+    assert card_debit(601) == Decline("over_purchase_cap", 2_000, 600)
 
 
 def test_special_pot_has_no_per_purchase_cap():
@@ -126,8 +126,9 @@ def test_only_a_signed_agreement_for_category_program_and_year_allows_a_debit(ag
 def test_voucher_is_used_for_exactly_its_value():
     v = voucher()
     assert voucher_debit(v) == UseVoucher(v)
-    assert voucher_debit(v, amount=500) == Decline("voucher_amount")
-    assert voucher_debit(v, amount=1_000) == Decline("voucher_amount")
+    # The refusal carries the voucher's value: the terminal offers to debit exactly that.
+    assert voucher_debit(v, amount=500) == Decline("voucher_amount", amount_cents=v.value_cents)
+    assert voucher_debit(v, amount=1_000) == Decline("voucher_amount", amount_cents=v.value_cents)
 
 
 def test_used_voucher_is_refused():
