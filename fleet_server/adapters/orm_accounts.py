@@ -35,6 +35,8 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Switched off by an admin; an invitation switched off this way cannot be activated.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SessionRow(Base):

@@ -39,7 +39,7 @@ def cmd_user(args) -> int:
     from fleet_server.adapters.smtp_mailer import MailFailed
     from fleet_server.adapters.sql_accounts import account_service
     from fleet_server.entrypoints.cli import _fleet
-    from fleet_server.service_layer.accounts import activation_text
+    from fleet_server.service_layer.accounts import AccountError, activation_text
 
     fleet = _fleet(args)
     try:
@@ -64,10 +64,14 @@ def cmd_user(args) -> int:
             print(f"account {user.email} ({ROLE_LABELS[user.role]}) created", file=sys.stderr)
         elif args.action == "list":
             for u in accounts.users(args.partner):
-                state = "active" if u.active else ("disabled" if u.activated else "invited")
+                state = "active" if u.active else ("disabled" if u.disabled else "invited")
                 print(f"{u.email:<40} {u.role:<14} {u.partner_id or '-':<12} {state}")
         elif args.action == "link":
-            print(accounts.new_link(args.email))
+            try:
+                print(accounts.new_link(args.email))
+            except AccountError as err:  # no such account, or switched off
+                print(f"fleet: {err}", file=sys.stderr)
+                return 1
         else:
             email = normalise_email(args.email)
             user = next((u for u in accounts.users() if u.email == email), None)

@@ -42,6 +42,9 @@ class User:
     active: bool
     activated: bool
     password_hash: str | None = field(default=None, repr=False)  # never in a log line
+    # Switched off by an admin. Kept apart from `active` (which is also false before the
+    # first activation) so that a disabled invitation cannot activate itself.
+    disabled: bool = False
 
     @property
     def is_partner(self) -> bool:
@@ -88,7 +91,9 @@ class AccountStore(abc.ABC):
         """Also activates an account never activated (not one switched off since)."""
 
     @abc.abstractmethod
-    def set_active(self, user_id: int, active: bool) -> None: ...
+    def set_active(self, user_id: int, active: bool, now: datetime) -> None:
+        """Switch an account off (`disabled`, and no longer active) or on again (active if
+        it was ever activated; an invitation switched on again needs a new link)."""
 
     @abc.abstractmethod
     def logged_in(self, user_id: int, now: datetime) -> None: ...
@@ -102,8 +107,14 @@ class AccountStore(abc.ABC):
 
     @abc.abstractmethod
     def use_link(self, token_hash: str, purpose: str, now: datetime) -> int | None:
-        """Mark a live link used and return its user id; None when unknown, used or expired.
-        Once only, even for two requests at the same moment."""
+        """Mark a live link used, with every other live link of its user, and return the user
+        id; None when unknown, used, expired or its user is disabled. Once only, even for two
+        requests at the same moment, and one link completed spends all the others (an older
+        reset link must not work after a newer one set the password)."""
+
+    @abc.abstractmethod
+    def revoke_links(self, user_id: int, now: datetime) -> None:
+        """Spend every live link of the user (the account was switched off)."""
 
     @abc.abstractmethod
     def add_session(self, token_hash: str, user_id: int, csrf_token: str, now: datetime,
@@ -174,8 +185,14 @@ class AccountService:
         return self.store.user(user_id)
 
     def set_active(self, user_id: int, active: bool) -> None:
-        self.store.set_active(user_id, active)
+        """Switch an account off or on. Off also spends its links, so a disabled invitation
+        (or a reset link sent before) cannot activate it or set its password: this is how the
+        console cancels an invitation. A cancelled invitation switched on again gets its
+        activation link through "mot de passe oublié"."""
+        now = self.clock()
+        self.store.set_active(user_id, active, now)
         if not active:
+            self.store.revoke_links(user_id, now)
             self.store.end_sessions(user_id)
 
     # One-time links.
@@ -194,6 +211,8 @@ class AccountService:
         user = self.store.user_by_email(address) if address else None
         if user is None:
             raise AccountError("Aucun compte pour cette adresse")
+        if user.disabled:
+            raise AccountError("Ce compte est désactivé : réactivez-le d'abord")
         return self._link(user, RESET if user.activated else ACTIVATE)
 
     def request_reset(self, email: str) -> None:
@@ -201,7 +220,7 @@ class AccountService:
         form does not tell who has an account."""
         address = normalise_email(email)
         user = self.store.user_by_email(address) if address else None
-        if user is None:
+        if user is None or user.disabled:  # a disabled account gets no link, silently
             return
         if self.store.links_since(user.id, self.clock() - timedelta(hours=1)) >= LINKS_PER_HOUR:
             return
@@ -270,6 +289,15 @@ class AccountService:
     def logout(self, token: str | None) -> None:
         if token and len(token) <= 100:
             self.store.end_session(token_hash(token))
+
+
+def switched_text(user: User, active: bool) -> str:
+    """What the console says after switching an account (or an invitation) on or off."""
+    if not user.activated:
+        return (f"Invitation de {user.email} réactivée : la personne obtient son lien par "
+                "« Mot de passe oublié »." if active else
+                f"Invitation de {user.email} annulée : son lien ne fonctionne plus.")
+    return f"Compte {user.email} {'réactivé' if active else 'désactivé'}."
 
 
 def activation_text(link: str) -> str:

@@ -17,7 +17,7 @@ from fleet_server.entrypoints.web.deps import (
     require_user,
 )
 from fleet_server.entrypoints.web.services import OperatorDep
-from fleet_server.service_layer.accounts import AccountError
+from fleet_server.service_layer.accounts import AccountError, switched_text
 from fleet_server.service_layer.operator_console import OperatorError
 from fleet_server.service_layer.partner_console import AGREEMENT_LABELS, STATE_LABELS
 
@@ -70,6 +70,7 @@ def partner(request: Request, user: Operator, console: OperatorDep, accounts: Ac
     except OperatorError as err:
         return redirect("/operator/partners", str(err))
     return render(request, "operator/partner.html", user, partner=found,
+                  categories=console.categories(),
                   agreements=console.agreements(found.partner_id), programs=console.programs(),
                   labels=AGREEMENT_LABELS, next_status=NEXT_STATUS,
                   users=accounts.users(found.partner_id),
@@ -160,5 +161,4 @@ def set_active(user: Operator, accounts: AccountsDep, user_id: int,
     if target is None or target.id == user.id:
         return redirect("/operator/users", "Compte introuvable, ou le vôtre.")
     accounts.set_active(target.id, active == "1")
-    return redirect("/operator/users", f"Compte {target.email} "
-                                       f"{'réactivé' if active == '1' else 'désactivé'}.")
+    return redirect("/operator/users", switched_text(target, active == "1"))

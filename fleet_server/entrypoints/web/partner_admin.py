@@ -17,7 +17,7 @@ from fleet_server.entrypoints.web.deps import (
     require_user,
 )
 from fleet_server.entrypoints.web.services import ConsoleDep, DataDep, utcnow
-from fleet_server.service_layer.accounts import AccountError
+from fleet_server.service_layer.accounts import AccountError, switched_text
 from fleet_server.service_layer.bank_details import format_iban
 from fleet_server.service_layer.partner_data import SECTIONS, clean_profile, profile_dict
 
@@ -82,8 +82,7 @@ def set_user_active(user: Admin, accounts: AccountsDep, user_id: int,
         return redirect("/partner/organisation", "Vous ne pouvez pas désactiver votre propre "
                                                  "compte.")
     accounts.set_active(target.id, active == "1")
-    return redirect("/partner/organisation", f"Compte {target.email} "
-                                             f"{'réactivé' if active == '1' else 'désactivé'}.")
+    return redirect("/partner/organisation", switched_text(target, active == "1"))
 
 
 @router.get("/partner/exports")
@@ -107,3 +106,4 @@ def delete(user: Admin, data: DataDep, export_id: str):
     if not data.delete_export(user.partner_id, export_id[:24]):
         raise PageError(404, "Export introuvable.")
     return redirect("/partner/exports", "Export supprimé.")
+

@@ -53,12 +53,15 @@ class MemoryAccountStore(AccountStore):
 
     def set_password(self, user_id, password_hash, now):
         user = self.users_by_id[user_id]
-        first = not user.activated
+        first = not user.activated and not user.disabled
         self.users_by_id[user_id] = replace(user, password_hash=password_hash,
-                                            activated=True, active=user.active or first)
+                                            activated=user.activated or first,
+                                            active=user.active or first)
 
-    def set_active(self, user_id, active):
-        self.users_by_id[user_id] = replace(self.users_by_id[user_id], active=active)
+    def set_active(self, user_id, active, now):
+        user = self.users_by_id[user_id]
+        self.users_by_id[user_id] = replace(user, active=active and user.activated,
+                                            disabled=not active)
 
     def logged_in(self, user_id, now):
         pass
@@ -74,10 +77,15 @@ class MemoryAccountStore(AccountStore):
     def use_link(self, token_hash, purpose, now):
         link = self.links.get(token_hash)
         if (link is None or link["purpose"] != purpose or link["used_at"] is not None
-                or link["expires_at"] <= now):
+                or link["expires_at"] <= now or self.users_by_id[link["user_id"]].disabled):
             return None
-        link["used_at"] = now
+        self.revoke_links(link["user_id"], now)
         return link["user_id"]
+
+    def revoke_links(self, user_id, now):
+        for link in self.links.values():
+            if link["user_id"] == user_id and link["used_at"] is None and link["expires_at"] > now:
+                link["used_at"] = now
 
     def add_session(self, token_hash, user_id, csrf_token, now, expires_at):
         self.sessions[token_hash] = dict(user_id=user_id, csrf=csrf_token, expires_at=expires_at,
