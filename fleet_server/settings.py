@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     smtp_ssl: bool = False
     public_url: str = "http://127.0.0.1:8000"
     web_cookie_secure: bool | None = None  # None: Secure cookies in prod mode only
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or
+    # networks). None: no proxy header is believed, not even from loopback, so the login
+    # throttle counts the address that really connected.
+    trusted_proxies: str | None = None
 
     @field_validator("mode")
     @classmethod
@@ -80,6 +84,9 @@ class Settings(BaseSettings):
             raise ValueError("FLEET_MASTER_SECRET is a placeholder or shorter than 32 "
                              "characters; set a real secret outside dev mode")
         return self
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in (self.trusted_proxies or "").split(",") if p.strip()]
 
 
 @lru_cache

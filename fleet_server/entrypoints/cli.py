@@ -25,9 +25,8 @@ def _settings(args) -> Settings:
 
 
 def cmd_serve(args) -> int:
-    import uvicorn
-
     from fleet_server.bootstrap import bootstrap, connect_broker
+    from fleet_server.entrypoints import http_serve
     from fleet_server.entrypoints.app import create_app
     from fleet_server.entrypoints.scheduler import start_scheduler
 
@@ -39,8 +38,7 @@ def cmd_serve(args) -> int:
     print(f"fleet server: http://{settings.http_host}:{settings.http_port}/docs  "
           f"broker {fleet.bus.host}:{fleet.bus.port}  database {fleet.engine.url!r}", flush=True)
     try:
-        uvicorn.run(create_app(fleet), host=settings.http_host, port=settings.http_port,
-                    log_level="warning")
+        http_serve.run(create_app(fleet), settings)
     finally:
         fleet.close()
     return 0

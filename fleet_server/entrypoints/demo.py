@@ -13,9 +13,8 @@ DEMO_DIR = Path("demo-codes")
 
 
 def run_demo(settings) -> int:
-    import uvicorn
-
     from fleet_server.bootstrap import bootstrap, connect_broker
+    from fleet_server.entrypoints import http_serve
     from fleet_server.entrypoints.app import create_app
     from fleet_server.entrypoints.scheduler import start_scheduler
     from simulator.demo import INTERACTIVE, DemoTerminals, provision_demo_flash
@@ -49,8 +48,7 @@ def run_demo(settings) -> int:
           " --runtime micropython for the MicroPython binary)")
     print("Stop with Ctrl-C.\n", flush=True)
     try:
-        uvicorn.run(create_app(fleet), host=settings.http_host, port=settings.http_port,
-                    log_level="warning")
+        http_serve.run(create_app(fleet), settings)
     finally:
         demo.stop()
         fleet.close()
