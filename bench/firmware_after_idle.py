@@ -80,7 +80,8 @@ def run(runtime, drivers, vault, mqtt, card, n, board, idle_modules, collect, st
         # The server's answer, sealed with the result key as the server would.
         result = messages.build("debit_res", {"dev": dev, "seq": entry["seq"],
                                               "ts": drivers["clock"].now(), "st": "approved",
-                                              "amt": 1234, "bal": 766, "auth": "A1B2C3"})
+                                              "amt": 1234, "bal": 766, "auth": "A1B2C3",
+                                              "rq": auth.request_mac(entry["payload"])})
         payload = auth.seal(result, entry["result_key"])
         result = entry = None
         yield collect  # that was the server's work: on the terminal it comes off the wire

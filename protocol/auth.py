@@ -2,7 +2,10 @@
 #
 #   dukpt_request  AES-CMAC, key: the request transaction's MAC-generation working key
 #   dukpt_result   AES-CMAC, key: the same transaction's MAC-verification working key, so a
-#                  result can only answer the request it belongs to and cannot be reflected
+#                  result cannot be reflected as a request; its "rq" field (inside the MAC)
+#                  is the MAC of the request it answers, so a result the server made for a
+#                  forged request with the same counter cannot pass for the answer to the
+#                  real one (verify_result)
 #   command_key    HMAC-SHA256 with the device's 32-byte command key
 # The MAC covers the canonical bytes of the message without its "mac" field.
 
@@ -40,6 +43,24 @@ def verify(message, key):
     expected = compute_mac(message, key)
     if not constant_time_equal(expected.encode(), message["mac"].encode()):
         raise ProtocolError("bad_mac", "MAC does not match")
+
+
+def verify_result(message, key, request_mac):
+    """Terminal side: raise ProtocolError("bad_mac") unless `message` answers the request whose
+    MAC is `request_mac` (hex) and its own MAC is right."""
+    if message["rq"] != request_mac:
+        raise ProtocolError("bad_mac", "result for another request")
+    verify(message, key)
+
+
+def request_mac(payload):
+    """The MAC (hex) inside a sealed request's canonical bytes, without parsing them again (a
+    terminal keeps only the bytes in its journal). In canonical debit and void requests no
+    other value can hold the text '"mac":"'."""
+    start = bytes(payload).find(b'"mac":"') + 7
+    if start < 7:
+        raise ProtocolError("malformed", "request without a MAC")
+    return bytes(payload[start:start + 32]).decode()
 
 
 def dukpt_mac_key(bdk, initial_key_id, counter, scheme):

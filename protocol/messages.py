@@ -43,16 +43,18 @@ SPECS = {
     "debit_req": "512 dukpt_request t:s1,16 v:i0,255 dev:s11,11,I kid:h16 seq:i1,4294967295 "
                  "ts:i1577836800,4102444800 tok:s1,64,T amt:i1,99999999 ?cat:s1,16,C mac:h32",
     # bal: what is left in the pot, when the ledger says; auth: the authorisation code shown
-    # on the screen; op: the ledger's operation id.
+    # on the screen; op: the ledger's operation id; rq: the MAC of the request this result
+    # answers, inside the result's own MAC, so a result made for one request (a forged one
+    # with the same counter) cannot pass for the answer to another (auth.verify_result).
     "debit_res": "512 dukpt_result t:s1,16 v:i0,255 dev:s11,11,I seq:i1,4294967295 "
                  "ts:i1577836800,4102444800 st:eR ?code:s1,32,C amt:i0,99999999 "
-                 "?bal:i0,99999999 ?auth:s1,12,R ?op:s1,40,R mac:h32",
+                 "?bal:i0,99999999 ?auth:s1,12,R ?op:s1,40,R rq:h32 mac:h32",
     # oseq: the counter of the sale being cancelled.
     "void_req": "512 dukpt_request t:s1,16 v:i0,255 dev:s11,11,I kid:h16 seq:i1,4294967295 "
                 "ts:i1577836800,4102444800 oseq:i1,4294967295 mac:h32",
     "void_res": "512 dukpt_result t:s1,16 v:i0,255 dev:s11,11,I seq:i1,4294967295 "
                 "ts:i1577836800,4102444800 st:eR ?code:s1,32,C amt:i0,99999999 "
-                "?bal:i0,99999999 ?auth:s1,12,R ?op:s1,40,R mac:h32 oseq:i1,4294967295",
+                "?bal:i0,99999999 ?auth:s1,12,R ?op:s1,40,R rq:h32 mac:h32 oseq:i1,4294967295",
     # up: seconds since boot; rssi: dBm, absent on a wired or simulated link; heap: free heap
     # bytes; rst: reset cause (power_on, watchdog, soft...); jn: seq of the pending journal
     # entry, 0 if none; scn: scanner state; sales: since boot.

@@ -98,9 +98,20 @@ def token_vectors():
             "claims": [{"payload": "K7M2Q9XA", "code": tokens.make_claim_code("K7M2Q9XA")}]}
 
 
+# A result carries the MAC of the request it answers (rq): debit_res answers debit_req,
+# void_res answers void_req.
+ANSWERS = {"debit_res": "debit_req", "void_res": "void_req"}
+
+
 def main():
     out = REPO / "protocol" / "vectors"
-    vectors = [message_vector(t, SAMPLES[t]) for t in sorted(SAMPLES)]
+    vectors = {}
+    for mtype in sorted(SAMPLES, key=lambda t: t in ANSWERS):  # requests before results
+        fields = SAMPLES[mtype]
+        if mtype in ANSWERS:
+            fields = dict(fields, rq=vectors[ANSWERS[mtype]]["mac"])
+        vectors[mtype] = message_vector(mtype, fields)
+    vectors = [vectors[t] for t in sorted(vectors)]
     missing = set(messages.MESSAGES) - set(SAMPLES)
     if missing:
         raise SystemExit("no sample for " + ", ".join(sorted(missing)))

@@ -57,9 +57,9 @@ class WireTerminal:
         """Parse and verify a result for `pending`; raises ProtocolError when it is not."""
         res_type = "debit_res" if pending.topic.endswith("debit/req") else "void_res"
         message = messages.parse(payload, res_type)
-        auth.verify(message, pending.result_key)
         if message["seq"] != pending.seq:
             raise ValueError("result for another request")
+        auth.verify_result(message, pending.result_key, auth.request_mac(pending.payload))
         return message
 
     def dukpt_state(self) -> dict:

@@ -139,7 +139,9 @@ class Runtime:
         if entry is None or message["seq"] != entry["seq"]:
             self.log.add("result for seq %d not pending" % message["seq"])
             return
-        auth.verify(message, entry["result_key"])
+        # Bound to the pending request, not only to its counter: a result the server made
+        # for a forged request with our counter is refused (no answer: we ask again).
+        auth.verify_result(message, entry["result_key"], auth.request_mac(entry["payload"]))
         entry = None  # its payload copy and result key: garbage from here
         self._collect("verified")  # parsing and MAC garbage, before the screen is drawn
         if message.get("code") != "service_unavailable":  # the only result that is not final

@@ -6,13 +6,15 @@ Order of checks (docs/protocol.md): topic and message shape -> device known -> I
 partner rights -> ledger with idempotency key "<device>:<kid>:<seq>" -> store the result -> reply.
 Requests stored before key ids existed keep their key "<device>:<seq>" (StoredRequest.ledger_key).
 
-Nothing is stored before the MAC is verified, so forged traffic cannot consume counters. After
-that, every final result is stored byte for byte: a retransmission gets the same bytes. A ledger
+Nothing is stored or answered before the MAC is verified: forged traffic cannot consume
+counters, and it gets no result MACed with a transaction's key (such a result, kept by an
+attacker, could be injected as the answer to the real request with that counter). Every result
+carries the MAC of the request it answers ("rq", inside its own MAC). After the MAC check,
+every final result is stored byte for byte: a retransmission gets the same bytes. A ledger
 that does not answer leaves a PENDING record: a retransmission asks the ledger again with the
 same idempotency key (the ledger moves money at most once) and skips the time window.
 """
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,11 +79,10 @@ def handle(topic: str, payload: bytes, ctx: RequestContext) -> Reply | None:
     try:
         message = messages.parse(payload, mtype)
     except ProtocolError as err:
-        return _answer_unparsed(device_id, mtype, payload, err, ctx)
+        return _answer_unparsed(device_id, mtype, err)
     if message["dev"] != device_id:
         log.warning("device %s sent a message naming %s", device_id, message["dev"])
-        return _error_reply(device_id, mtype, message["seq"], message["kid"], "bad_topic", ctx,
-                            message.get("oseq"))
+        return None
     return _handle_request(device_id, mtype, message, ctx)
 
 
@@ -90,25 +91,27 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
     now = ctx.clock()
 
     def error(code):
-        return _error_reply(device_id, mtype, counter, kid, code, ctx, oseq)
+        return _error_reply(device_id, mtype, message, code, ctx, result_key)
 
-    # Phase 1, one short read: who is asking, is it authentic, what is it.
+    # Phase 1, one short read: who is asking, is it authentic, what is it. Until the MAC is
+    # verified a refusal is only logged: the terminal sees no answer and retries.
     device, partner, stored, sale = ctx.store.load(device_id, counter, oseq, key_id=kid)
     if device is None:
         log.warning("unknown device %s", device_id)
-        return error("device_unknown")
+        return None
     key_role = device.key_role(kid, now)
     if key_role is None:
         log.warning("device %s used key id %s, not its own", device_id, kid)
-        return error("bad_mac")
+        return None
     if not dukpt.is_valid_counter(counter):
-        return error("malformed")
+        log.warning("device %s sent counter %d, not a DUKPT counter", device_id, counter)
+        return None
     request_key, result_key = ctx.keys.mac_keys(kid, counter)
     try:
         auth.verify(message, request_key)
     except ProtocolError:
         log.warning("bad MAC from %s seq %d", device_id, counter)
-        return error("bad_mac")
+        return None
     if key_role == PENDING_KEY:
         # First authentic use of the key a re-key command delivered: it becomes current.
         grace = timedelta(seconds=ctx.rekey_grace_s)
@@ -206,7 +209,7 @@ def _finish(ctx, record, is_new, message, result: LedgerResult, now, result_key)
     mtype = message["t"]
     res_type = REQUEST_TYPES[mtype][0]
     fields = {"dev": record.device_id, "seq": record.seq, "ts": int(now.timestamp()),
-              "st": result.status, "amt": result.amount_cents}
+              "st": result.status, "amt": result.amount_cents, "rq": message["mac"]}
     if result.status != "approved":
         fields["code"] = result.code or "internal_error"
     if mtype == "void_req":
@@ -238,34 +241,23 @@ def _add_optional(fields: dict, res_type: str, name: str, value) -> None:
     fields[name] = value
 
 
-def _error_reply(device_id, mtype, counter, kid, code, ctx, oseq=None) -> Reply | None:
-    """An unstored error result, MACed for the transaction when its key can be derived."""
+def _error_reply(device_id, mtype, request, code, ctx, result_key) -> Reply | None:
+    """An unstored error result for an authentic request, bound to it by its MAC."""
     res_type = REQUEST_TYPES[mtype][0]
-    fields = {"dev": device_id, "seq": counter, "ts": int(ctx.clock().timestamp()),
-              "st": "error", "code": code, "amt": 0}
+    fields = {"dev": device_id, "seq": request["seq"], "ts": int(ctx.clock().timestamp()),
+              "st": "error", "code": code, "amt": 0, "rq": request["mac"]}
     if res_type == "void_res":
-        fields["oseq"] = oseq if isinstance(oseq, int) and oseq > 0 else counter
+        fields["oseq"] = request["oseq"]
     try:
-        message = messages.build(res_type, fields)
-        payload = auth.seal(message, ctx.keys.result_mac_key(kid, counter))
-    except (ProtocolError, ValueError) as err:
-        log.warning("cannot answer %s seq %r: %s", device_id, counter, err)
+        payload = auth.seal(messages.build(res_type, fields), result_key)
+    except ProtocolError as err:
+        log.warning("cannot answer %s seq %r: %s", device_id, request["seq"], err)
         return None
     return Reply(topics.topic(device_id, res_type), payload)
 
 
-def _answer_unparsed(device_id, mtype, payload, err, ctx) -> Reply | None:
-    # A request that failed validation still gets its error code when its counter and key id
-    # can be read, so the terminal shows why instead of waiting.
+def _answer_unparsed(device_id, mtype, err) -> None:
+    # A request that fails validation cannot be authenticated, so it gets no answer: an error
+    # MACed for its counter would be a result an attacker could keep (module docstring).
     log.warning("bad %s from %s: %s", mtype, device_id, err)
-    try:
-        loose = json.loads(bytes(payload[:messages.MAX_PAYLOAD]).decode("utf-8"))
-        counter, kid = loose["seq"], loose["kid"]
-        if type(counter) is not int or not 0 < counter <= messages.COUNTER_MAX:
-            return None
-        bytes.fromhex(kid)
-        if len(kid) != 16:
-            return None
-    except Exception:  # anything unreadable: nobody to answer
-        return None
-    return _error_reply(device_id, mtype, counter, kid, err.code, ctx, loose.get("oseq"))
+    return None

@@ -369,7 +369,7 @@ def test_an_unsigned_result_is_ignored_and_the_real_one_shown(stack, mosquitto, 
                        what="the journal entry")
         fake = messages.build("debit_res", {"dev": dev, "seq": seq, "ts": int(time.time()),
                                             "st": "declined", "code": "insufficient_balance",
-                                            "amt": 400})
+                                            "amt": 400, "rq": "00" * 16})
         ops.publish(topics.topic(dev, "debit_res"), auth.seal(fake, os.urandom(16)))
 
         def refused():

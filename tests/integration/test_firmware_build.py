@@ -86,7 +86,7 @@ assert ("debit", card, 1234, "books") in actions, actions
 app.handle(("sent", 7))
 result = messages.build("debit_res", {"dev": "CT00000000X", "seq": 7, "ts": 1760000000,
                                       "st": "approved", "amt": 1234, "bal": 766,
-                                      "auth": "A1B2C3"})
+                                      "auth": "A1B2C3", "rq": "00" * 16})
 app.handle(("result", result))
 print("SCREEN " + "|".join(app.screen))
 """

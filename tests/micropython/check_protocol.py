@@ -58,6 +58,34 @@ def check_messages():
             report(name, False, repr(err))
 
 
+def check_result_binding():
+    # A result answers one request: its rq is that request's MAC, and verify_result refuses
+    # a result MACed with the right key for another request with the same counter.
+    by_type = {}
+    for vector in load("messages.json")["messages"]:
+        by_type[vector["type"]] = vector
+    for res_type, req_type in (("debit_res", "debit_req"), ("void_res", "void_req")):
+        name = "binding." + res_type
+        try:
+            request, result = by_type[req_type], by_type[res_type]
+            req_mac = auth.request_mac(request["payload"].encode())
+            key = unhex(result["key"])
+            message = messages.parse(result["payload"].encode(), res_type)
+            auth.verify_result(message, key, req_mac)
+            ok = req_mac == request["mac"] == message["rq"]
+            other = req_mac[:-1] + ("0" if req_mac[-1] != "0" else "1")
+            message["rq"] = other
+            message["mac"] = auth.compute_mac(message, key)  # the server's answer to a forgery
+            try:
+                auth.verify_result(message, key, req_mac)
+                ok = False
+            except ProtocolError as err:
+                ok = ok and err.code == "bad_mac"
+            report(name, ok, "binding not enforced")
+        except Exception as err:
+            report(name, False, repr(err))
+
+
 def check_tokens():
     doc = load("tokens.json")
     for case in doc["tokens"]:
@@ -120,6 +148,7 @@ def fuzz():
 
 
 check_messages()
+check_result_binding()
 check_tokens()
 fuzz()
 print("SUMMARY %d %d" % (passed[0], failed[0]))

@@ -74,11 +74,10 @@ def test_an_older_counter_never_answered_is_a_replay(world):
     assert len(world.ledger.calls) == 1
 
 
-def test_a_tampered_request_is_refused_with_bad_mac_and_stores_nothing(world):
+def test_a_tampered_request_gets_no_answer_and_stores_nothing(world):
     sale = world.terminal.debit(VOUCHER, 1500)
     forged = sale.payload.replace(b'"amt":1500', b'"amt":9500')
-    result = world.result(sale, world.send(sale, payload=forged))
-    assert (result["st"], result["code"]) == ("error", "bad_mac")
+    assert world.send(sale, payload=forged) is None  # no MACed result for a forgery
     assert not world.ledger.calls and not world.uow.requests_store
     assert world.result(sale, world.send(sale))["st"] == "approved"
 
@@ -142,18 +141,17 @@ def test_void_of_an_unknown_sale_is_declined(world):
     assert world.result(cancel, world.send(cancel))["code"] == "void_unknown"
 
 
-def test_unknown_device_gets_an_error_it_can_verify(world):
+def test_an_unknown_device_gets_no_answer(world):
     del world.uow.devices_store[DEV]
     sale = world.terminal.debit(VOUCHER, 1500)
-    assert world.result(sale, world.send(sale))["code"] == "device_unknown"
+    assert world.send(sale) is None
 
 
-def test_a_message_naming_another_device_than_its_topic_is_refused(world):
+def test_a_message_naming_another_device_than_its_topic_gets_no_answer(world):
     sale = world.terminal.debit(VOUCHER, 1500)
     other = tokens.make_device_id("00000000")
-    reply = world.send(sale, topic=f"t/{other}/debit/req")
-    assert reply.topic == f"t/{other}/debit/res"
-    assert messages.parse(reply.payload)["code"] == "bad_topic"
+    assert world.send(sale, topic=f"t/{other}/debit/req") is None
+    assert not world.ledger.calls
 
 
 @pytest.mark.parametrize("payload", [b"", b"{", b"\xff" * 10, b"[]", b'{"t":"debit_req"}',
@@ -162,12 +160,27 @@ def test_garbage_gets_no_answer_and_raises_nothing(world, payload):
     assert money_requests.handle(f"t/{DEV}/debit/req", payload, world.ctx) is None
 
 
-def test_a_malformed_request_with_a_readable_counter_is_told_why(world):
+def test_a_malformed_request_gets_no_answer(world):
     sale = world.terminal.debit(VOUCHER, 1500)
     broken = sale.payload.replace(b'"amt":1500', b'"amt":-5')
-    reply = world.send(sale, payload=broken)
-    result = world.result(sale, reply)
-    assert (result["st"], result["code"]) == ("error", "out_of_range")
+    assert world.send(sale, payload=broken) is None
+
+
+def test_a_forged_request_for_the_next_counter_yields_nothing_to_inject(world):
+    # The MAC oracle: a forged request for the terminal's next counter used to be answered
+    # with an error MACed under that counter's result key; kept, it passed for the answer to
+    # the real sale. Now the forgery gets no answer, and even a result MACed with the right
+    # key for another request with that counter is refused by the terminal.
+    sale = world.terminal.debit(VOUCHER, 1500)
+    forged = sale.payload.replace(b'"amt":1500', b'"amt":1')
+    assert world.send(sale, payload=forged) is None
+    result_key = world.keys.result_mac_key(world.device.initial_key_id, sale.seq)
+    decoy = messages.build("debit_res", {"dev": DEV, "seq": sale.seq, "ts": 1790000000,
+                                         "st": "error", "code": "bad_mac", "amt": 0,
+                                         "rq": "0" * 32})
+    with pytest.raises(ProtocolError):
+        WireTerminal.read_result(sale, auth.seal(decoy, result_key))
+    assert world.result(sale, world.send(sale))["st"] == "approved"
 
 
 def test_results_are_macd_with_the_result_key_not_the_request_key(world):

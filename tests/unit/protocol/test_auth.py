@@ -63,3 +63,22 @@ def test_messages_without_a_scheme_cannot_be_sealed():
                                .encode())
     with pytest.raises(ProtocolError):
         auth.seal(heartbeat, b"k" * 16)
+
+
+@pytest.mark.parametrize("res_type,req_type", [("debit_res", "debit_req"),
+                                               ("void_res", "void_req")])
+def test_a_result_is_bound_to_the_request_it_answers(res_type, req_type):
+    request = next(v for v in VECTORS if v["type"] == req_type)
+    result = next(v for v in VECTORS if v["type"] == res_type)
+    req_mac = auth.request_mac(request["payload"].encode())
+    message = messages.parse(result["payload"].encode())
+    assert req_mac == request["mac"] == message["rq"]
+    key = bytes.fromhex(result["key"])
+    auth.verify_result(message, key, req_mac)
+    # The server's own MACed answer to a forged request with the same counter: right key,
+    # wrong request. The terminal refuses it.
+    message["rq"] = "0" * 32
+    message["mac"] = auth.compute_mac(message, key)
+    with pytest.raises(ProtocolError) as err:
+        auth.verify_result(message, key, req_mac)
+    assert err.value.code == "bad_mac"
