@@ -23,6 +23,7 @@ from fleet_server.service_layer.accounts_policy import (
     Throttle,
     normalise_email,
     password_problems,
+    password_refusal,
 )
 
 LINK_LIFETIME = timedelta(hours=24)
@@ -236,7 +237,7 @@ class AccountService:
             raise AccountError("Les deux mots de passe ne sont pas identiques")
         problems = password_problems(password)
         if problems:
-            raise AccountError("Le mot de passe doit comporter " + ", ".join(problems))
+            raise AccountError(password_refusal(problems))
         if not token or len(token) > 100:
             raise AccountError("Lien invalide ou expiré")
         user_id = self.store.use_link(token_hash(token), purpose, self.clock())

@@ -40,10 +40,26 @@ def password_problems(password: str) -> list[str]:
     if not any(c in SPECIALS for c in password):
         problems.append("au moins un caractère spécial (par exemple ! ? @ # %)")
     if any(c.isspace() for c in password):
-        problems.append("aucun espace")
+        problems.append(NO_SPACE)
     if any(ord(c) < 32 or ord(c) == 127 for c in password):
-        problems.append("aucun caractère de contrôle")
+        problems.append(NO_CONTROL)
     return problems
+
+
+NO_SPACE, NO_CONTROL = "aucun espace", "aucun caractère de contrôle"
+
+
+def password_refusal(problems: list[str]) -> str:
+    """One French sentence for what password_problems found: what it must have, then what it
+    must not ("doit comporter ... aucun espace" says the opposite of the rule)."""
+    needed = [p for p in problems if p not in (NO_SPACE, NO_CONTROL)]
+    banned = [p for p in problems if p in (NO_SPACE, NO_CONTROL)]
+    parts = []
+    if needed:
+        parts.append("doit comporter " + ", ".join(needed))
+    if banned:
+        parts.append(("il " if needed else "") + "ne doit comporter " + " ni ".join(banned))
+    return "Le mot de passe " + " ; ".join(parts)
 
 
 def normalise_email(raw: str) -> str | None:

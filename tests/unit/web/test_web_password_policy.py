@@ -6,7 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleet_server.service_layer.accounts_policy import normalise_email, password_problems
+from fleet_server.service_layer.accounts_policy import (
+    normalise_email,
+    password_problems,
+    password_refusal,
+)
 
 GOOD = "Bonjour!2026x"
 
@@ -63,3 +67,13 @@ def test_any_text_gets_a_list_of_problems_and_never_an_error(password):
 ])
 def test_email_addresses_are_normalised_or_refused(raw, expected):
     assert normalise_email(raw) == expected
+
+
+def test_the_refusal_says_what_must_be_there_then_what_must_not():
+    assert password_refusal(password_problems("Bonjour! 2026x")) == \
+        "Le mot de passe ne doit comporter aucun espace"
+    assert password_refusal(password_problems("bonjour 2026x!")) == (
+        "Le mot de passe doit comporter au moins une majuscule ; "
+        "il ne doit comporter aucun espace")
+    assert password_refusal(password_problems("Bonjour!2026x\x00 ")).endswith(
+        "ne doit comporter aucun espace ni aucun caractère de contrôle")
