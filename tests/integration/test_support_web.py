@@ -104,3 +104,32 @@ def test_partners_cannot_reach_the_desk_and_agents_see_no_money(world):
     anonymous = TestClient(create_app(stack.fleet))
     r = anonymous.get("/support", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+ENGLISH = re.compile(r"\b(power_on|watchdog|fault|active|offline|online|unresponsive|status|"
+                     r"reboot|error|sales|command|update|alert|bad_mac|drift_s|free)\b")
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees: no tags, no attribute values."""
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S))
+
+
+def test_the_terminal_page_speaks_french_states_history_and_reboot_reasons(world):
+    stack, terminal, _ = world
+    http = TestClient(create_app(stack.fleet))
+    login(http, make_account(stack.fleet, "support"))
+    dev = terminal.dev
+    terminal.heartbeat(boots=2, rst="power_on")
+    eventually(lambda: http.get(f"/support/terminaux/{dev}/direct").text,
+               lambda t: "mise sous tension" in t)
+    terminal.heartbeat(boots=3, rst="watchdog", scn="fault", up=5)
+    desk = stack.fleet.extras["support"]
+    eventually(lambda: (desk.status.flush(), desk.store.timeline(dev))[1],
+               lambda events: {e.kind for e in events} >= {"reboot", "error"})
+    page = http.get(f"/support/terminaux/{dev}").text
+    text = visible_text(page)
+    assert "(en service)" in text and "chien de garde" in text and "lecteur : en panne" in text
+    assert "Redémarrage" in text and "Erreur" in text and "en panne" in text
+    assert ENGLISH.findall(text) == []
+    assert ENGLISH.findall(visible_text(http.get("/support").text)) == []

@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 
 from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import Fleet
+from fleet_server.entrypoints.web import labels
 from fleet_server.entrypoints.web.layout import format_cents, format_paris, navigation
 from fleet_server.service_layer.accounts import AccountService, User
 from fleet_server.service_layer.accounts_policy import (
@@ -52,6 +53,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["euros"] = format_cents
 templates.env.filters["paris"] = format_paris
 templates.env.globals["ROLE_LABELS"] = ROLE_LABELS
+labels.install(templates.env)
 
 WebUser = User  # who is logged in: id, email, name, role, partner_id
 

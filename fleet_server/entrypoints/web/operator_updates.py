@@ -20,6 +20,7 @@ from fleet_server.entrypoints.web.deps import (
     render,
     require_user,
 )
+from fleet_server.entrypoints.web.labels import CAMPAIGN_STATES
 from fleet_server.entrypoints.web.layout import add_nav
 from fleet_server.service_layer.campaigns_ports import CampaignError, Rules
 
@@ -28,8 +29,7 @@ Operator = Annotated[WebUser, require_user(OPERATOR)]
 Text = Annotated[str, Form(max_length=40)]
 Number = Annotated[str, Form(max_length=12)]
 add_nav(OPERATOR, "Mises à jour", "/operator/updates")
-STATE_LABELS = {"running": "En cours", "paused": "En pause", "cancelled": "Annulée",
-                "aborted": "Interrompue (trop d'échecs)", "completed": "Terminée"}
+STATE_LABELS = CAMPAIGN_STATES
 ACTIONS = {"pause": "mise en pause", "resume": "reprise", "cancel": "annulée"}
 TARGET_KINDS = {"all": "Tout le parc", "partner": "Les terminaux d'un partenaire",
                 "model": "Un modèle de carte", "firmware": "Les terminaux d'une version",

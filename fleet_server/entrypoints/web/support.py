@@ -28,6 +28,7 @@ from fleet_server.entrypoints.web.deps import (
     render,
     require_user,
 )
+from fleet_server.entrypoints.web.labels import support_error
 from fleet_server.entrypoints.web.layout import add_nav
 from fleet_server.entrypoints.web.support_chart import line_chart
 from fleet_server.service_layer.support import SupportDesk
@@ -148,14 +149,7 @@ def run_command(request: Request, device_id: str, user: Agent, fleet: FleetDep,
 
 
 def _french(err: Exception) -> str:
-    text = str(err)
-    if text.startswith("reason"):
-        return "indiquez la raison (3 à 500 caractères, sans caractères de contrôle)."
-    if text.startswith("title"):
-        return "indiquez un titre (3 à 200 caractères)."
-    if text.startswith("note"):
-        return "la note est vide ou trop longue."
-    return text
+    return support_error(str(err))
 
 
 @router.post("/support/terminaux/{device_id}/interventions")
@@ -210,7 +204,7 @@ def change_intervention(request: Request, intervention_id: int, user: Agent, fle
     try:
         desk.interventions.move(user.email, user.role, intervention_id, status=status)
     except SupportError as err:
-        return redirect(back, f"Changement refusé : {err}")
+        return redirect(back, f"Changement refusé : {_french(err)}")
     return redirect(back, f"Statut : {STATUSES[status]}.")
 
 

@@ -1,0 +1,158 @@
+"""French words for the codes the services and the terminals speak (device states, timeline
+kinds, reset causes, diagnostic details, campaign states and reasons).
+
+The services keep their codes (the API and the database use them); the console and the support
+CLI turn them into French here, at the edge. A code this module does not know is shown as it
+is rather than hidden, so a new one is visible and gets its word added here.
+"""
+
+import re
+
+from fleet_server.domain.support import STATUSES
+from protocol import errors
+
+DEVICE_STATES = {"provisioned": "en préparation", "assigned": "alloué, à mettre en service",
+                 "active": "en service", "suspended": "suspendu", "retired": "retiré"}
+EVENT_KINDS = {"status": "Connexion", "error": "Erreur", "reboot": "Redémarrage",
+               "command": "Commande", "update": "Mise à jour", "sales": "Ventes",
+               "alert": "Alerte", "intervention": "Intervention"}
+# What a terminal reports as the cause of its last start (heartbeat field `rst`).
+RESET_CAUSES = {"power_on": "mise sous tension", "watchdog": "chien de garde (blocage)",
+                "soft": "redémarrage logiciel", "hard": "bouton de réinitialisation",
+                "deepsleep": "sortie de veille", "brownout": "baisse de tension",
+                "restart": "redémarrage demandé", "update": "mise à jour",
+                "unknown": "cause inconnue"}
+SCANNER_STATES = {"ok": "en service", "fault": "en panne", "absent": "absent"}
+CONNECTIONS = {"online": "en ligne", "offline": "hors ligne", "unresponsive": "muet",
+               "unknown": "inconnu"}
+# The details a diagnostic check returns beside its ok flag (firmware runtime.diagnostics).
+CHECK_DETAILS = {"state": "état", "drift_s": "décalage", "free": "mémoire libre",
+                 "pending": "dernière vente du journal"}
+CAMPAIGN_STATES = {"running": "En cours", "paused": "En pause", "cancelled": "Annulée",
+                   "aborted": "Interrompue (trop d'échecs)", "completed": "Terminée"}
+CAMPAIGN_DEVICE_STATES = {
+    "pending": "à proposer", "offered": "proposée", "queued": "en file sur le terminal",
+    "downloading": "téléchargement", "verifying": "vérification", "installing": "installation",
+    "rebooting": "redémarrage", "succeeded": "réussie", "failed": "échec",
+    "rolled_back": "revenu à la version précédente", "rejected": "refusée par le terminal",
+    "timed_out": "sans réponse", "skipped": "non proposée"}
+
+# The codes a stored timeline summary carries, by what they follow (device_status.py and
+# support_commands.py write them).
+_IN_SUMMARY = (
+    (re.compile(r"(redémarrage \()(\w+)(\))"), lambda code: reset_cause(code)),
+    (re.compile(r"(lecteur : )(\w+)()"), lambda code: scanner_state(code)),
+    (re.compile(r"(\(terminal )(\w+)(\))"), lambda code: CONNECTIONS.get(code, code)),
+    (re.compile(r"(refusé \()(\w+)(\))"), lambda code: refusal(code).lower()),
+)
+_FAILURE_RATE = re.compile(r"^failure rate (\d+)/(\d+) over (\d+)%$")
+_STUCK = re.compile(r"^stuck in (\w+)$")
+
+
+def device_state(code: str | None) -> str:
+    return DEVICE_STATES.get(code or "", code or "—")
+
+
+def reset_cause(code: str | None) -> str:
+    return RESET_CAUSES.get(code or "", code or "—")
+
+
+def scanner_state(code: str | None) -> str:
+    return SCANNER_STATES.get(code or "", code or "—")
+
+
+def event_kind(code: str) -> str:
+    return EVENT_KINDS.get(code, code)
+
+
+def event_text(summary: str) -> str:
+    """A timeline summary with the codes it carries in French: "redémarrage (power_on)",
+    "lecteur : fault", "(terminal offline)", "refusé (bad_mac)". The summaries are stored as
+    written, rows from before this translation too, so the words are put in when shown."""
+    for pattern, word in _IN_SUMMARY:
+        summary = pattern.sub(lambda m, word=word: m.group(1) + word(m.group(2)) + m.group(3),
+                              summary)
+    return summary
+
+
+def check_detail(key: str, value) -> str:
+    """One detail of a diagnostic check, e.g. "décalage : 3 s", "mémoire libre : 81,2 Kio"."""
+    label = CHECK_DETAILS.get(key, key)
+    if key == "state":
+        shown = scanner_state(str(value))
+    elif key == "drift_s":
+        shown = f"{value} s"
+    elif key == "free" and isinstance(value, int):
+        shown = f"{value / 1024:.1f} Kio".replace(".", ",")
+    elif key == "pending":
+        shown = f"n° {value}" if value else "aucune en attente"
+    elif isinstance(value, bool):
+        shown = "oui" if value else "non"
+    else:
+        shown = str(value)
+    return f"{label} : {shown}"
+
+
+def refusal(code: str | None) -> str:
+    """Why a terminal refused a command (its error code), in French."""
+    if code and errors.is_known(code):
+        return errors.text_fr(code)
+    return code or "sans motif"
+
+
+def campaign_reason(reason: str | None) -> str:
+    """Why a campaign or one of its terminals stopped, as the update service recorded it."""
+    if not reason:
+        return ""
+    if reason in CAMPAIGN_STATES:
+        return CAMPAIGN_STATES[reason].lower() + (" par l'opérateur" if reason == "cancelled"
+                                                  else "")
+    rate = _FAILURE_RATE.match(reason)
+    if rate:
+        failed, finished, limit = rate.groups()
+        return f"{failed} échec(s) sur {finished} terminaux terminés, au-delà de {limit} %"
+    stuck = _STUCK.match(reason)
+    if stuck:
+        return f"bloqué à l'étape « {campaign_device_state(stuck.group(1))} »"
+    return event_text(reason)
+
+
+def campaign_device_state(code: str) -> str:
+    return CAMPAIGN_DEVICE_STATES.get(code, code)
+
+
+def install(env) -> None:
+    """Make these words available to every template as filters."""
+    env.filters.update(device_state=device_state, reset_cause=reset_cause,
+                       scanner_state=scanner_state, event_kind=event_kind,
+                       event_text=event_text, check_detail=check_detail, refusal=refusal,
+                       campaign_reason=campaign_reason,
+                       campaign_device_state=campaign_device_state)
+
+
+_MOVE = re.compile(r"^an intervention (\w+) cannot become (\w+)$")
+_SUPPORT_ERRORS = (
+    ("reason", "indiquez la raison (3 à 500 caractères, sans caractères de contrôle)."),
+    ("title", "indiquez un titre (3 à 200 caractères)."),
+    ("note", "la note est vide ou trop longue."),
+    ("this terminal is retired", "ce terminal est retiré du parc."),
+    ("no such intervention", "cette intervention n'est pas celle de ce terminal."),
+    ("unknown category", "catégorie inconnue."),
+    ("unknown status", "statut inconnu."),
+    ("unknown command", "commande inconnue."),
+    ("get_logs takes lines", "le nombre de lignes va de 1 à 200."),
+    ("timeout_s", "le délai de réponse va de 5 à 600 secondes."),
+    ("queue_ttl_s", "l'attente d'un terminal hors ligne va de 60 secondes à 7 jours."),
+)
+
+
+def support_error(text: str) -> str:
+    """A refusal of the support services (written in English for the API) in French."""
+    move = _MOVE.match(text)
+    if move:
+        before, after = (STATUSES.get(s, s) for s in move.groups())
+        return f"une intervention « {before} » ne peut pas passer à « {after} »."
+    for start, french in _SUPPORT_ERRORS:
+        if text.startswith(start):
+            return french
+    return text
