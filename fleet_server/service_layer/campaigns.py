@@ -101,7 +101,13 @@ class UpdateService:
         if row is None:
             raise CampaignError(f"no release {version}")
         if version not in self._release_cache:
-            doc = rel.parse_manifest(row["manifest"])
+            try:
+                doc = rel.parse_manifest(row["manifest"])
+            except rel.ReleaseError as err:
+                # Checked at publication, so the row was changed since (a restore gone wrong,
+                # someone in the database): a refusal the operator can read, not a crash.
+                raise CampaignError(f"damaged release {version} in the store ({err}): "
+                                    "publish it again") from err
             self._release_cache[version] = (doc, {f["sha256"] for f in doc["files"]})
         doc, shas = self._release_cache[version]
         return row, doc, shas

@@ -244,3 +244,27 @@ def test_chunks_are_served_only_for_the_campaign_s_files_and_reports_are_checked
     service.handle(topics.topic(dev, "update_report"), b"\xff garbage")
     report(fleet, dev, "SERVE", "succeeded")
     assert service.campaigns.device("SERVE", dev)["state"] == "succeeded"
+
+
+def test_a_tampered_release_row_is_refused_with_a_clear_error(fleet, key):
+    # A release row changed in the database after publication (a path climbing out of the
+    # slot): starting a campaign with it is a 422 naming the damage, not a 500.
+    from sqlalchemy import update
+
+    from fleet_server.adapters.orm_updates import update_releases
+
+    http = TestClient(create_app(fleet))
+    op = {"Authorization": "Bearer " + issue_token(fleet.session_factory, "operator", None, "o")}
+    good = release("1.1.0", key)
+    assert http.post(V1 + "/releases", json=body_of(good), headers=op).status_code == 201
+    tampered = good.manifest.replace(b'"a.bin"', b'"../a.bin"')
+    with fleet.engine.begin() as conn:
+        conn.execute(update(update_releases).where(update_releases.c.version == "1.1.0")
+                     .values(manifest=tampered))
+    ids = devices(fleet, 2)
+    r = http.post(V1 + "/campaigns", headers=op, json={"release": "1.1.0", "devices": ids})
+    assert r.status_code == 422, r.text
+    assert "damaged release 1.1.0" in r.text and "../a.bin" in r.text
+    with pytest.raises(Exception) as err:
+        fleet.extras["updates"].start("1.1.0", {"all": True}, {})
+    assert type(err.value).__name__ == "CampaignError"

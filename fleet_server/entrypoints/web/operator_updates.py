@@ -46,6 +46,8 @@ REFUSALS = (
                            "1, délai par terminal de 10 s à 7 jours, nouvelles tentatives de "
                            "0 à 10."),
     ("too many devices", "Liste trop longue : 100 000 terminaux au plus."),
+    ("damaged release", "Version endommagée dans la base (son manifeste ne passe plus les "
+                        "contrôles) : publiez-la à nouveau."),
 )
 # The form's numeric fields: (name, French label, type, default shown).
 DEFAULTS = Rules()
