@@ -106,6 +106,9 @@ def connect_broker(fleet: Fleet) -> None:
     """Start the embedded broker when none is configured, then connect the MQTT bus."""
     from fleet_server.adapters.mqtt_bus import MqttBus
 
+    refusal = fleet.settings.plain_broker_refusal()
+    if refusal:
+        raise ValueError(refusal)
     url = fleet.settings.broker_url
     if not url:
         from fleet_server.adapters.embedded_broker import EmbeddedBroker

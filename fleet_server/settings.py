@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     mqtt_tls_ca: str | None = None
     mqtt_tls_cert: str | None = None
     mqtt_tls_key: str | None = None
+    # Outside dev mode the broker is reached over TLS (mqtts://): debit requests carry full
+    # card numbers. True accepts plain MQTT anyway (a private network you answer for).
+    allow_plain_mqtt: bool = False
     # Device life cycle (docs/device-lifecycle.md): how long the key before a re-key stays
     # accepted, and where the broker's access rules live (written by `fleet broker-config`;
     # None: no broker-side revocation) with the fleet PKI (its CRL).
@@ -84,6 +87,21 @@ class Settings(BaseSettings):
             raise ValueError("FLEET_MASTER_SECRET is a placeholder or shorter than 32 "
                              "characters; set a real secret outside dev mode")
         return self
+
+    def plain_broker_refusal(self) -> str | None:
+        """Why the server must not start on this broker URL, or None (docs/security.md)."""
+        if self.mode == "dev" or self.allow_plain_mqtt:
+            return None
+        if not self.broker_url:
+            return ("outside dev mode the embedded broker (plain MQTT, no TLS) is not "
+                    "started: give --broker mqtts://host:port (FLEET_BROKER_URL), or set "
+                    "FLEET_ALLOW_PLAIN_MQTT=true to accept plain MQTT on a network you trust")
+        if not self.broker_url.startswith("mqtts://"):
+            return (f"outside dev mode the broker must be reached over TLS (mqtts://), not "
+                    f"{self.broker_url.split('://')[0]}://: card numbers travel inside debit "
+                    "requests. Set FLEET_ALLOW_PLAIN_MQTT=true to accept plain MQTT on a "
+                    "network you trust")
+        return None
 
     def trusted_proxy_list(self) -> list[str]:
         return [p.strip() for p in (self.trusted_proxies or "").split(",") if p.strip()]
