@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet_server.ledger import categories as category_list
 from fleet_server.ledger import rules
 from fleet_server.ledger.tables import (
     AgreementRow,
@@ -94,6 +95,17 @@ class LedgerAdmin:
         with self._sf() as s, s.begin():
             yield s
 
+    def categories(self) -> list[category_list.CategoryView]:
+        with self._sf() as s:
+            return category_list.listed(s)
+
+    def category_labels(self) -> dict[str, str]:
+        return {c.code: c.label for c in self.categories()}
+
+    def save_category(self, code: str, label: str) -> category_list.CategoryView:
+        with self._tx() as s:
+            return category_list.save(s, code, label, self._clock())
+
     def create_program(self, name: str, market_year: int, max_amount_cents: int | None = None,
                        program_id: str | None = None) -> str:
         program_id = program_id or new_id("PG")
@@ -116,6 +128,7 @@ class LedgerAdmin:
             raise ValueError(f"unknown agreement status {status!r}")
         now, agreement_id = self._clock(), new_id(length=9)
         with self._tx() as s:
+            category_list.require(s, category)
             s.add(AgreementRow(id=agreement_id, partner_id=partner_id, program_id=program_id,
                                category=category, market_year=market_year, status=status,
                                requested_at=now, status_at=now,
@@ -158,8 +171,10 @@ class LedgerAdmin:
                            name: str | None = None, blocked: bool = False) -> str:
         _check_code(card_code, tokens.CARD)
         beneficiary_id = new_id("BE")
+        pots = list(pots)
         with self._tx() as s:
             _get(s, ProgramRow, program_id)
+            category_list.require(s, *(pot.category for pot in pots))
             s.add(BeneficiaryRow(id=beneficiary_id, program_id=program_id, card_code=card_code,
                                  name=name, blocked=blocked, created_at=self._clock()))
             s.flush()
@@ -182,6 +197,8 @@ class LedgerAdmin:
         if not rules.valid_amount(value_cents):
             raise ValueError("a voucher is worth a positive number of cents")
         with self._tx(_session) as s:
+            if _series is None:  # a series checked its category once
+                category_list.require(s, category)
             owner = _beneficiary(s, card_code).id if card_code else None
             series_id, rank = _series or (None, None)
             s.add(VoucherRow(number=number, program_id=program_id, beneficiary_id=owner,
@@ -195,6 +212,7 @@ class LedgerAdmin:
                              expires_at: datetime | None = None) -> int:
         """`coupons` are (number, value_cents) in the order they must be debited."""
         with self._tx() as s:
+            category_list.require(s, category)
             owner = _beneficiary(s, card_code).id if card_code else None
             series = CouponSeriesRow(program_id=program_id, beneficiary_id=owner,
                                      category=category, market_year=market_year,

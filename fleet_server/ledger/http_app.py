@@ -25,7 +25,7 @@ import hmac
 import logging
 import threading
 from collections import OrderedDict
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header, Request
@@ -296,6 +296,7 @@ def serve_reference_ledger(db_url: str, host: str, port: int, token: str | None)
     from sqlalchemy import inspect
 
     from fleet_server.adapters.db import Base, make_engine, make_session_factory
+    from fleet_server.ledger.categories import add_defaults
     from fleet_server.ledger.reference import ReferenceLedger
     from fleet_server.ledger.tables import LEDGER_TABLES
 
@@ -308,6 +309,8 @@ def serve_reference_ledger(db_url: str, host: str, port: int, token: str | None)
             upgrade(engine)
         else:
             Base.metadata.create_all(engine, tables=LEDGER_TABLES)
+            with make_session_factory(engine)() as session, session.begin():
+                add_defaults(session, datetime.now(UTC))
         if not token and host not in ("127.0.0.1", "localhost", "::1"):
             log.warning("serving the ledger on %s without a token: anyone who can reach it "
                         "can move money", host)

@@ -203,13 +203,17 @@ def _write(header: list[str], rows: Iterable[list]) -> str:
     return CSV_BOM + out.getvalue()
 
 
-def operations_csv(operations: Iterable[OperationView]) -> str:
+def operations_csv(operations: Iterable[OperationView],
+                   category_labels: dict[str, str] | None = None) -> str:
+    """`category_labels` (code -> French label) names each category as partners know it."""
+    labels = category_labels or {}
     header = ["N° opération", "Date", "Heure", "Type", "Code", "Catégorie", "Millésime",
               "Montant (EUR)", "Statut", "Réf. interne", "Terminal", "N° lot",
               "Remboursement demandé le"]
     return _write(header, ([
         op.id, _paris(op.created_at, "%d/%m/%Y"), _paris(op.created_at, "%H:%M:%S"),
-        _KIND_FR.get(op.kind, op.kind), op.token, _cell(op.category), op.market_year,
+        _KIND_FR.get(op.kind, op.kind), op.token, _cell(labels.get(op.category, op.category)),
+        op.market_year,
         format_cents(op.amount_cents), _OP_STATUS_FR.get(op.status, op.status),
         _cell(op.internal_reference), _cell(op.device_id), op.batch_id or "",
         _paris(op.reimbursement_requested_at, "%d/%m/%Y")] for op in operations))

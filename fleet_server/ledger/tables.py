@@ -47,6 +47,16 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class CategoryRow(Base):
+    """The managed list of categories (pots, vouchers, coupon series, agreements use its codes):
+    a stable code for the wire and the API, a French label for people."""
+
+    __tablename__ = "ledger_categories"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ProgramRow(Base):
     __tablename__ = "ledger_programs"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -217,5 +227,5 @@ class IdempotencyRow(Base):
 
 
 LEDGER_TABLES = [m.__table__ for m in (
-    ProgramRow, PartnerRow, AgreementRow, BeneficiaryRow, PotRow, CouponSeriesRow, VoucherRow,
-    BatchRow, OperationRow, IdempotencyRow)]
+    CategoryRow, ProgramRow, PartnerRow, AgreementRow, BeneficiaryRow, PotRow, CouponSeriesRow,
+    VoucherRow, BatchRow, OperationRow, IdempotencyRow)]

@@ -12,6 +12,8 @@ from protocol import auth, messages, topics
 
 log = logging.getLogger("fleet.config")
 
+# Short labels for the 128x64 screen when the ledger cannot tell its category list (an
+# external ledger); the reference ledger's list is used otherwise.
 LABELS = {"books": "Livres", "culture": "Culture", "sport": "Sport", "driving": "Permis",
           "music": "Musique", "cinema": "Cinema"}
 DEFAULT_AMAX = 30000  # when the ledger cannot tell the partner's programs
@@ -23,7 +25,7 @@ def build_config(keys: KeyStore, device, partner, categories: list[dict], amax: 
                  version: int, now: datetime, hb_s: int = DEFAULT_HB_S) -> tuple[str, bytes]:
     cats = []
     for cat in categories[:8]:
-        entry = {"c": cat["c"], "l": cat.get("l") or LABELS.get(cat["c"], cat["c"])[:24]}
+        entry = {"c": cat["c"], "l": (cat.get("l") or LABELS.get(cat["c"], cat["c"]))[:24]}
         if cat.get("cap"):
             entry["cap"] = cat["cap"]
         cats.append(entry)
@@ -56,10 +58,24 @@ def partner_categories(ledger, partner_id: str) -> tuple[list[dict], int]:
             seen.add(row["category"])
             out.append({"c": row["category"]})
     caps = _category_caps(ledger, programs)
+    labels = _category_labels(ledger)
     for entry in out:
+        if labels.get(entry["c"]):
+            entry["l"] = labels[entry["c"]]
         if caps.get(entry["c"]):  # shown on the amount screen ("Max 6,00 EUR") and enforced
             entry["cap"] = caps[entry["c"]]
     return out, program_amount_max(maxima)
+
+
+def _category_labels(ledger) -> dict:
+    read = getattr(ledger, "category_labels", None)
+    if read is None:
+        return {}
+    try:
+        return read()
+    except Exception as err:  # best effort: the terminal falls back to its short labels
+        log.warning("category labels unavailable: %s", err)
+        return {}
 
 
 def _category_caps(ledger, program_ids) -> dict:

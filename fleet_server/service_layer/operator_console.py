@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fleet_server.domain.devices import DeviceStateError, LifecycleRefused
 from fleet_server.domain.partners import Partner
+from fleet_server.ledger import categories as category_list
 from fleet_server.ledger import listings, rules
 from fleet_server.ledger.reference import NotFound, PotView, ReferenceLedger, new_id
 from fleet_server.service_layer import registry
@@ -101,6 +102,26 @@ class OperatorConsole:
             partner.suspended = suspended
             uow.commit()
 
+    # The category list.
+
+    def categories(self) -> list[category_list.CategoryView]:
+        return self.ledger.categories()
+
+    def save_category(self, code: str, label: str) -> category_list.CategoryView:
+        try:
+            return self.ledger.save_category(code, label)
+        except category_list.CategoryInvalid as err:
+            raise OperatorError("Catégorie invalide : code en lettres minuscules, chiffres, - "
+                                f"ou _ (32 au plus), libellé de 1 à {category_list.LABEL_MAX} "
+                                "caractères.") from err
+
+    def _category(self, raw: str) -> str:
+        value = category(raw)
+        if value not in self.ledger.category_labels():
+            raise OperatorError(f"Catégorie « {value} » inconnue : ajoutez-la d'abord dans "
+                                "« Catégories ».")
+        return value
+
     def agreements(self, partner_id: str) -> list[dict]:
         names = {p.id: p.name for p in listings.programs(self.ledger_sf)}
         return [dict(a, program_name=names.get(a["program_id"], a["program_id"]))
@@ -115,7 +136,8 @@ class OperatorConsole:
         if status not in (rules.REQUESTED, rules.ACCEPTED, rules.SIGNED):
             raise OperatorError("Statut inconnu.")
         try:
-            return self.ledger.create_agreement(partner_id, program.id, category(raw_category),
+            return self.ledger.create_agreement(partner_id, program.id,
+                                                self._category(raw_category),
                                                 program.market_year, status)
         except IntegrityError as err:
             raise OperatorError("Partenaire inconnu du registre des opérations.") from err
@@ -153,7 +175,7 @@ class OperatorConsole:
         for raw_category, balance, cap in pots:
             if not raw_category.strip():
                 continue
-            made.append(PotView(category(raw_category), cents(balance, "Solde")
+            made.append(PotView(self._category(raw_category), cents(balance, "Solde")
                                 if balance.strip() not in ("", "0") else 0,
                                 cents(cap, "Plafond") if cap.strip() else None))
         if not made:
@@ -171,7 +193,7 @@ class OperatorConsole:
     def load_pot(self, card: str, raw_category: str, amount: str) -> int:
         try:
             _kind, code = tokens.parse_token(card)
-            return self.ledger.load_pot(code, category(raw_category), cents(amount))
+            return self.ledger.load_pot(code, self._category(raw_category), cents(amount))
         except ProtocolError as err:
             raise OperatorError("Code de carte illisible.") from err
         except NotFound as err:
@@ -196,7 +218,7 @@ class OperatorConsole:
         program = self._program(program_id)
         if not (count.isdigit() and 1 <= int(count) <= MAX_VOUCHERS):
             raise OperatorError(f"Nombre de bons : de 1 à {MAX_VOUCHERS}.")
-        value_cents, cat = cents(value, "Valeur"), category(raw_category)
+        value_cents, cat = cents(value, "Valeur"), self._category(raw_category)
         return [self.ledger.create_voucher(program.id, self._number(), cat, value_cents,
                                            program.market_year) for _ in range(int(count))]
 
@@ -210,7 +232,7 @@ class OperatorConsole:
         numbers = [self._number() for _ in amounts]
         try:
             owner = tokens.parse_token(card)[1] if card and card.strip() else None
-            series = self.ledger.create_coupon_series(program.id, category(raw_category),
+            series = self.ledger.create_coupon_series(program.id, self._category(raw_category),
                                                       program.market_year,
                                                       list(zip(numbers, amounts, strict=True)),
                                                       card_code=owner)

@@ -249,14 +249,17 @@ class PartnerConsole:
         return sorted({a["category"] for a in self.ledger.agreements(partner_id)
                        if a["status"] == rules.SIGNED})
 
+    def categories(self) -> list:
+        """The programme's category list (code and French label), for the request form."""
+        return self.ledger.categories()
+
     def request_agreement(self, partner_id: str, program_id: str, category: str) -> str:
         program = next((p for p in self.programs() if p.id == program_id), None)
         category = (category or "").strip().lower()
         if program is None:
             raise ConsoleError("Programme inconnu.")
-        if not category or len(category) > 32 or not category.replace("_", "").replace(
-                "-", "").isalnum() or not category.isascii():
-            raise ConsoleError("Catégorie invalide (lettres, chiffres, - ou _).")
+        if category not in self.ledger.category_labels():
+            raise ConsoleError("Catégorie inconnue : choisissez-la dans la liste.")
         for a in self.ledger.agreements(partner_id):
             if (a["program_id"], a["category"], a["market_year"]) == (
                     program.id, category, program.market_year) and a["status"] != \
@@ -282,9 +285,9 @@ class PartnerConsole:
         if not ops:
             raise ConsoleError("Aucune opération à exporter.")
         stamp = settlement.paris_day(self.clock()).strftime("%Y%m%d")
-        return self.data.add_export(partner_id, f"operations-{stamp}.csv",
-                                    settlement.operations_csv(ops), len(ops), user_id,
-                                    self.clock())
+        content = settlement.operations_csv(ops, self.ledger.category_labels())
+        return self.data.add_export(partner_id, f"operations-{stamp}.csv", content, len(ops),
+                                    user_id, self.clock())
 
     def export_batches(self, partner_id: str, user_id: int | None) -> ExportInfo:
         batches = self.batches(partner_id)

@@ -64,9 +64,18 @@ def operator_creates_partner(site, page) -> str:
     page.wait_for_url("**/operator/partners/PA*")
     assert "Lien d'activation envoyé à admin@librairie.example" in flash(page)
     partner_id = page.url.rsplit("/", 1)[1]
-    page.fill("form[action$='/agreements'] input[name=category]", "books")
+    page.select_option("form[action$='/agreements'] select[name=category]", "books")
     page.click("form[action$='/agreements'] button[type=submit]")  # "signée" by default
     assert "Signée" in page.inner_text("#agreements")
+    assert "Livres" in page.inner_text("#agreements")  # the category's label, not its code
+    # The category list: a new category is offered at once in the forms that use one.
+    page.goto(site.base + "/operator/categories")
+    page.fill("form[action='/operator/categories'] input[name=code] >> nth=-1", "museum")
+    page.fill("form[action='/operator/categories'] input[name=label] >> nth=-1", "Musées")
+    page.click("form[action='/operator/categories'] button.primary")
+    assert "Catégorie « Musées » (museum) enregistrée." in flash(page)
+    page.goto(site.base + f"/operator/partners/{partner_id}")
+    assert "Musées" in page.inner_text("form[action$='/agreements'] select[name=category]")
     page.goto(site.base + "/operator/partners")
     shot(page, "operator-partners.png")
     return partner_id
@@ -102,6 +111,7 @@ def test_partner_admin_day_and_online_till(site, browser):
         admin.fill(f"{row} input[name=reference]", "Facture 2026-117")
         admin.click(f"{row} form[action$='/reference'] button")
         admin.wait_for_selector(f"{row} .badge:has-text('enregistrée')")
+        assert "Livres" in admin.inner_text(row) and "books" not in admin.inner_text(row)
         shot(admin, "partner-operations.png")
         admin.once("dialog", lambda dialog: dialog.accept())
         admin.click(f"{row} form[action$='/cancel'] button")
@@ -131,7 +141,7 @@ def test_partner_admin_day_and_online_till(site, browser):
         header, line = text.splitlines()[:2]
         assert header.startswith("N° opération;Date;Heure;Type;Code")
         assert line.startswith(operation + ";") and "Annulée" in line
-        assert "Facture 2026-117" in line and "12,50" in line
+        assert "Facture 2026-117" in line and "12,50" in line and ";Livres;" in line
 
         # The admin adds a counter clerk, who activates and sells through the online till.
         admin.goto(site.base + "/partner/organisation")

@@ -109,7 +109,7 @@ def test_operator_sets_up_a_program_and_the_partner_claims_and_sells(fleet):
     card = re.search(r"Carte (\d{12}) créée", message(page)).group(1)
     page = op.post(f"/operator/beneficiaries/{card}/load", data={
         "csrf_token": token, "category": "driving", "amount": "200"})
-    assert message(page) == "Cagnotte driving chargée : nouveau solde 300,00 €."
+    assert message(page) == "Cagnotte Permis de conduire chargée : nouveau solde 300,00 €."
     page = op.post("/operator/series", data={"csrf_token": token, "program_id": program,
                                              "category": "driving", "values": "300; 500",
                                              "card": card})

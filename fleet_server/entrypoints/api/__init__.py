@@ -10,6 +10,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from fleet_server.domain.devices import DeviceStateError
 from fleet_server.ledger import reference
+from fleet_server.ledger.categories import UnknownCategory
 from fleet_server.ledger.port import LedgerUnavailable
 from fleet_server.service_layer import registry
 
@@ -26,6 +27,7 @@ def _error(code: int, detail: str):
 def include_routers(app: FastAPI) -> None:
     from fleet_server.entrypoints.api import (
         beneficiaries,
+        categories,
         devices,
         lifecycle,
         partners,
@@ -37,8 +39,8 @@ def include_routers(app: FastAPI) -> None:
 
     api = APIRouter(prefix=PREFIX)
     # lifecycle first: its /devices/{id}/rekey must win over devices' /devices/{id}/{action}.
-    for module in (lifecycle, devices, partners, beneficiaries, vouchers, transactions,
-                   settlements, tokens):
+    for module in (lifecycle, devices, partners, beneficiaries, categories, vouchers,
+                   transactions, settlements, tokens):
         api.include_router(module.router)
     from fleet_server.entrypoints.api import support  # the support desk, /api/v1/support
 
@@ -52,6 +54,7 @@ def include_routers(app: FastAPI) -> None:
     app.add_exception_handler(registry.NotFound, _error(status.HTTP_404_NOT_FOUND, ""))
     app.add_exception_handler(reference.NotFound, _error(status.HTTP_404_NOT_FOUND, ""))
     app.add_exception_handler(DeviceStateError, _error(status.HTTP_409_CONFLICT, ""))
+    app.add_exception_handler(UnknownCategory, _error(status.HTTP_422_UNPROCESSABLE_CONTENT, ""))
     app.add_exception_handler(LedgerUnavailable, _error(
         status.HTTP_503_SERVICE_UNAVAILABLE, "the ledger is unavailable; try again"))
     # The database's own checks, as a last line: a duplicate code or name, or a reference to

@@ -147,8 +147,8 @@ def _all_operations(ledger: ReferenceLedger, filters: dict) -> Iterator:
 def export_operations(ledger: LedgerDep, who: FollowerDep,
                       query: Annotated[OperationFilters, Query()]):
     """The operations list with the same filters, as a CSV file (";", decimal comma)."""
-    return _csv(settlement.operations_csv(_all_operations(ledger, ledger_filters(who, query))),
-                "operations")
+    rows = _all_operations(ledger, ledger_filters(who, query))
+    return _csv(settlement.operations_csv(rows, ledger.category_labels()), "operations")
 
 
 @router.get("/exports/batches.csv", response_class=Response,

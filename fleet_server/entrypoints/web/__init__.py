@@ -18,7 +18,8 @@ log = logging.getLogger("fleet.web")
 
 # Page modules, each with a `router`. Absent ones are skipped, so a module can land on its own.
 PAGE_MODULES = ("auth", "partner_pages", "partner_admin", "till",
-                "operator_pages", "operator_codes", "operator_updates", "support")
+                "operator_pages", "operator_codes", "operator_updates", "operator_categories",
+                "support")
 
 
 def include_web(app: FastAPI) -> None:

@@ -36,6 +36,7 @@ def beneficiaries(request: Request, user: Operator, console: OperatorDep):
     search = request.query_params.get("q", "")[:40]
     page = _page(request)
     return render(request, "operator/beneficiaries.html", user, programs=console.programs(),
+                  categories=console.categories(),
                   cards=console.cards(search, page), search=search, page=page)
 
 
@@ -72,8 +73,9 @@ def load_pot(user: Operator, console: OperatorDep, card: str, category: Field, a
     except OperatorError as err:
         return redirect(f"/operator/beneficiaries?q={card[:20]}", str(err))
     euros = f"{balance // 100},{balance % 100:02d} €"
+    labels = {c.code: c.label for c in console.categories()}
     return redirect(f"/operator/beneficiaries?q={card[:20]}",
-                    f"Cagnotte {category} chargée : nouveau solde {euros}.")
+                    f"Cagnotte {labels.get(category, category)} chargée : nouveau solde {euros}.")
 
 
 @router.get("/operator/vouchers")
@@ -81,6 +83,7 @@ def vouchers(request: Request, user: Operator, console: OperatorDep):
     search = request.query_params.get("q", "")[:12]
     page = _page(request)
     return render(request, "operator/vouchers.html", user, programs=console.programs(),
+                  categories=console.categories(),
                   vouchers=console.vouchers(search, page), search=search, page=page)
 
 

@@ -147,7 +147,8 @@ def export_batches(user: Admin, console: ConsoleDep):
 @router.get("/partner/agreements")
 def agreements(request: Request, user: Admin, console: ConsoleDep):
     return render(request, "partner/agreements.html", user,
-                  agreements=console.agreements(user.partner_id), programs=console.programs())
+                  agreements=console.agreements(user.partner_id), programs=console.programs(),
+                  categories=console.categories())
 
 
 @router.post("/partner/agreements")

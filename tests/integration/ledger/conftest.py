@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from fleet_server.adapters.db import Base, make_engine, make_session_factory
-from fleet_server.ledger import rules
+from fleet_server.ledger import categories, rules
 from fleet_server.ledger.port import DebitRequest, Ledger, LedgerResult, VoidRequest
 from fleet_server.ledger.reference import PotView, ReferenceLedger
 from fleet_server.ledger.settlement import cancel_batch, paris_day, run_settlement
@@ -79,7 +79,10 @@ def _database(url: str) -> Iterator[sessionmaker]:
     engine = make_engine(url)
     Base.metadata.drop_all(engine, tables=LEDGER_TABLES)
     Base.metadata.create_all(engine, tables=LEDGER_TABLES)
-    yield make_session_factory(engine)
+    factory = make_session_factory(engine)
+    with factory() as session, session.begin():
+        categories.add_defaults(session, datetime.now(UTC))
+    yield factory
     Base.metadata.drop_all(engine, tables=LEDGER_TABLES)
     engine.dispose()
 

@@ -1,0 +1,82 @@
+"""The managed list of categories: a code (`books`) that pots, vouchers, coupon series and
+agreements carry, and the French label (`Livres`) that every page, export, printed sheet and
+terminal shows. Only listed codes can be used: a typo in a seed or a form would otherwise make
+a pot that no agreement matches, and a label nobody can read."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet_server.ledger.tables import CategoryRow
+
+CODE = re.compile(r"^[a-z0-9_-]{1,32}$")
+LABEL_MAX = 60
+# What a new database starts with (the migration writes the same list).
+DEFAULTS = (("books", "Livres"), ("culture", "Culture"), ("sport", "Sport"),
+            ("driving", "Permis de conduire"), ("music", "Musique"), ("cinema", "Cinéma"),
+            ("theatre", "Théâtre"))
+
+
+class UnknownCategory(ValueError):
+    """A code that is not in the managed list."""
+
+    def __init__(self, code: str):
+        super().__init__(f"unknown category {code!r}: add it to the category list first")
+        self.code = code
+
+
+class CategoryInvalid(ValueError):
+    """A code or label that cannot be listed."""
+
+
+@dataclass(frozen=True)
+class CategoryView:
+    code: str
+    label: str
+
+
+def listed(session: Session) -> list[CategoryView]:
+    rows = session.scalars(select(CategoryRow).order_by(CategoryRow.label))
+    return [CategoryView(r.code, r.label) for r in rows]
+
+
+def require(session: Session, *codes: str) -> None:
+    """Refuse any code that is not listed."""
+    for code in set(codes):
+        if not isinstance(code, str) or session.get(CategoryRow, code) is None:
+            raise UnknownCategory(str(code)[:40])
+
+
+def save(session: Session, code: str, label: str, now: datetime) -> CategoryView:
+    """List a new category, or give a listed one a new label (its code never changes: the
+    ledger's rows and the terminals' configurations refer to it)."""
+    code = (code or "").strip().lower()
+    label = " ".join((label or "").split())
+    if not CODE.match(code):
+        raise CategoryInvalid("a category code is 1 to 32 lower-case letters, digits, - or _")
+    if not label or len(label) > LABEL_MAX:
+        raise CategoryInvalid(f"a category label is 1 to {LABEL_MAX} characters")
+    row = session.get(CategoryRow, code)
+    if row is None:
+        session.add(CategoryRow(code=code, label=label, created_at=now))
+    else:
+        row.label = label
+    return CategoryView(code, label)
+
+
+def add_defaults(session: Session, now: datetime) -> None:
+    """List the usual categories that are missing (a ledger whose tables were made without
+    the migrations, which list them)."""
+    for code, label in DEFAULTS:
+        if session.get(CategoryRow, code) is None:
+            session.add(CategoryRow(code=code, label=label, created_at=now))
+
+
+def label_of(labels: dict[str, str], code: str | None) -> str:
+    """The French label of a code, the code itself when it is not listed (never hidden)."""
+    if code is None:
+        return ""
+    return labels.get(code, code)
