@@ -6,15 +6,25 @@
 # through context["install_key"] (KeyVault.install_key), which writes it power-loss safe
 # before the OK reply is built: an OK means the next request is signed with the new key.
 #
-# Order of checks: parse, device id, MAC, id dedup, expiry, dispatch. Nothing acts before the
-# MAC is verified, and only verified commands enter the dedup cache, so forged traffic can
-# neither trigger an effect nor poison the reply a genuine id will get. A repeated id gets the
-# very same reply bytes and no second effect (QoS 1 delivers at least once).
+# Order of checks: parse, device id, MAC, id dedup, expiry, high-water mark, dispatch. Nothing
+# acts before the MAC is verified, and only verified commands enter the dedup cache, so forged
+# traffic can neither trigger an effect nor poison the reply a genuine id will get. A repeated
+# id gets the very same reply bytes and no second effect (QoS 1 delivers at least once).
+#
+# Single use across reboots: the dedup cache is in RAM, so a captured restart could be played
+# again after the terminal rebooted, within its expiry. The server's "ts" (inside the MAC) is
+# the command counter: the handler keeps on flash the highest ts it accepted and the ids
+# accepted with that ts, and accepts only a later ts, or that same ts with a new id. The mark
+# is written before the command acts; a terminal that cannot write it refuses the command.
+# The server seals commands when it sends them, from one clock, so their ts never goes down.
 
 import json
 
 from protocol import auth, messages, topics
 from protocol.errors import ProtocolError
+from terminal import store
+
+MAX_SAME_TS = 16  # ids kept for the highest ts: commands sent within one second
 
 MAX_SEEN = 32
 LOG_DEFAULT = 50
@@ -45,11 +55,12 @@ def _est_len(text):
 
 
 class CommandHandler:
-    def __init__(self, device_id, command_key, now_s, seen=None):
+    def __init__(self, device_id, command_key, now_s, seen=None, mark=None):
         self.device_id = device_id
         self.key = command_key
         self.now_s = now_s
         self.seen = seen  # optional dict-like store id -> reply bytes (e.g. kept on flash)
+        self.mark = mark  # file of the high-water mark {"ts", "ids"}; None: RAM only (tests)
         self._ids = []  # oldest first, at most MAX_SEEN
         self._replies = {}
         self.topic = topics.topic(device_id, "command_res")
@@ -101,9 +112,30 @@ class CommandHandler:
         elif msg["exp"] < now:
             reply, effect = self._reply(cmd_id, False, "expired"), None
         else:
-            reply, effect = self._dispatch(msg, context, now)
+            code = self._use(msg["ts"], cmd_id)
+            if code:
+                reply, effect = self._reply(cmd_id, False, code), None
+            else:
+                reply, effect = self._dispatch(msg, context, now)
         self._remember(cmd_id, reply)
         return self.topic, reply, effect
+
+    def _use(self, ts, cmd_id):
+        """Raise the high-water mark to (ts, cmd_id) on flash; an error code if it cannot."""
+        if self.mark is None:
+            return None
+        high = store.load_json(self.mark)
+        if type(high) is not dict:  # none yet (a corrupt file counts as none)
+            high = {}
+        top, ids = high.get("ts", 0), high.get("ids") or []
+        if ts < top or (ts == top and cmd_id in ids):
+            return "replay"
+        ids = ids[-(MAX_SAME_TS - 1):] + [cmd_id] if ts == top else [cmd_id]
+        try:
+            store.save_json(self.mark, {"ts": ts, "ids": ids})
+        except Exception:  # not on flash: a reboot could let it be played again
+            return "internal_error"
+        return None
 
     def _answer_malformed(self, payload):
         # Answer only when the id and device can be read; the reply is MACed but not cached

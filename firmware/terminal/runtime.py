@@ -164,7 +164,9 @@ class Runtime:
     def _command(self, payload):
         if self.commands is None:
             from terminal.commands import CommandHandler
-            self.commands = CommandHandler(self.dev, self.vault.command_key, self.now_s)
+            root = getattr(self.vault, "root", None)  # the command high-water mark's folder
+            self.commands = CommandHandler(self.dev, self.vault.command_key, self.now_s,
+                                           mark=root and root + "/cmd.json")
         context = {"diagnostics": self.diagnostics, "logs": self.log.tail,
                    "install_key": getattr(self.vault, "install_key", None)}
         reply = self.commands.handle(payload, context)
