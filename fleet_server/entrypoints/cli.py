@@ -28,9 +28,11 @@ def cmd_serve(args) -> int:
     from fleet_server.bootstrap import bootstrap, connect_broker
     from fleet_server.entrypoints import http_serve
     from fleet_server.entrypoints.app import create_app
+    from fleet_server.entrypoints.ports import check_ports
     from fleet_server.entrypoints.scheduler import start_scheduler
 
     settings = _settings(args)
+    check_ports(settings, embedded_broker=not settings.broker_url)
     fleet = bootstrap(settings)
     connect_broker(fleet)
     if settings.settlement_enabled:
@@ -244,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = common(sub.add_parser("demo", help="embedded broker, SQLite, demo data, terminals"),
                http=True)
-    p.add_argument("--mqtt-port", type=int)
+    p.add_argument("--mqtt-port", type=int,
+                   help="the embedded broker's port (default 1884; make demo MQTT_PORT=N)")
     p.set_defaults(func=cmd_demo, broker=None)
 
     p = common(sub.add_parser("ledger-serve", help="serve the reference ledger over HTTP"),

@@ -16,9 +16,11 @@ def run_demo(settings) -> int:
     from fleet_server.bootstrap import bootstrap, connect_broker
     from fleet_server.entrypoints import http_serve
     from fleet_server.entrypoints.app import create_app
+    from fleet_server.entrypoints.ports import check_ports
     from fleet_server.entrypoints.scheduler import start_scheduler
     from simulator.demo import INTERACTIVE, DemoTerminals, provision_demo_flash
 
+    check_ports(settings, embedded_broker=True, make_target="demo")
     fleet = bootstrap(settings)
     for line in seed_demo(fleet, DEMO_DIR):
         print(line)
