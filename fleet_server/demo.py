@@ -13,6 +13,7 @@ from pathlib import Path
 
 import qrcode
 
+from fleet_server.demo_terminal_codes import seed_terminal_codes
 from fleet_server.domain.partners import Partner
 from fleet_server.ledger import rules
 from fleet_server.ledger.reference import PotView
@@ -85,6 +86,7 @@ def seed_demo(fleet, out_dir: str | Path) -> list[str]:
         codes.append(_code(number, "coupon", f"aide au permis, coupon {rank}/3 "
                                              f"({text.format_cents(value)})", "driving", value))
     terminals = _demo_terminals(fleet, out, fresh, now)
+    seed_terminal_codes(ledger, PROGRAM_ID, year, out)  # theirs, apart from the listed ones
     lines = [f"{'created' if fresh else 'kept'} program {PROGRAM_ID}, {len(PARTNERS)} partners, "
              f"{len(codes)} codes, {len(terminals)} terminals"]
     lines.append(f"QR codes and listing in {out}/ (codes.md)")

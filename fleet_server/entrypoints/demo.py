@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from fleet_server.demo import PARTNERS, seed_demo
+from fleet_server.demo_terminal_codes import FILE as TERMINAL_CODES
 from protocol import errors, text
 
 DEMO_DIR = Path("demo-codes")
@@ -35,7 +36,8 @@ def run_demo(settings) -> int:
     terminals = json.loads((DEMO_DIR / "terminals.json").read_text())
     categories = {t["device_id"]: next(p[3] for p in PARTNERS if p[0] == t["partner_id"])
                   for t in terminals}
-    codes = json.loads((DEMO_DIR / "codes.json").read_text(encoding="utf-8"))
+    # The terminals sell their own codes: the listed ones stay for hand tests.
+    codes = json.loads((DEMO_DIR / TERMINAL_CODES).read_text(encoding="utf-8"))
     demo = DemoTerminals([flash[t["device_id"]] for t in terminals], codes, categories,
                          on_sale=_print_sale).start()
     base = f"http://{settings.http_host}:{settings.http_port}"

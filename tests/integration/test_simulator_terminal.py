@@ -112,25 +112,36 @@ def test_the_interactive_session_scans_a_qr_image_and_takes_keys(stack, tmp_path
     terminal.shutdown()
 
 
-def test_the_demo_terminals_sell_the_demo_codes(stack, tmp_path):
+def test_the_demo_terminals_sell_their_own_codes_and_leave_the_listed_ones_unused(stack,
+                                                                                 tmp_path):
     demo_dir = tmp_path / "demo-codes"
     seed_demo(stack.fleet, demo_dir)
     host, port = stack.broker_address
     flash = provision_demo_flash(stack.fleet, demo_dir, host, port)
     assert (Path(flash[INTERACTIVE]) / "device.json").exists()
     terminals = json.loads((demo_dir / "terminals.json").read_text())
-    codes = json.loads((demo_dir / "codes.json").read_text())
+    codes = json.loads((demo_dir / "terminal-codes.json").read_text())
+    listed = json.loads((demo_dir / "codes.json").read_text())
+    assert not {c["code"] for c in codes} & {c["code"] for c in listed}
     done = []
     demo = DemoTerminals([flash[t["device_id"]] for t in terminals], codes,
-                         {t["device_id"]: ("books",) for t in terminals}, on_sale=done.append,
-                         think_s=(0.05, 0.2)).start()
+                         {t["device_id"]: ("books", "culture", "driving") for t in terminals},
+                         on_sale=done.append, think_s=(0.05, 0.2)).start()
     try:
         deadline = time.monotonic() + 60
-        while sum(s.outcome == "approved" for s in done) < 3:
+        while sum(s.outcome == "approved" for s in done) < 6:
             assert time.monotonic() < deadline, [(s.outcome, s.code) for s in done]
             time.sleep(0.1)
     finally:
         demo.stop()
+    # The listed codes are still as seeded: cards untouched, vouchers and coupons unused.
+    ledger = stack.fleet.ledger
+    for code in listed:
+        if code["kind"] == "card":
+            assert [p.balance_cents for p in ledger.balances(code["code"])] == [
+                6000, 10000, 5000]
+        else:
+            assert not ledger.voucher_used(code["code"])
     # A second start keeps each terminal's flash (its DUKPT counter moves on).
     again = provision_demo_flash(stack.fleet, demo_dir, host, port)
     assert again == flash
