@@ -73,12 +73,12 @@ def seed_demo(fleet, out_dir: str | Path) -> list[str]:
         number = _voucher("BK", n)
         if fresh:
             ledger.create_voucher(PROGRAM_ID, number, "books", 1000, year)
-        codes.append(_code(number, "voucher", "chèque livres 10 €", "books", 1000))
+        codes.append(_code(number, "voucher", "coupon livres 10 €", "books", 1000))
     for n in range(1, 4):
         number = _voucher("CV", n)
         if fresh:
             ledger.create_voucher(PROGRAM_ID, number, "culture", 2000, year)
-        codes.append(_code(number, "voucher", "chèque culture 20 €", "culture", 2000))
+        codes.append(_code(number, "voucher", "coupon culture 20 €", "culture", 2000))
     coupons = [(_voucher("DR", n), value) for n, value in ((1, 30000), (2, 50000), (3, 50000))]
     if fresh:
         ledger.create_coupon_series(PROGRAM_ID, "driving", year, coupons, card_code=_card(1))

@@ -13,7 +13,7 @@ ERROR = "error"
 # text keeps its accents for the web console; the terminal folds it to ASCII with
 # text.ascii_fold() for its 8x8 font.
 # One string rather than a dict of tuples: a terminal looks a text up only on a refusal, and
-# 36 tuples with their 72 strings would hold about 4 KB of its heap for good (8 KB on 64 bits),
+# 37 tuples with their 74 strings would hold about 4 KB of its heap for good (8 KB on 64 bits),
 # while this string stays in flash when the code runs from a ROMFS partition. CODES, the same
 # table as a dict (code -> (kind, French text, English text)), is built on first use, for the
 # server (module __getattr__ below).
@@ -22,10 +22,11 @@ insufficient_balance|decline|Solde insuffisant|insufficient balance in the pot
 over_purchase_cap|decline|Plafond par achat dépassé|over per-purchase cap
 unknown_code|decline|Code inconnu|unknown card or voucher code
 code_unreadable|decline|Code illisible, rescannez|code check character mismatch
-voucher_used|decline|Chèque déjà utilisé|voucher already used
-voucher_expired|decline|Chèque périmé|voucher outside its market year
-voucher_amount|decline|Montant du chèque attendu|amount is not the voucher value
-coupon_out_of_order|decline|Coupon précédent non validé|coupon out of order
+code_mistyped|decline|Code erroné|typed code check character mismatch
+voucher_used|decline|Coupon déjà utilisé|voucher already used
+voucher_expired|decline|Coupon périmé|voucher outside its market year
+voucher_amount|decline|Montant du coupon attendu|amount is not the voucher value
+coupon_out_of_order|decline|Coupon précédent d'abord|coupon out of order
 not_in_agreement|decline|Hors de votre convention|not allowed by the agreement
 partner_cannot_pay|decline|Encaissement non autorisé|partner cannot take payments
 category_unknown|decline|Catégorie inconnue|unknown category
@@ -43,6 +44,7 @@ bad_mac|error|Signature invalide|bad message authentication code
 replay|error|Requête rejouée|replayed sequence number
 ts_out_of_window|error|Horloge à régler|timestamp outside the accepted window
 counter_exhausted|error|Clés épuisées|DUKPT transaction counter exhausted
+key_replaced|error|Clé remplacée|new request under the key replaced by a re-key
 malformed|error|Message invalide|malformed message
 too_large|error|Message trop long|message over the size limit
 bad_version|error|Version incompatible|unsupported protocol version

@@ -136,10 +136,18 @@ class Seller:
             choice = next((line.split()[0] for line in lines[1:] if line.endswith(label)), "1")
             self._press(choice, now)
         elif title == "MONTANT" and not self.typed:
-            self._press(str(sale.amount_cents) + "A", now)
+            self._press(str(sale.amount_cents), now)
             self.typed = True
+        elif title == "MONTANT" and self.typed != "A":
+            # Read the amount before validating it: the terminal refuses a digit over the
+            # category's cap or the program maximum, and says which (lines 4-5).
+            if _shows(lines, sale.amount_cents):
+                self._press("A", now)
+                self.typed = "A"
+            elif _BY_TEXT.get(" ".join(line for line in lines[4:6] if line)):
+                self._not_sent(now, _BY_TEXT[" ".join(line for line in lines[4:6] if line)])
         elif title == "CONFIRMER ?" and not _shows(lines, sale.amount_cents):
-            self._not_sent(now, "amount_refused")  # a digit was refused (over the maximum)
+            self._not_sent(now, "amount_refused")  # not the amount asked for
         elif title in ("CONFIRMER ?", "ANNULER ?") and repress and can_send:
             self._press("A", now)
             sale.confirmed = now

@@ -47,7 +47,7 @@ class CounterApp:
         self.screen = []
         self.led = None
         self.pending = None  # the one money operation awaiting its result (dict)
-        self.last_sale = None  # (seq, cents) of the last approved sale, the only one voidable
+        self.last_sale = None  # (seq, cents, token line) of the last approved sale: voidable
         self.fixed = None  # lines of a result or notice screen
         self._clear_sale()
 
@@ -230,12 +230,19 @@ class CounterApp:
             self.last_sale = None
             self.fixed = screens.voided(cents, msg.get("auth"))
         elif st == "approved":
-            self.last_sale = (seq, cents) if seq is not None else None
+            self.last_sale = (seq, cents, p["tok"]) if seq is not None else None
             self.fixed = screens.approved(cents, msg.get("bal"), msg.get("auth"))
+        elif code == "voucher_amount" and cents and self.token and not is_void:
+            # A coupon has one value and the refusal carries it: shown and pre-filled, the
+            # clerk confirms it rather than typing it again.
+            self.amount.cents = cents
+            self.error = text_fr(code)
+            return self._go(CONFIRM, out, "alert")
         else:
             if st == "declined" and is_void:
                 self.last_sale = None  # the ledger refused it: asking again changes nothing
-            self.fixed = screens.declined(code or "internal_error", is_void, st != "declined")
+            self.fixed = screens.declined(code or "internal_error", is_void, st != "declined",
+                                          cents if st == "declined" else 0)
         ok = st == "approved"
         self._go(RESULT, out, "happy" if ok else "sad", "ok" if ok else "fail")
 
@@ -256,8 +263,9 @@ class CounterApp:
             self.code.commit()
             try:
                 kind, code = parse_token(self.code.value())
-            except ProtocolError as err:
-                self.error = text_fr(err.code)  # stay: "*" corrects the typo
+            except ProtocolError as err:  # stay: "*" corrects the typo
+                typo = err.code == "code_unreadable"  # typed, not misread by the scanner
+                self.error = text_fr("code_mistyped" if typo else err.code)
                 return self._go(CODE, out, "sad")
             self._start_sale(kind, code, out)
         elif k == "B":
@@ -273,7 +281,7 @@ class CounterApp:
             self.page = 1 - self.page
             self._go(CATEGORY, out, "click")
         elif "1" <= k <= "9" and int(k) <= len(self.cats):
-            self.cat = self.cats[int(k) - 1]
+            self._pick(self.cats[int(k) - 1])
             self._go(AMOUNT, out, "click")
         else:
             out.append(("beep", "alert"))
@@ -289,8 +297,10 @@ class CounterApp:
             else:
                 self._idle(out)
         else:
-            ok = self.amount.key(k)
-            self.error = "" if ok else text_fr("amount_over_max")  # amax, checked here
+            ok = self.amount.key(k)  # the cap or amax, whichever is lower, checked here
+            cap = self.cat.get("cap") if self.cat else None
+            over = "over_purchase_cap" if cap == self.amount.max_cents else "amount_over_max"
+            self.error = "" if ok else text_fr(over)
             self._go(AMOUNT, out, "click" if ok else "alert")
 
     # ---- steps -----------------------------------------------------------------------------
@@ -315,9 +325,15 @@ class CounterApp:
         # A voucher's category is known to the ledger: only a card may need the question.
         cats = (self.config.get("cats") or []) if kind == "card" else []
         self.cats = [c for c in cats if isinstance(c, dict) and c.get("c")][:8]
-        self.cat = self.cats[0] if len(self.cats) == 1 else None
-        self.amount = AmountEntry(self.config.get("amax", 99999999))
+        self._pick(self.cats[0] if len(self.cats) == 1 else None)
         self._go(CATEGORY if len(self.cats) > 1 else AMOUNT, out, "click")
+
+    def _pick(self, cat):
+        # The category's per-purchase cap bounds the amount typed, when below the program's.
+        self.cat = cat
+        most = self.config.get("amax", 99999999)
+        cap = cat.get("cap") if cat else None
+        self.amount = AmountEntry(cap if cap and cap < most else most)
 
     def _ask_void(self, out):
         if self.last_sale is None:
@@ -341,6 +357,8 @@ class CounterApp:
         else:
             cents = self.last_sale[1]
         self._pend(action[0], None, cents)
+        if action[0] == "debit":  # named again by the cancel confirmation
+            self.pending["tok"] = screens.token_line(self.kind, self.token)
         self._go(WAITING, out, "click")
 
     # ---- state and screens -----------------------------------------------------------------
@@ -348,7 +366,7 @@ class CounterApp:
     def _pend(self, kind, seq, cents):
         # kind None: an operation the runtime found in its journal; its amount is unknown.
         self.pending = {"kind": kind, "seq": seq, "cents": cents, "first": self.now,
-                        "last": self.now, "tries": 1, "note": ""}
+                        "last": self.now, "tries": 1, "note": "", "tok": ""}
 
     def _clear_sale(self):
         self.kind = self.token = self.cat = None

@@ -48,7 +48,7 @@ def _text(message, width=WIDTH):
 def token_line(kind, code):
     if kind == "card":
         return "Carte ****" + code[-4:]  # the whole card code is not for onlookers
-    return "Chèque " + code
+    return "Coupon " + code  # vouchers and ordered coupons alike: "Coupon" at the counter
 
 
 def unconfigured(online):
@@ -81,12 +81,12 @@ def busy_refusal():
 
 
 def menu(can_void):
-    return fit(["MENU", "1 Code carte", "2 Code chèque",
-                "3 Annuler vente" if can_void else "3 (pas de vente)", "", "B: retour"])
+    return fit(["MENU", "1 Code carte", "2 Code coupon",
+                "3 Annuler vente" if can_void else "3 Rien à annuler", "", "B: retour"])
 
 
 def code_entry(mode, shown, letters, error):
-    lines = ["CODE CARTE" if mode == "card" else "CODE CHEQUE"]
+    lines = ["CODE CARTE" if mode == "card" else "CODE COUPON"]
     lines.append("12 chiffres" if mode == "card" else "9 caractères")
     lines.append("")
     lines.append(shown + "_")
@@ -108,22 +108,18 @@ def category(cats, page):
     return fit(lines)
 
 
-def amount(token, cents, cap, amax, error):
-    lines = ["MONTANT", token, "", _right(format_cents(cents)), ""]
-    if error:
-        lines.append(error)
-    elif cap is not None:
-        lines.append(_kv("Plafond", format_cents(cap)))
-    else:
-        lines.append("")
-    lines.append(_kv("Max", format_cents(amax)))
+def amount(token, cents, most, error):
+    """most: the category's per-purchase cap, or the program maximum when it is lower."""
+    lines = ["MONTANT", token, "", _right(format_cents(cents))]
+    lines += (_text(error) + [""])[:2] if error else ["", ""]
+    lines.append(_kv("Max", format_cents(most)))
     lines.append("A:OK *:corr B:<")
     return fit(lines)
 
 
 def confirm(token, label, cents, warning):
-    lines = ["CONFIRMER ?", token, label or "", _right(format_cents(cents)), ""]
-    lines.append(warning)
+    lines = ["CONFIRMER ?", token, label or "", _right(format_cents(cents))]
+    lines += (_text(warning) + ["", ""])[:2]
     lines.append("A: valider")
     lines.append("B: modifier")
     return fit(lines)
@@ -163,13 +159,20 @@ def voided(cents, auth):
     return fit(lines)
 
 
-def declined(code, is_void, final_error):
+def declined(code, is_void, final_error, cents=0):
+    """cents: what the ledger would take instead (the cap, a coupon's value), 0 if nothing."""
     if final_error:
         title = "ERREUR"
     else:
         title = "ANNUL. REFUSEE" if is_void else "VENTE REFUSEE"
-    lines = [title, ""] + _text(text_fr(code))[:3]
-    lines += ["", "Touche: suite"]
+    lines = [title, ""] + (_text(text_fr(code)) + ["", ""])[:3]
+    if cents and code == "over_purchase_cap":
+        lines.append(_kv("Max", format_cents(cents)))
+    elif cents and code == "voucher_amount":
+        lines.append(_right(format_cents(cents)))
+    else:
+        lines.append("")
+    lines.append("Touche: suite")
     return fit(lines)
 
 
@@ -178,8 +181,8 @@ def message(title, text):
     return fit([title, ""] + _text(text)[:4] + ["", "Touche: suite"])
 
 
-def void_confirm(cents):
-    return fit(["ANNULER ?", "Dernière vente:", _right(format_cents(cents)), "",
+def void_confirm(cents, token):
+    return fit(["ANNULER ?", "Dernière vente:", token, _right(format_cents(cents)), "",
                 "A: oui, annuler", "B: non"])
 
 
@@ -217,14 +220,13 @@ def for_state(app):
         return category(app.cats, app.page)
     token = token_line(app.kind, app.token) if app.token else ""
     if s == "amount":
-        cap = app.cat.get("cap") if app.cat else None
-        return amount(token, app.amount.cents, cap, app.amount.max_cents, app.error)
+        return amount(token, app.amount.cents, app.amount.max_cents, app.error)
     if s == "confirm":
-        warning = "Hors ligne!" if not app.online else ""
+        warning = "Hors ligne!" if not app.online else app.error
         warning = "Op. en attente" if app.pending is not None else warning
         return confirm(token, app.cat.get("l") if app.cat else "", app.amount.cents, warning)
     if s == "void_confirm":
-        return void_confirm(app.last_sale[1])
+        return void_confirm(app.last_sale[1], app.last_sale[2])
     if s == "waiting":
         p = app.pending
         if p is None or p["kind"] is None:

@@ -46,8 +46,10 @@ def test_fifty_terminals_twenty_sales_every_fault_nothing_lost(stack, tmp_path):
     assert set(report["by_kind"]) == set(KINDS)  # every kind of token was scanned
     assert report["approved"] > 500 and report["voids"]["approved"] > 0
     # Each refusal has its reason, and the reasons are the ones the mix asks for.
+    # Over the cap is refused by the ledger, or at the counter when the config has the cap.
     assert {"insufficient_balance", "over_purchase_cap", "voucher_used", "unknown_code",
-            "not_in_agreement", "coupon_out_of_order"} <= set(report["declined"])
+            "not_in_agreement", "coupon_out_of_order"} <= set(report["declined"]) | set(
+                report["not_sent"])
     assert report["errors_by_code"].keys() <= {"ts_out_of_window"}  # the +900 s clocks
     assert report["latency_ms"]["p50"] is not None
 

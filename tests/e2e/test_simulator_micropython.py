@@ -34,6 +34,10 @@ def test_a_terminal_on_micropython_completes_sales_through_the_simulator(
     assert any(s.outcome == "approved" and s.auth for s in its_sales), (its_sales, seen)
     assert report["micropython_terminals"] == 1 and report["terminals"] == 2
     assert report["attempted"] == 6 and report["ok"], (report["problems"], seen)
-    assert report["errors"] == 0 and not report["not_sent"], (report, seen)
-    assert report["approved"] + report["declined"].get("over_purchase_cap", 0) == 6
+    # Over the cap: refused by the ledger, or already at the counter when the terminal's
+    # config carries the cap (nothing sent then).
+    assert report["errors"] == 0 and set(report["not_sent"]) <= {"over_purchase_cap"}, report
+    over_cap = (report["declined"].get("over_purchase_cap", 0)
+                + report["not_sent"].get("over_purchase_cap", 0))
+    assert report["approved"] + over_cap == 6
     assert report["approved"] >= 1

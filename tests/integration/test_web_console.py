@@ -130,11 +130,11 @@ def test_operator_sets_up_a_program_and_the_partner_claims_and_sells(fleet):
 
     refused = sell(numbers[1], "500")
     assert refused.headers["X-Sale"] == "declined"
-    assert "Coupon précédent non validé" in refused.text
+    assert "Coupon précédent d'abord" in refused.text
     first = sell(numbers[0], "300")
     assert first.headers["X-Sale"] == "approved", first.text
     assert sell(numbers[1], "500").headers["X-Sale"] == "approved"
-    assert "Chèque déjà utilisé" in sell(numbers[1], "500").text
+    assert "Coupon déjà utilisé" in sell(numbers[1], "500").text
 
     # The night's settlement batches the day's sales; the partner cancels the batch as a whole
     # and its operations become cancellable again; the batches export as CSV.

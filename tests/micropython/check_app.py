@@ -89,7 +89,7 @@ class Counter:
 
     def sell(self, seq):
         self.send("scan", CARD)
-        out = self.keys("11234AA")
+        out = self.keys("21234AA")  # culture: no per-purchase cap
         self.send("sent", seq)
         return out
 
@@ -99,14 +99,14 @@ def approved(seq, t="debit_res"):
             "auth": "A1B2C3"}
 
 
-def refused(seq, code, st="declined"):
-    return {"t": "debit_res", "v": 1, "seq": seq, "st": st, "code": code, "amt": 1234}
+def refused(seq, code, st="declined", amt=1234):
+    return {"t": "debit_res", "v": 1, "seq": seq, "st": st, "code": code, "amt": amt}
 
 
 def flow_sale_approved():
     c = Counter()
     out = c.sell(7)
-    ok = ("debit", CARD, 1234, "books") in out
+    ok = ("debit", CARD, 1234, "culture") in out
     out = c.send("result", approved(7))
     ok = ok and ("beep", "happy") in out and c.app.screen[0] == "VENTE ACCEPTEE"
     ok = ok and "27,66 EUR" in c.text() and "A1B2C3" in c.text() and c.app.last_sale_seq == 7
@@ -254,7 +254,7 @@ def fuzz(rounds):
 def memory():
     # What the application keeps while it sells: one instance, through a whole sale. The
     # actions it returns are dropped at once, as the runtime does after carrying them out.
-    sale = [("tick", 0), ("net", True), ("scan", CARD)] + [("key", k) for k in "11234AA"]
+    sale = [("tick", 0), ("net", True), ("scan", CARD)] + [("key", k) for k in "21234AA"]
     sale += [("sent", 7), ("result", approved(7))]
     before = free()
     app = CounterApp(CONFIG, 0)
@@ -267,12 +267,57 @@ def memory():
     return app.last_sale_seq == 7, ""
 
 
+def flow_cap():
+    # books: 6 EUR per purchase, from the config; shown, enforced, and said when refused.
+    c = Counter()
+    c.send("scan", CARD)
+    c.keys("1")
+    shown = "Max     6,00 EUR" in c.app.screen
+    out = c.keys("6001")
+    ok = shown and c.app.amount.cents == 600 and out[-1] == ("beep", "alert")
+    c.keys("A")
+    out = c.keys("A")
+    c.send("sent", 7)
+    c.send("result", refused(7, "over_purchase_cap", amt=600))
+    return ok and ("debit", CARD, 600, "books") in out and "Max     6,00 EUR" in c.app.screen, \
+        c.text()
+
+
+def flow_coupon_value():
+    # A wrong coupon amount: the refusal carries the value, pre-filled on the confirm screen.
+    c = Counter()
+    c.send("scan", VOUCHER)
+    c.keys("500AA")
+    c.send("sent", 7)
+    c.send("result", refused(7, "voucher_amount", amt=30000))
+    shown = c.app.state == "confirm" and "      300,00 EUR" in c.app.screen
+    shown = shown and "Coupon " + VOUCHER in c.app.screen
+    out = c.keys("A")
+    return shown and ("debit", VOUCHER, 30000, None) in out, c.text()
+
+
+def flow_texts():
+    # Short texts: a typed typo, the menu without a sale, the cancel question naming the card.
+    c = Counter()
+    c.keys("D")
+    ok = "3 Rien a annuler" in c.app.screen and "2 Code coupon" in c.app.screen
+    c.keys("1" + CARD[:-1] + str((int(CARD[-1]) + 1) % 10) + "A")
+    ok = ok and "Code errone" in c.app.screen
+    c.keys("B")
+    c.sell(7)
+    c.send("result", approved(7))
+    c.keys("D3")
+    return ok and "Carte ****" + CARD[-4:] in c.app.screen, c.text()
+
+
 for name, check in (("sale_approved", flow_sale_approved), ("declined", flow_declined),
                     ("misread_code", flow_misread), ("offline_refuses", flow_offline),
                     ("retransmit_same_seq", flow_retransmit),
                     ("service_unavailable_waits", flow_service_unavailable),
                     ("void_last_sale", flow_void), ("typed_voucher", flow_typed_voucher),
                     ("amount_over_max", flow_amount_max), ("update_screen", flow_update),
+                    ("cap", flow_cap), ("coupon_value", flow_coupon_value),
+                    ("short_texts", flow_texts),
                     ("memory", memory)):
     try:
         ok, detail = check()

@@ -117,16 +117,35 @@ def test_the_balance_line_is_left_out_when_the_ledger_does_not_give_it():
 def test_a_voucher_sale_asks_no_category():
     c = Counter()
     c.send("scan", VOUCHER)
-    assert c.app.state == "amount" and ("Cheque " + VOUCHER) in c.app.screen
+    assert c.app.state == "amount" and ("Coupon " + VOUCHER) in c.app.screen
     out = c.keys("1000AA")
     assert ("debit", VOUCHER, 1000, None) in out
 
 
-def test_a_single_category_is_used_without_asking_and_its_cap_shown_as_a_hint():
+def test_a_single_category_is_used_without_asking_and_its_cap_shown_and_enforced():
     c = Counter(dict(CONFIG, cats=[BOOKS]))
     c.send("scan", CARD)
-    assert c.app.state == "amount" and "Plafond 6,00 EUR" in c.app.screen
-    assert ("debit", CARD, 500, "books") in c.keys("500AA")
+    assert c.app.state == "amount" and "Max     6,00 EUR" in c.app.screen
+    out = c.keys("6001")  # 60,01 EUR: the last digit goes over the 6 EUR cap
+    assert c.beeps(out)[-1] == "alert" and c.app.amount.cents == 600
+    assert "Plafond par" in c.app.screen and "achat depasse" in c.app.screen
+    assert ("debit", CARD, 500, "books") in c.keys("C500AA")
+
+
+def test_the_amount_bound_is_the_program_maximum_when_lower_than_the_cap():
+    c = Counter(dict(CONFIG, cats=[dict(BOOKS, cap=90000)]))
+    c.send("scan", CARD)
+    assert "Max   150,00 EUR" in c.app.screen
+    c.keys("150001")
+    assert "Montant trop" in c.app.screen and c.app.amount.cents == 15000
+
+
+def test_the_cap_refusal_of_the_ledger_says_the_cap():
+    c = Counter(dict(CONFIG, cats=[CULTURE]))  # the terminal knew no cap
+    c.sell(keys="9000A")
+    c.send("result", refused(7, "over_purchase_cap", amt=2500))
+    assert c.app.screen[:4] == ["VENTE REFUSEE", "", "Plafond par", "achat depasse"]
+    assert "Max    25,00 EUR" in c.app.screen
 
 
 def test_a_misread_code_asks_to_scan_again():
@@ -158,7 +177,7 @@ def test_a_digit_on_the_idle_screen_starts_typing_a_card_code():
 def test_a_typo_in_a_typed_code_is_caught_and_corrected_before_anything_is_sent():
     c = Counter()
     c.keys("D1" + CARD[:-1] + "0A")
-    assert c.app.state == "code" and "Code illisible," in c.app.screen
+    assert c.app.state == "code" and "Code errone" in c.app.screen  # typed: not "rescan"
     c.keys("*" + CARD[-1] + "A")
     assert c.app.state == "category" and not c.money()
 
@@ -166,7 +185,7 @@ def test_a_typo_in_a_typed_code_is_caught_and_corrected_before_anything_is_sent(
 def test_a_voucher_code_is_typed_with_multi_tap_letters():
     c = Counter()
     c.keys("D2")
-    assert c.app.screen[0] == "CODE CHEQUE"
+    assert c.app.screen[0] == "CODE COUPON"
     # 2DZHB6PQ6: "2" x4 = 2, "3" = D, "9" x4 = Z, "4" x2 = H, "2" x2 = B, "6" x3 = 6,
     # "7" = P, "7" x2 = Q, then the check character 6.
     for group in ("2222", "3", "9999", "44", "22", "666", "7", "77", "666"):
@@ -337,6 +356,7 @@ def test_cancel_asks_for_confirmation_then_sends_the_void():
     assert "3 Annuler vente" in c.app.screen
     c.keys("3")
     assert c.app.screen[0] == "ANNULER ?" and "12,34 EUR" in c.text() and not c.money()[1:]
+    assert "Carte ****" + CARD[-4:] in c.app.screen  # which sale is about to be cancelled
     out = c.keys("A")
     assert ("void", 7) in out and c.app.state == "waiting"
     c.send("sent", 8)
@@ -361,6 +381,50 @@ def test_a_refused_cancel_shows_why():
     c.send("sent", 8)
     c.send("result", refused(8, "void_not_allowed", t="void_res"))
     assert c.app.screen[0] == "ANNUL. REFUSEE" and "Annulation" in c.app.screen
+
+
+def test_the_cancel_confirmation_names_the_coupon():
+    c = Counter()
+    c.sell(token=VOUCHER, keys="1000A", seq=7)
+    c.send("result", approved(7, amt=1000))
+    c.keys("D3")
+    assert c.app.screen[:4] == ["ANNULER ?", "Derniere vente:", "Coupon " + VOUCHER,
+                                "       10,00 EUR"]
+
+
+def test_the_menu_says_when_there_is_nothing_to_cancel():
+    c = Counter()
+    c.keys("D")
+    assert "3 Rien a annuler" in c.app.screen and "2 Code coupon" in c.app.screen
+
+
+def test_a_wrong_coupon_amount_is_refused_with_its_value_pre_filled_to_confirm():
+    c = Counter()
+    c.sell(token=VOUCHER, keys="500A", seq=7)
+    out = c.send("result", refused(7, "voucher_amount", amt=30000))
+    # Not a dead end: the value the ledger expects is shown, ready to confirm with one key.
+    assert c.app.state == "confirm" and c.beeps(out) == ["alert"]
+    assert c.app.screen[:6] == ["CONFIRMER ?", "Coupon " + VOUCHER, "", "      300,00 EUR",
+                                "Montant du", "coupon attendu"]
+    assert c.money() == [("debit", VOUCHER, 500, None)]  # nothing sent before the clerk says
+    assert ("debit", VOUCHER, 30000, None) in c.keys("A")
+
+
+def test_a_late_wrong_coupon_amount_refusal_still_says_the_value():
+    c = Counter()
+    c.sell(token=VOUCHER, keys="500A", seq=7)
+    c.wait(31000)  # no answer: the clerk leaves, the sale is forgotten on screen
+    c.keys("B")
+    c.send("result", refused(7, "voucher_amount", amt=30000))
+    assert c.app.state == "result" and "      300,00 EUR" in c.app.screen
+    assert "coupon attendu" in c.app.screen and len(c.money()) == 1
+
+
+def test_a_coupon_out_of_order_says_what_to_do():
+    c = Counter()
+    c.sell(token=VOUCHER, keys="500A", seq=7)
+    c.send("result", refused(7, "coupon_out_of_order", amt=0))
+    assert c.app.screen[2:4] == ["Coupon precedent", "d'abord"]
 
 
 def test_only_an_approved_last_sale_can_be_cancelled():
@@ -468,7 +532,10 @@ def test_eight_categories_are_shown_on_two_pages():
 def test_every_screen_fits_the_display():
     long = "é" * 60
     for lines in (screens.idle(long, True, True, True), screens.message(long, long),
-                  screens.amount(long, 99999999, 99999999, 99999999, long),
+                  screens.amount(long, 99999999, 99999999, long),
+                  screens.void_confirm(99999999, long),
+                  screens.confirm(long, long, 99999999, long),
+                  screens.declined("voucher_amount", False, False, 99999999),
                   screens.approved(99999999, 99999999, "ABCDEFGHIJKL"),
                   screens.declined("over_purchase_cap", True, False),
                   screens.code_entry("card", long, long, long)):

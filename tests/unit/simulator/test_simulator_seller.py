@@ -65,7 +65,7 @@ def ledger(action):
         return {"t": "void_res", "st": "approved", "amt": 500, "auth": "VOID01"}
     if action[1] == UNKNOWN:
         return {"t": "debit_res", "st": "declined", "code": "unknown_code"}
-    if action[2] > 600 and action[3] == "books":
+    if action[2] > 600 and action[3] in ("books", "driving"):  # driving: a cap the config lacks
         return {"t": "debit_res", "st": "declined", "code": "over_purchase_cap"}
     return {"t": "debit_res", "st": "approved", "amt": action[2], "bal": 1000, "auth": "AUTH01"}
 
@@ -98,9 +98,15 @@ def test_the_category_is_picked_by_its_label():
 
 def test_declines_are_recorded_with_the_reason_shown():
     sales, _ = sell([PlannedSale("unknown_code", UNKNOWN, 300, "books"),
-                     PlannedSale("over_cap", CARD, 900, "books")])
+                     PlannedSale("over_cap", CARD, 900, "driving")])
     assert [(s.outcome, s.code) for s in sales] == [("declined", "unknown_code"),
                                                     ("declined", "over_purchase_cap")]
+
+
+def test_an_amount_over_the_cap_the_terminal_knows_is_refused_before_sending():
+    sales, asked = sell([PlannedSale("over_cap", CARD, 900, "books")])
+    assert [(s.outcome, s.code) for s in sales] == [("not_sent", "over_purchase_cap")]
+    assert asked == []
 
 
 def test_a_voucher_has_no_category_question():
@@ -124,9 +130,9 @@ def test_screen_readers():
 
 
 def test_an_amount_the_terminal_refused_is_not_sent():
-    # 400,00 EUR is over the terminal's maximum (300,00): its last digit is refused, the
-    # confirm screen shows 40,00 EUR, and the person does not validate that.
+    # 400,00 EUR is over the terminal's maximum (300,00): its last digit is refused with
+    # "Montant trop eleve", and the person does not validate 40,00 EUR.
     sales, asked = sell([PlannedSale("voucher", VOUCHER, 40000, None),
                          PlannedSale("voucher", VOUCHER, 1000, None)])
-    assert (sales[0].outcome, sales[0].code) == ("not_sent", "amount_refused")
+    assert (sales[0].outcome, sales[0].code) == ("not_sent", "amount_over_max")
     assert asked == [("debit", VOUCHER, 1000, None)]
