@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fleet_server.domain.devices import PENDING_KEY
+from fleet_server.domain.devices import PENDING_KEY, PREVIOUS_KEY
 from fleet_server.domain.requests import ANSWERED, DEBIT, PENDING, VOID, StoredRequest
 from fleet_server.ledger.port import (
     DebitRequest,
@@ -124,6 +124,13 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
     if stored is None and seq.classify(counter, highest, False) == seq.REPLAY:
         log.warning("replay from %s: seq %d <= %d", device_id, counter, highest)
         return error("replay")
+    if stored is None and key_role == PREVIOUS_KEY:
+        # The replaced key may only retransmit what it signed before the switch (those are
+        # stored, or at or below its highest counter then: a replay). Anything new under it
+        # is refused: a re-key is also how a leaked key is taken out of service.
+        log.warning("device %s: new request seq %d under replaced key %s", device_id,
+                    counter, kid)
+        return error("key_replaced")
     is_new = stored is None
     if not is_new and device.refusal() == "device_retired":
         # A pending request of a retired terminal is not asked again: it stays pending, for
@@ -161,6 +168,7 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
 
 
 _ERRORS = {"device_inactive", "device_retired", "ts_out_of_window", "bad_mac", "replay",
+           "key_replaced",
            "malformed", "internal_error", "service_unavailable", "counter_exhausted"}
 
 

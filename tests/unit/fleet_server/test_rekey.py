@@ -107,21 +107,33 @@ def test_a_terminal_keeps_selling_across_the_switch(world):
     assert keys == [f"{world.dev}:{old_kid}:1", f"{world.dev}:{new_kid}:1"]
 
 
-def test_an_old_key_request_within_the_grace_period_is_accepted_once(world):
+def test_the_replaced_key_only_retransmits_what_it_signed_before_the_switch(world):
     old_kid = world.device.initial_key_id
-    world.send(world.old.debit(voucher(), 500))
-    journal = world.old.debit(voucher(), 600)  # signed before the switch, sent after it
+    first = world.old.debit(voucher(), 500)
+    first_reply, _ = world.send(first)
+    pending = world.old.debit(voucher(), 550)  # the ledger is down: stored, not answered
+    world.ledger.unavailable = True
+    assert world.send(pending)[1]["code"] == "service_unavailable"
+    world.ledger.unavailable = False
     new = world.terminal(world.rekey()["args"]["kid"].upper())
     world.send(new.debit(voucher(), 700))
+    assert world.device.previous_highest_seq == pending.seq  # its highest at the switch
     world.now += timedelta(seconds=60)  # within the request time window
-    first_reply, result = world.send(journal)
-    assert result["st"] == "approved"
-    again_reply, _ = world.send(journal)
-    assert again_reply.payload == first_reply.payload
-    assert len(world.ledger.calls) == 3
-    assert world.device.previous_highest_seq == journal.seq
-    # a replayed old-key counter is refused even within the grace period
-    world.device.previous_highest_seq = journal.seq + 5
+    # retransmissions of what it signed before the switch: the stored answer, or the ledger
+    # asked again under the same idempotency key
+    assert world.send(first)[0].payload == first_reply.payload
+    assert world.send(pending)[1]["st"] == "approved"
+    calls = len(world.ledger.calls)
+    # the attack: a fresh debit under the replaced key at a new counter moves no money
+    fresh = world.old.debit(voucher(), 600)
+    assert fresh.seq > pending.seq
+    assert world.send(fresh)[1]["code"] == "key_replaced"
+    assert len(world.ledger.calls) == calls
+    assert world.device.previous_highest_seq == pending.seq
+    # nor does a void under it
+    assert world.send(world.old.void(first.seq))[1]["code"] == "key_replaced"
+    # a replayed old-key counter is refused as a replay
+    world.device.previous_highest_seq = fresh.seq + 5
     late = world.old.debit(voucher(), 100)
     assert world.send(late)[1]["code"] == "replay"
     # after the grace period the old key is refused
@@ -167,9 +179,9 @@ def test_a_counter_near_exhaustion_asks_for_a_rekey(world):
     world.send(high_counter_sale(world, REKEY_COUNTER + 1))
     assert world.asked == [world.dev]
     world.send(world.terminal(new_kid).debit(voucher(), 100))  # the switch
-    # a late request of the old key, high as it is, does not re-key the new one
-    assert world.send(high_counter_sale(world, REKEY_COUNTER + 2, old_kid))[1]["st"] \
-        == "approved"
+    # a late request of the old key, high as it is, neither moves money nor re-keys the new one
+    assert world.send(high_counter_sale(world, REKEY_COUNTER + 2, old_kid))[1]["code"] \
+        == "key_replaced"
     assert world.asked == [world.dev]
 
 
