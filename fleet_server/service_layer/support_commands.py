@@ -161,15 +161,20 @@ class CommandDesk:
             fields["args"] = command.args
         payload = auth.seal(messages.build("command", fields),
                             self.keys.command_key(command.device_id, key_version))
-        try:
-            self.publish(topics.topic(command.device_id, "command"), payload, 1, False)
-        except Exception as err:  # no broker connection now: it waits like for an offline one
-            log.warning("command %s kept queued: %s", command.command_id, err)
-            return
+        # Sent before it leaves: a quick terminal answers on the MQTT thread before publish()
+        # returns here, and an answer to a command still queued is taken for a duplicate.
         command.state, command.sent_at = SENT, now
         command.deadline_at = now + timedelta(seconds=command.timeout_s)
         self.store.save_command(command)
         self.store.audit_result(command.command_id, SENT)
+        try:
+            self.publish(topics.topic(command.device_id, "command"), payload, 1, False)
+        except Exception as err:  # no broker connection now: it waits like for an offline one
+            log.warning("command %s kept queued: %s", command.command_id, err)
+            command.state, command.sent_at, command.deadline_at = QUEUED, None, None
+            self.store.save_command(command)
+            self.store.audit_result(command.command_id, QUEUED)
+            return
         self.status.record(command.device_id, "command",
                            f"{LABELS[command.name]} envoyé par {command.requested_by} : "
                            f"{command.reason}")

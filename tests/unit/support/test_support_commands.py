@@ -161,3 +161,23 @@ def test_without_a_broker_connection_the_command_waits_in_the_queue():
     desk.commands.publish = published
     desk.commands.on_online(DEVICE)
     assert store.command(command.command_id).state == "sent" and len(published) == 1
+
+
+def test_an_answer_arriving_before_the_publish_call_returns_is_recorded():
+    """A terminal can answer (on the MQTT thread) before publish() returns on the sender's
+    thread: the command must already be `sent` then, or the answer is taken for a duplicate
+    and the command later times out (seen as a flaky diagnostic in the CLI test)."""
+    desk, store, clock, published, keys = make_desk()
+    online(desk, clock)
+
+    def answered_at_once(topic, payload, qos, retain):
+        published(topic, payload, qos, retain)
+        desk.commands.on_result(*answer(keys, clock, payload, res={"pong": 1}))
+
+    desk.commands.publish = answered_at_once
+    command = desk.commands.request("alice", "support", DEVICE, "ping", None, "présent ?")
+    done = store.command(command.command_id)
+    assert done.state == "succeeded" and done.result == {"pong": 1}
+    desk.commands.sweep()
+    assert store.command(command.command_id).state == "succeeded"
+    assert [e.result.split(":")[0] for e in store.audit_log(DEVICE)] == ["succeeded"]
