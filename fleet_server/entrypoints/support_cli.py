@@ -15,13 +15,17 @@ token's name. Set FLEET_API_URL (default http://127.0.0.1:8000) and FLEET_API_TO
 support or operator token: `fleet token issue --role support NAME`), or pass --url/--token.
 """
 
+import logging
 import os
 import sys
 import time
+from datetime import datetime
 
 STATE_TEXT = {"queued": "en attente du terminal (hors ligne)", "sent": "envoyée",
               "succeeded": "réussie", "failed": "refusée", "timed_out": "sans réponse",
               "expired": "expirée"}
+SEVERITY_TEXT = {"high": "grave", "medium": "moyen", "low": "faible"}
+REASON_MIN, REASON_MAX = 3, 500  # the desk's rule (domain/support.py), checked before a call
 
 
 class ApiError(RuntimeError):
@@ -42,14 +46,42 @@ class DeskClient:
         try:
             r = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as err:
-            raise ApiError(f"server unreachable: {err}") from err
+            raise ApiError(f"serveur injoignable ({self.http.base_url.host}:"
+                           f"{self.http.base_url.port}) : {err}") from err
         if r.status_code >= 400:
             try:
                 detail = r.json().get("detail")
             except ValueError:
                 detail = r.text[:200]
-            raise ApiError(f"{r.status_code}: {detail}")
+            raise ApiError(refusal_text(r.status_code, detail))
         return r.json()
+
+
+def refusal_text(status: int, detail) -> str:
+    """One French line for a refusal of the API (its detail is English or a pydantic list)."""
+    from fleet_server.entrypoints.web.labels import support_error
+
+    if status == 401:
+        return "jeton refusé (FLEET_API_TOKEN ou --token : un jeton de rôle support)"
+    if status == 403:
+        return "ce jeton n'a pas le droit de faire cela"
+    if status == 404:
+        return "introuvable (vérifiez l'identifiant du terminal ou de l'intervention)"
+    if isinstance(detail, list):  # pydantic: which field, why
+        fields = {str(d.get("loc", ["", ""])[-1]) for d in detail if isinstance(d, dict)}
+        if "reason" in fields:
+            return support_error("reason")
+        return "requête refusée, champ(s) invalide(s) : " + ", ".join(sorted(fields))
+    return support_error(str(detail))
+
+
+def paris(stamp: str | None) -> str:
+    """An API time (ISO 8601, UTC) as the desk reads it: Paris time, dd/mm/yyyy HH:MM:SS."""
+    if not stamp:
+        return "-"
+    from fleet_server.entrypoints.web.layout import format_paris
+
+    return format_paris(datetime.fromisoformat(stamp), "%d/%m/%Y %H:%M:%S")
 
 
 def add_support_parser(sub) -> None:
@@ -82,71 +114,98 @@ def add_support_parser(sub) -> None:
 
 
 def cmd_support(args) -> int:
+    # The HTTP library logs every request at INFO: noise between the desk's own lines.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if not args.token:
-        print("fleet support: set FLEET_API_TOKEN or pass --token (a support token)",
+        print("fleet support : indiquez FLEET_API_TOKEN ou --token (un jeton de rôle support)",
+              file=sys.stderr)
+        return 2
+    reason = getattr(args, "reason", None)
+    if reason is not None and not REASON_MIN <= len(reason.strip()) <= REASON_MAX:
+        print(f"fleet support : la raison doit faire de {REASON_MIN} à {REASON_MAX} caractères "
+              f"(elle reste dans le journal d'audit), par exemple --reason \"écran figé\"",
               file=sys.stderr)
         return 2
     client = DeskClient(args.url, args.token)
     try:
         return ACTIONS[args.action](client, args)
     except ApiError as err:
-        print(f"fleet support: {err}", file=sys.stderr)
+        print(f"fleet support : {err}", file=sys.stderr)
         return 1
 
 
+def _words():
+    from fleet_server.entrypoints.web import labels
+
+    return labels
+
+
 def _find(client: DeskClient, args) -> int:
+    L = _words()
     params = {k: v for k, v in (("q", args.text), ("partner_id", args.partner),
                                 ("connection", args.status), ("firmware", args.firmware),
                                 ("alert", args.alert)) if v}
     rows = client.call("GET", "/terminals", params=params | {"limit": 500})["items"]
     for r in rows:
         p = r["partner"]
-        print(f"{r['device_id']}  {r['connection']:<12} fw={r['firmware'] or '-':<8} "
-              f"seen={(r['last_seen_at'] or '-')[:19]}  {p['name'] or '-'}  {p['phone'] or ''}"
-              f"{'  alerts=' + ','.join(r['alerts']) if r['alerts'] else ''}")
-    print(f"{len(rows)} terminal(s)", file=sys.stderr)
+        alerts = ", ".join(L.ALERT_KINDS.get(k, k) for k in r["alerts"])
+        print(f"{r['device_id']}  {L.CONNECTIONS.get(r['connection'], r['connection']):<10} "
+              f"logiciel {r['firmware'] or '-':<8} vu {paris(r['last_seen_at']):<19}  "
+              f"{p['name'] or '-'}  {p['phone'] or ''}{'  alertes : ' + alerts if alerts else ''}")
+    print(f"{len(rows)} terminal(aux)" if rows else "Aucun terminal ne correspond.",
+          file=sys.stderr)
     return 0
 
 
 def _status(client: DeskClient, args) -> int:
+    L = _words()
     t = client.call("GET", f"/terminals/{args.device}")
     p = t["partner"]
+    heap = f"{t['heap'] / 1024:.1f} Kio".replace(".", ",") if t["heap"] is not None else None
+    boots = t["boots"]
+    if boots is not None and t.get("reset"):
+        boots = f"{boots} (dernier : {L.reset_cause(t['reset'])})"
     for label, value in (
-            ("terminal", t["device_id"]), ("state", t["state"]),
-            ("connection", t["connection"]), ("last seen", t["last_seen_at"]),
-            ("firmware", t["firmware"]), ("signal", f"{t['rssi']} dBm" if t["rssi"] else None),
-            ("free memory", t["heap"]), ("scanner", t["scanner"]), ("boots", t["boots"]),
-            ("last error", t["last_error"]), ("clock drift s", t["drift_s"]),
-            ("partner", p["name"]), ("phone", p["phone"]), ("e-mail", p["email"]),
-            ("address", p["address"])):
-        print(f"{label:>14}: {value if value is not None else '-'}")
+            ("terminal", t["device_id"]), ("état", L.device_state(t["state"])),
+            ("connexion", L.CONNECTIONS.get(t["connection"], t["connection"])),
+            ("vu le", paris(t["last_seen_at"])),
+            ("logiciel", t["firmware"]), ("signal", f"{t['rssi']} dBm" if t["rssi"] else None),
+            ("mémoire libre", heap),
+            ("lecteur", L.scanner_state(t["scanner"]) if t["scanner"] else None),
+            ("démarrages", boots), ("dernière erreur", t["last_error"]),
+            ("décalage horloge", f"{t['drift_s']} s" if t["drift_s"] is not None else None),
+            ("partenaire", p["name"]), ("téléphone", p["phone"]), ("e-mail", p["email"]),
+            ("adresse", p["address"])):
+        print(f"{label:>16} : {value if value is not None else '-'}")
     for alert in t["active_alerts"]:
-        print(f"{'alert':>14}: {alert['label']} ({alert['detail']})")
+        print(f"{'alerte':>16} : {alert['label']} ({alert['detail']})")
     return 0
 
 
 def _run(client: DeskClient, args, name: str, extra: dict | None = None) -> int:
+    L = _words()
     body = {"name": name, "reason": args.reason}
     if extra:
         body["args"] = extra
     command = client.call("POST", f"/terminals/{args.device}/commands", json=body)
-    print(f"command {command['command_id']}: {STATE_TEXT[command['state']]}")
+    print(f"commande {command['command_id']} : {STATE_TEXT[command['state']]}")
     deadline = time.monotonic() + max(0.0, args.wait)
     while command["state"] in ("sent", "queued") and time.monotonic() < deadline:
         if command["state"] == "queued":
-            print("the terminal is offline: it gets the command when it returns")
+            print("le terminal est hors ligne : il recevra la commande à son retour")
             return 0
         time.sleep(0.5)
         command = client.call("GET", f"/commands/{command['command_id']}")
-    print(f"result: {STATE_TEXT[command['state']]}"
-          + (f" ({command['code']})" if command.get("code") else ""))
+    print(f"résultat : {STATE_TEXT[command['state']]}"
+          + (f" ({L.refusal(command['code'])})" if command.get("code") else ""))
     result = command.get("result") or {}
     if name == "diagnostics":
         for check, detail in result.items():
             ok = isinstance(detail, dict) and detail.get("ok")
-            rest = ", ".join(f"{k}={v}" for k, v in detail.items() if k != "ok") \
+            rest = ", ".join(L.check_detail(k, v) for k, v in detail.items() if k != "ok") \
                 if isinstance(detail, dict) else detail
-            print(f"  {'PASS' if ok else 'FAIL'}  {check:<10} {rest}")
+            print(f"  {'OK   ' if ok else 'ÉCHEC'}  {L.CHECKS.get(check, check):<18} {rest}")
     elif name == "get_logs":
         for line in result.get("lines", []):
             print("  " + line)
@@ -155,16 +214,23 @@ def _run(client: DeskClient, args, name: str, extra: dict | None = None) -> int:
 
 def _interventions(client: DeskClient, args) -> int:
     params = {k: v for k, v in (("device_id", args.device), ("status", args.status)) if v}
-    for i in client.call("GET", "/interventions", params=params)["items"]:
-        print(f"#{i['intervention_id']:<5} {i['device_id']}  {i['status_label']:<10} "
-              f"{i['category_label']:<24} {i['opened_at'][:16]}  {i['title']}")
+    items = client.call("GET", "/interventions", params=params)["items"]
+    for i in items:
+        print(f"n° {i['intervention_id']:<5} {i['device_id']}  {i['status_label']:<10} "
+              f"{i['category_label']:<24} {paris(i['opened_at'])[:16]}  {i['title']}")
+    if not items:
+        print("Aucune intervention" + (" pour ce terminal." if args.device else "."))
     return 0
 
 
 def _alerts(client: DeskClient, args) -> int:
     params = {"kind": args.kind} if args.kind else {}
-    for a in client.call("GET", "/alerts", params=params)["items"]:
-        print(f"{a['raised_at'][:16]}  {a['severity']:<6} {a['phone_summary']}")
+    items = client.call("GET", "/alerts", params=params)["items"]
+    for a in items:
+        severity = SEVERITY_TEXT.get(a["severity"], a["severity"])
+        print(f"{paris(a['raised_at'])[:16]}  {severity:<6}  {a['phone_summary']}")
+    if not items:
+        print("Aucune alerte active" + (" de ce type." if args.kind else " : tout va bien."))
     return 0
 
 

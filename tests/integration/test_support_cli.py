@@ -2,10 +2,15 @@
 and a protocol-level terminal: find, status, diag (each check printed), logs, restart with a
 reason, a queued restart for an offline terminal, interventions, alerts."""
 
+import os
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -60,18 +65,22 @@ def run(capsys, argv) -> tuple[int, str]:
 def test_the_desk_from_a_shell(served, capsys):
     stack, terminal, base = served
     dev = terminal.dev
+    code, out = run(capsys, base + ["alerts"])
+    assert code == 0 and out.strip() == "Aucune alerte active : tout va bien."
     terminal.heartbeat(scn="fault")
     eventually(lambda: stack.fleet.extras["support"].status.connection(dev),
                lambda c: c == "online")
     code, out = run(capsys, base + ["find", "théâtre"])
-    assert code == 0 and dev in out and "online" in out
+    assert code == 0 and dev in out and "en ligne" in out
     code, out = run(capsys, base + ["status", dev])
-    assert "Théâtre du Port" in out and "connection: online" in out
+    assert "Théâtre du Port" in out and "connexion : en ligne" in out
+    assert "lecteur : en panne" in out and "(dernier : mise sous tension)" in out
+    assert re.search(r"vu le : \d\d/\d\d/\d{4} \d\d:\d\d:\d\d", out)
     code, out = run(capsys, base + ["diag", dev, "--reason", "lecteur muet"])
-    assert code == 0 and "result: réussie" in out
-    assert "PASS  network" in out and "PASS  scanner" in out
+    assert code == 0 and "résultat : réussie" in out, out
+    assert re.search(r"OK +Réseau", out) and re.search(r"OK +Lecteur", out)
     code, out = run(capsys, base + ["logs", dev, "--reason", "voir la nuit", "--lines", "5"])
-    assert code == 0 and "  boot" in out
+    assert code == 0 and "  boot" in out, out
     with pytest.raises(SystemExit):  # --reason is required
         cli.main(base + ["restart", dev])
     capsys.readouterr()
@@ -79,7 +88,7 @@ def test_the_desk_from_a_shell(served, capsys):
     eventually(lambda: stack.fleet.extras["support"].status.connection(dev),
                lambda c: c == "offline")
     code, out = run(capsys, base + ["restart", dev, "--reason", "bloqué"])
-    assert code == 0 and "en attente du terminal" in out
+    assert code == 0 and "en attente du terminal" in out, out
     stack.fleet.extras["support"].check_alerts()
     code, out = run(capsys, base + ["alerts"])
     assert "Lecteur de codes en panne" not in out and "lecteur en panne" in out
@@ -87,3 +96,22 @@ def test_the_desk_from_a_shell(served, capsys):
     assert "Panne matérielle" in out  # opened by the scanner fault alert
     code, out = run(capsys, base[:-1] + ["wrong-token", "find"])
     assert code == 1
+
+
+def test_the_shell_speaks_french_without_library_log_lines(served):
+    """As run from a terminal: the CLI's output only, one clear line for a too-short reason."""
+    _stack, terminal, base = served
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+
+    def shell(*argv):
+        done = subprocess.run([sys.executable, "-m", "fleet_server.entrypoints.cli", *base,
+                               *argv], capture_output=True, text=True, env=env, timeout=60)
+        return done.returncode, done.stdout, done.stderr
+
+    code, out, err = shell("alerts")
+    assert (code, out, err) == (0, "Aucune alerte active : tout va bien.\n", "")
+    code, out, err = shell("restart", terminal.dev, "--reason", "x")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("fleet support : la raison doit faire de 3 à 500 caractères")
+    code, out, err = shell("find", "personne")
+    assert (code, out, err) == (0, "", "Aucun terminal ne correspond.\n")

@@ -9,6 +9,7 @@ is rather than hidden, so a new one is visible and gets its word added here.
 import re
 
 from fleet_server.domain.support import STATUSES
+from fleet_server.domain.support_alerts import KINDS as ALERT_KINDS  # noqa: F401 (for the CLI)
 from protocol import errors
 
 DEVICE_STATES = {"provisioned": "en préparation", "assigned": "alloué, à mettre en service",
@@ -25,9 +26,13 @@ RESET_CAUSES = {"power_on": "mise sous tension", "watchdog": "chien de garde (bl
 SCANNER_STATES = {"ok": "en service", "fault": "en panne", "absent": "absent"}
 CONNECTIONS = {"online": "en ligne", "offline": "hors ligne", "unresponsive": "muet",
                "unknown": "inconnu"}
+CHECKS = {"network": "Réseau", "scanner": "Lecteur", "display": "Écran", "keypad": "Clavier",
+          "clock": "Horloge", "memory": "Mémoire", "journal": "Journal des ventes"}
+COMMANDS = {"diagnostics": "Diagnostic", "restart": "Redémarrage", "get_logs": "Journal",
+            "ping": "Test de présence", "set_config": "Configuration"}
 # The details a diagnostic check returns beside its ok flag (firmware runtime.diagnostics).
 CHECK_DETAILS = {"state": "état", "drift_s": "décalage", "free": "mémoire libre",
-                 "pending": "dernière vente du journal"}
+                 "pending": "vente en attente"}
 CAMPAIGN_STATES = {"running": "En cours", "paused": "En pause", "cancelled": "Annulée",
                    "aborted": "Interrompue (trop d'échecs)", "completed": "Terminée"}
 CAMPAIGN_DEVICE_STATES = {
@@ -85,7 +90,7 @@ def check_detail(key: str, value) -> str:
     elif key == "free" and isinstance(value, int):
         shown = f"{value / 1024:.1f} Kio".replace(".", ",")
     elif key == "pending":
-        shown = f"n° {value}" if value else "aucune en attente"
+        shown = f"n° {value}" if value else "aucune"
     elif isinstance(value, bool):
         shown = "oui" if value else "non"
     else:

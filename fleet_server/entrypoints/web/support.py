@@ -28,7 +28,7 @@ from fleet_server.entrypoints.web.deps import (
     render,
     require_user,
 )
-from fleet_server.entrypoints.web.labels import support_error
+from fleet_server.entrypoints.web.labels import CHECKS, COMMANDS, support_error
 from fleet_server.entrypoints.web.layout import add_nav
 from fleet_server.entrypoints.web.support_chart import line_chart
 from fleet_server.service_layer.support import SupportDesk
@@ -39,15 +39,11 @@ Reason = Annotated[str, Form(max_length=500)]
 Text = Annotated[str, Form(max_length=2000)]
 CONNECTION_LABELS = {"online": "En ligne", "unresponsive": "Muet", "offline": "Hors ligne",
                      "unknown": "Inconnu"}
-COMMAND_LABELS = {"diagnostics": "Diagnostic", "restart": "Redémarrage",
-                  "get_logs": "Journal", "ping": "Test de présence",
-                  "set_config": "Configuration"}
+COMMAND_LABELS = COMMANDS
 STATE_LABELS = {"queued": "En attente du terminal", "sent": "Envoyée, en attente de réponse",
                 "succeeded": "Réussie", "failed": "Refusée", "timed_out": "Sans réponse",
                 "expired": "Expirée"}
-CHECK_LABELS = {"network": "Réseau", "scanner": "Lecteur", "display": "Écran",
-                "keypad": "Clavier", "clock": "Horloge", "memory": "Mémoire",
-                "journal": "Journal des ventes"}
+CHECK_LABELS = CHECKS
 
 for role in (SUPPORT, OPERATOR):
     add_nav(role, "Parc de terminaux", "/support", first=role == SUPPORT)

@@ -55,7 +55,7 @@ def test_diagnostic_details_and_refusals_in_french():
     assert labels.check_detail("state", "fault") == "état : en panne"
     assert labels.check_detail("drift_s", 3) == "décalage : 3 s"
     assert labels.check_detail("free", 83_148) == "mémoire libre : 81,2 Kio"
-    assert labels.check_detail("pending", 0) == "dernière vente du journal : aucune en attente"
+    assert labels.check_detail("pending", 0) == "vente en attente : aucune"
     assert labels.refusal("expired") == "Commande expirée"
     assert labels.reset_cause("power_on") == "mise sous tension"
 
