@@ -9,6 +9,7 @@ Connection state of a terminal (the desk's first question on the phone):
 """
 
 import string
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -179,3 +180,12 @@ class TimelineEvent:
     kind: str
     summary: str
     event_id: int | None = None
+
+
+def search_key(text: str | None) -> str:
+    """What the desk's search compares: no accents, no case, letters and digits only, so that
+    "ecoles" finds "Écoles", "0123456789" finds "01 23 45 67 89" and "auto ecole" finds
+    "Auto-école"."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed.casefold() if c.isalnum())
+

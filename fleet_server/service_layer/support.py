@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fleet_server.domain.support import OFFLINE, UNKNOWN, UNRESPONSIVE
+from fleet_server.domain.support import OFFLINE, UNKNOWN, UNRESPONSIVE, search_key
 from fleet_server.domain.support_alerts import (
     AUTO_INTERVENTION,
     Alert,
@@ -85,12 +85,12 @@ class SupportDesk:
         by_device: dict[str, list[Alert]] = {}
         for item in self.store.alerts(active=True, limit=None):  # all: one per terminal and kind
             by_device.setdefault(item.device_id, []).append(item)
-        needle = (q or "").strip().lower()
+        needle = search_key(q)
         rows = []
         for terminal in self.store.terminals():
             if partner_id and terminal.partner_id != partner_id:
                 continue
-            if needle and not any(needle in (text or "").lower() for text in (
+            if needle and not any(needle in search_key(text) for text in (
                     terminal.device_id, terminal.partner_name, terminal.partner_id,
                     terminal.partner_phone, terminal.partner_email)):
                 continue

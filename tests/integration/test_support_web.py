@@ -133,3 +133,5 @@ def test_the_terminal_page_speaks_french_states_history_and_reboot_reasons(world
     assert "Redémarrage" in text and "Erreur" in text and "en panne" in text
     assert ENGLISH.findall(text) == []
     assert ENGLISH.findall(visible_text(http.get("/support").text)) == []
+    found = http.get("/support", params={"q": "LIBRAIRIE  des lîlas"}).text
+    assert f'data-device="{dev}"' in found  # accents, case and spaces do not matter

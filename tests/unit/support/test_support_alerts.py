@@ -111,6 +111,22 @@ def test_fleet_list_search_and_filters():
     assert not any("cents" in key or "balance" in key for key in row)
 
 
+
+@pytest.mark.parametrize("typed", ["LILAS", "Librairie des lilas", "libráirie  des LÎLAS",
+                                   "0123456789", "01.23.45.67.89", "01 23 45-67 89",
+                                   "lilas@EXAMPLE.org"])
+def test_the_search_ignores_accents_case_spaces_and_punctuation(typed):
+    desk, *_ = make_desk()
+    assert [r["device_id"] for r in desk.fleet(q=typed)] == [DEVICE, OTHER]
+
+
+def test_accents_typed_or_stored_match_both_ways():
+    from fleet_server.domain.support import search_key
+    assert search_key("Librairie des Écoles") == search_key("librairie des ecoles")
+    assert search_key("ecoles") in search_key("Librairie des Écoles")
+    assert search_key("Auto-école") == "autoecole" and search_key(None) == ""
+
+
 def test_version_order_and_summary_length():
     assert version_key("0.10.0") > version_key("0.9.9") > version_key("0.9")
     long = phone_summary(DEVICE, "x" * 100, "01", ["y" * 100])
