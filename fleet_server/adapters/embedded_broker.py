@@ -3,9 +3,10 @@ in its own thread with its own event loop. Tests and production use Mosquitto in
 
 Without `security` it is open (the demo). With an EmbeddedSecurity it applies the same rules as
 the Mosquitto configuration of `fleet broker-config`, through amqtt's plugin hooks: a TLS
-listener where a device's certificate CN (its device id) is its identity and a CRL refuses
-revoked ones, a password account for the server, and per-device topic rules
-(fleet_server/adapters/broker_security.py) on publish, subscribe and delivery.
+listener where a device's certificate CN (its device id) is its identity and its client id
+(fleet_server/adapters/embedded_identity.py) and a CRL refuses revoked ones, a password account
+for the server, and per-device topic rules (fleet_server/adapters/broker_security.py) on
+publish, subscribe and delivery.
 """
 
 import asyncio
@@ -153,7 +154,7 @@ class EmbeddedBroker:
         log.info("embedded MQTT broker on %s", self.url)
 
     def _run(self) -> None:
-        from amqtt.broker import Broker
+        from fleet_server.adapters.embedded_identity import IdentityBroker
 
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
@@ -166,7 +167,7 @@ class EmbeddedBroker:
         if self.security is not None:
             config["plugins"] = self._secure(config["listeners"])
         try:
-            self._broker = Broker(config, loop=self._loop)
+            self._broker = IdentityBroker(config, loop=self._loop)
             self._loop.run_until_complete(self._broker.start())
         except BaseException as err:  # reported to start() rather than lost in the thread
             self._error = err

@@ -51,21 +51,25 @@ def render_secure_config(files: SecureFiles, data_dir: Path, tls_port: int,
                          dev_port: int | None = None, tls_host: str = "127.0.0.1",
                          dev_host: str = "127.0.0.1") -> str:
     """Production shape: devices on a TLS listener that requires a client certificate from the
-    fleet CA (its CN, the device id, becomes the user name the ACL patterns use; the CRL refuses
-    revoked ones); the server and tools log in with a password on the dev listener (plain TCP,
-    loopback only unless told otherwise) or on the TLS one. Nobody is anonymous."""
-    lines = ["per_listener_settings false", "allow_anonymous false",
-             f"password_file {files.password_file}", f"acl_file {files.acl_file}",
-             *_common(data_dir)]
+    fleet CA (its CN, the device id, becomes the user name the ACL patterns use, and the client
+    id: a device cannot connect under another device's client id, or the server's, and throw
+    it off or wipe its session; the CRL refuses revoked ones); the server logs in with a
+    password on the dev listener (plain TCP, loopback only unless told otherwise). Nobody is
+    anonymous. Settings are per listener so that the client-id binding holds on the device
+    listener only: the server account needs to take over a revoked device's client id to end
+    its session (broker_security.takeover), and a device id never names a server client."""
+    lines = ["per_listener_settings true", *_common(data_dir)]
     if dev_port is not None:
-        lines += ["", "# password accounts (the fleet server, operators' tools)",
-                  f"listener {dev_port} {dev_host}"]
-    lines += ["", "# devices: mutual TLS, the certificate identity is the user name",
-              f"listener {tls_port} {tls_host}",
+        lines += ["", "# password accounts (the fleet server)",
+                  f"listener {dev_port} {dev_host}", "allow_anonymous false",
+                  f"password_file {files.password_file}", f"acl_file {files.acl_file}"]
+    lines += ["", "# devices: mutual TLS, the certificate identity is user name and client id",
+              f"listener {tls_port} {tls_host}", "allow_anonymous false",
+              f"acl_file {files.acl_file}",
               f"cafile {files.cafile}", f"certfile {files.certfile}",
               f"keyfile {files.keyfile}", f"crlfile {files.crlfile}",
               "require_certificate true", "use_identity_as_username true",
-              "tls_version tlsv1.2", ""]
+              "use_username_as_clientid true", "tls_version tlsv1.2", ""]
     return "\n".join(lines)
 
 
