@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from provisioning.batch import BatchError
+from provisioning.data_dir import data_dir, secrets_folder
 from provisioning.flash import FlashError
 from provisioning.pki import CertificateAuthority, PkiError
 
 
 def _ca(args) -> CertificateAuthority:
-    return CertificateAuthority(args.pki)
+    return CertificateAuthority(secrets_folder(args.pki, "pki"))
 
 
 def cmd_pki(args) -> int:
@@ -36,7 +37,7 @@ def cmd_pki(args) -> int:
         print(("revoked; " if changed else "already revoked; ") + f"CRL {ca.crl_path}")
     elif args.action == "renew":
         cred = ca.renew(_one(args.target, "DEVICE"), new_key=args.new_key)
-        out = Path(args.out or ".")
+        out = secrets_folder(args.out or ".", "renewed")
         from provisioning.secure_files import write_private, write_public
 
         write_public(out / "cert.der", cred.cert_der)
@@ -75,7 +76,8 @@ def cmd_batch(args) -> int:
     from provisioning.batch import check_request, run_batch
 
     check_request(args.model, args.count)  # before touching the database
-    out = Path(args.out or f"batches/{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{args.model}")
+    out = secrets_folder(args.out, "batches") if args.out else secrets_folder(
+        None, f"batches/{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{args.model}")
     ca = _ca(args)
     if not ca.initialized:
         print(f"no fleet CA in {ca.dir}: creating one", file=sys.stderr)
@@ -134,7 +136,8 @@ def cmd_flash(args) -> int:
 
     if bool(args.port) == bool(args.dir):
         raise FlashError("give either --port PORT (a board) or --dir DIR (a directory)")
-    secrets, tls = load_device(find_device_dir(args.device, Path(args.source)))
+    source = Path(args.source) if args.source else data_dir() / "batches"
+    secrets, tls = load_device(find_device_dir(args.device, source))
     config = _site(args)
     files = _with_firmware(args, lambda fw: device_files(secrets, config, tls, fw))
     dest = args.dir or args.port
@@ -181,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["init", "server", "revoke", "renew", "crl", "verify",
                                       "sign-csr"])
     p.add_argument("target", nargs="?", help="DEVICE id (revoke, renew, sign-csr) or CERT file")
-    p.add_argument("--pki", default="pki", help="CA folder (default ./pki)")
+    p.add_argument("--pki", help="CA folder (default: pki in the data folder, FLEET_DATA_DIR)")
     p.add_argument("--name", action="append", default=[], help="server: extra host name/IP")
     p.add_argument("--out", help="renew: folder; sign-csr: certificate file")
     p.add_argument("--csr", help="sign-csr: the request (PEM or DER)")
@@ -191,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("batch", help="register N terminals with keys, certificates, labels")
     p.add_argument("--model", required=True, help="hardware model, e.g. esp32-gm65")
     p.add_argument("--count", type=int, required=True)
-    p.add_argument("--out", help="batch folder (default batches/<time>-<model>)")
-    p.add_argument("--pki", default="pki")
+    p.add_argument("--out", help="batch folder (default: batches/<time>-<model> in the data "
+                                 "folder, FLEET_DATA_DIR)")
+    p.add_argument("--pki", help="CA folder (default: pki in the data folder)")
     p.add_argument("--db", help="database URL (default: FLEET_DB_URL, as `fleet`)")
     p.add_argument("--labels", default="pdf,png", help="label formats: pdf, png or pdf,png")
     p.set_defaults(func=cmd_batch)
@@ -201,8 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("device")
     p.add_argument("--port", help="serial port of the board (a directory also works)")
     p.add_argument("--dir", help="write into this directory instead of a board")
-    p.add_argument("--from", dest="source", default="batches",
-                   help="batch folder (or a folder of batches) holding the device's files")
+    p.add_argument("--from", dest="source",
+                   help="batch folder (or a folder of batches) holding the device's files "
+                        "(default: batches in the data folder)")
     p.add_argument("--firmware", help="a built file set (default: build one now)")
     p.add_argument("--no-firmware", action="store_true", help="identity and config only")
     p.add_argument("--march", help="mpy-cross -march when building (xtensawin for ESP32)")

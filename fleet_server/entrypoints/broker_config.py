@@ -88,8 +88,10 @@ def generate(out: Path, pki: Path, tls_port: int = 8883, dev_port: int | None = 
 def add_parser(sub) -> None:
     p = sub.add_parser("broker-config", help="Mosquitto configuration: mTLS devices, ACL, "
                        "server account")
-    p.add_argument("--pki", default="pki", help="fleet CA folder (created if missing)")
-    p.add_argument("--out", default="broker", help="folder for mosquitto.conf, acl, passwd")
+    p.add_argument("--pki", help="fleet CA folder, created if missing (default: pki in the "
+                                 "data folder, FLEET_DATA_DIR)")
+    p.add_argument("--out", help="folder for mosquitto.conf, acl, passwd (default: broker in "
+                                 "the data folder)")
     p.add_argument("--tls-port", type=int, default=8883)
     p.add_argument("--tls-host", default="127.0.0.1", help="address of the device listener")
     p.add_argument("--dev-port", type=int, default=1883,
@@ -112,8 +114,15 @@ def cmd_broker_config(args) -> int:
         if not 0 <= port <= 65535:
             print(f"fleet broker-config: port {port} out of range", file=sys.stderr)
             return 2
+    from provisioning.data_dir import InsideRepository, secrets_folder
+
     try:
-        lines = generate(Path(args.out), Path(args.pki), args.tls_port, args.dev_port or None,
+        out, pki = secrets_folder(args.out, "broker"), secrets_folder(args.pki, "pki")
+    except InsideRepository as err:
+        print(f"fleet broker-config: {err}", file=sys.stderr)
+        return 1
+    try:
+        lines = generate(out, pki, args.tls_port, args.dev_port or None,
                          args.tls_host, args.name, args.server_user, args.server_password,
                          args.run_as, args.renew_cert)
     except (PkiError, OSError) as err:

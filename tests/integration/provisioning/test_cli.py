@@ -21,6 +21,7 @@ from provisioning import cli
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FLEET_DB_URL", f"sqlite:///{tmp_path}/fleet.sqlite3")
+    monkeypatch.setenv("FLEET_DATA_DIR", str(tmp_path / "data"))
     return tmp_path
 
 
@@ -113,11 +114,32 @@ def test_flash_into_a_directory_and_onto_the_unix_board(batch, workdir, capsys,
     (["flash", "CTAAAAAAAA0", "--dir", "x"], "no provisioning files for CTAAAAAAAA0"),
     (["flash", "CTAAAAAAAA0"], "give either --port PORT"),
     (["pki", "verify", "missing.der"], "No such file"),
-    (["pki", "revoke", "CTAAAAAAAA0"], "no CA in pki"),
+    (["pki", "revoke", "CTAAAAAAAA0"], "data/pki: run `provision pki init"),
 ])
 def test_bad_input_is_refused_with_a_clear_message(workdir, capsys, argv, message):
     code, _, err = run(capsys, *argv)
     assert code == 1 and message in err, err
+
+
+def test_keys_go_to_the_data_folder_by_default_and_never_into_a_source_tree(workdir, capsys,
+                                                                           monkeypatch):
+    code, out, err = run(capsys, "batch", "--model", "esp32-gm65", "--count", "1")
+    assert code == 0, err
+    [folder] = (workdir / "data" / "batches").iterdir()
+    assert (workdir / "data" / "pki").is_dir() and (folder / "manifest.json").exists()
+    repo = workdir / "shop-repo"
+    (repo / ".git").mkdir(parents=True)
+    monkeypatch.chdir(repo)
+    for argv in (["batch", "--model", "esp32-gm65", "--count", "1", "--out", "b"],
+                 ["pki", "init", "--pki", "pki"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and f"is inside the source tree {repo}" in err, err
+        assert "FLEET_DATA_DIR" in err and len(err.strip().splitlines()) == 1
+    assert fleet_cli.main(["broker-config"]) == 0  # the defaults: the data folder
+    assert fleet_cli.main(["broker-config", "--out", "broker"]) == 1
+    assert "inside the source tree" in capsys.readouterr().err
+    assert sorted(p.name for p in repo.iterdir()) == [".git"]  # nothing written in the tree
+    assert (workdir / "data" / "broker" / "mosquitto.conf").exists()
 
 
 def test_pki_commands_refuse_bad_certificates_and_csrs(workdir, capsys):
