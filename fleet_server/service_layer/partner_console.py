@@ -284,16 +284,31 @@ class PartnerConsole:
             ops = self.ledger.list_operations(**query, limit=EXPORT_MAX)
         if not ops:
             raise ConsoleError("Aucune opération à exporter.")
-        stamp = settlement.paris_day(self.clock()).strftime("%Y%m%d")
         content = settlement.operations_csv(ops, self.ledger.category_labels())
-        return self.data.add_export(partner_id, f"operations-{stamp}.csv", content, len(ops),
-                                    user_id, self.clock())
+        return self.data.add_export(partner_id, self._export_name(partner_id, "operations"),
+                                    content, len(ops), user_id, self.clock())
 
     def export_batches(self, partner_id: str, user_id: int | None) -> ExportInfo:
         batches = self.batches(partner_id)
         if not batches:
             raise ConsoleError("Aucun lot de remboursement à exporter.")
-        stamp = settlement.paris_day(self.clock()).strftime("%Y%m%d")
-        return self.data.add_export(partner_id, f"remboursements-{stamp}.csv",
+        return self.data.add_export(partner_id, self._export_name(partner_id, "remboursements"),
                                     settlement.batches_csv(batches), len(batches), user_id,
                                     self.clock())
+
+    def _export_name(self, partner_id: str, what: str) -> str:
+        taken = {e.filename for e in self.data.exports(partner_id)}
+        return export_name(what, self.clock(), taken)
+
+
+def export_name(what: str, now: datetime, taken: set[str]) -> str:
+    """A file name no other export of the partner has: what, Paris date and time to the
+    second, then -2, -3... for a second file within the same second (two files of one name
+    in "Mes exports" cannot be told apart once downloaded)."""
+    stamp = now.astimezone(settlement.PARIS).strftime("%Y%m%d-%H%M%S")
+    name, n = f"{what}-{stamp}.csv", 1
+    while name in taken:
+        n += 1
+        name = f"{what}-{stamp}-{n}.csv"
+    return name
+

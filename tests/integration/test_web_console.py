@@ -152,6 +152,14 @@ def test_operator_sets_up_a_program_and_the_partner_claims_and_sells(fleet):
     assert "disabled" not in admin.get("/partner/operations").text
     page = admin.post("/partner/reimbursements/export", data={"csrf_token": admin_token})
     assert "remboursements-" in message(page)
+    again = admin.post("/partner/reimbursements/export", data={"csrf_token": admin_token})
+    assert "remboursements-" in message(again) and message(again) != message(page)
+    exports = admin.get("/partner/exports").text
+    names = re.findall(r"<td>(remboursements-[0-9-]+\.csv)</td>", exports)
+    assert len(names) == 2 and len(set(names)) == 2  # two files, two names
+    assert re.search(r'class="num">\d+ octets</td>', exports)
+    # The till's sales say so in the terminal column.
+    assert '<td>Caisse en ligne</td>' in admin.get("/partner/operations").text
     # A partner asks for another agreement; the operator sees it to decide.
     page = admin.post("/partner/agreements", data={"csrf_token": admin_token,
                                                    "program_id": program, "category": "books"})

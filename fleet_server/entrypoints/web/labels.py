@@ -126,13 +126,23 @@ def campaign_device_state(code: str) -> str:
     return CAMPAIGN_DEVICE_STATES.get(code, code)
 
 
+def file_size(size: int) -> str:
+    """A file's size as a French reader expects it: "812 octets", "1,2 Ko", "3,4 Mo"."""
+    if size < 1024:
+        return f"{size} octet{'s' if size > 1 else ''}"
+    for unit, scale in (("Ko", 1024), ("Mo", 1024 ** 2), ("Go", 1024 ** 3)):
+        if size < scale * 1024 or unit == "Go":
+            return f"{size / scale:.1f} {unit}".replace(".", ",")
+    return f"{size} octets"  # not reached
+
+
 def install(env) -> None:
     """Make these words available to every template as filters."""
     env.filters.update(device_state=device_state, reset_cause=reset_cause,
                        scanner_state=scanner_state, event_kind=event_kind,
                        event_text=event_text, check_detail=check_detail, refusal=refusal,
                        campaign_reason=campaign_reason,
-                       campaign_device_state=campaign_device_state)
+                       campaign_device_state=campaign_device_state, file_size=file_size)
 
 
 _MOVE = re.compile(r"^an intervention (\w+) cannot become (\w+)$")

@@ -64,3 +64,10 @@ def test_refusals_of_the_support_services_in_french():
     assert labels.support_error("an intervention resolved cannot become in_progress") == \
         "une intervention « Résolue » ne peut pas passer à « En cours »."
     assert labels.support_error("this terminal is retired") == "ce terminal est retiré du parc."
+
+
+@pytest.mark.parametrize("size, shown", [(0, "0 octet"), (1, "1 octet"), (812, "812 octets"),
+                                         (1024, "1,0 Ko"), (1270, "1,2 Ko"),
+                                         (3_565_158, "3,4 Mo"), (5 * 1024 ** 3, "5,0 Go")])
+def test_file_sizes_in_french_units(size, shown):
+    assert labels.file_size(size) == shown
