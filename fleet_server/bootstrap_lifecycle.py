@@ -5,13 +5,15 @@
   broker-config` wrote), with the fleet CA of FLEET_PKI_DIR when set (its CRL); without
   FLEET_BROKER_SECURITY_DIR, NoBrokerAccessControl (dev broker: the server alone refuses);
 - the re-key grace period and the automatic re-key of a terminal whose DUKPT counter nears
-  exhaustion (money_requests.RequestContext).
+  exhaustion (money_requests.RequestContext), and the switch to the new keys when the
+  terminal's answer to the re-key is MACed with its new command key (dispatcher.rekeys).
 """
 
 import logging
+from datetime import timedelta
 
 from fleet_server.service_layer.device_lifecycle import BrokerAccess, NoBrokerAccessControl
-from fleet_server.service_layer.rekey import rekey_when_needed
+from fleet_server.service_layer.rekey import confirmed_by_result, rekey_when_needed
 
 log = logging.getLogger("fleet.lifecycle")
 
@@ -82,3 +84,5 @@ def wire_lifecycle(fleet, requests, clock) -> None:
             log.info("re-key command for later: the terminal gets it at its next connect")
 
     requests.on_rekey_needed = rekey_when_needed(fleet.uow, fleet.keys, clock, publish)
+    fleet.dispatcher.rekeys = confirmed_by_result(
+        fleet.uow, fleet.keys, clock, lambda: timedelta(seconds=requests.rekey_grace_s))

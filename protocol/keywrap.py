@@ -3,14 +3,15 @@
 # Construction: encrypt-then-MAC with two keys derived from the device's 32-byte command key,
 #   enc_key = HMAC-SHA256(command_key, "ct-rekey/enc")[:16]
 #   mac_key = HMAC-SHA256(command_key, "ct-rekey/mac")[:16]
-#   ciphertext = IK XOR AES-128-CTR keystream: block i = AES(enc_key, nonce[:12] || i (4 bytes BE))
+#   secret = IK || the terminal's next command key (32 bytes): a re-key rotates both
+#   ciphertext = secret XOR AES-128-CTR keystream: block i = AES(enc_key, nonce[:12] || i (4 B BE))
 #   tag = AES-CMAC(mac_key, "ct-rekey-v1" || device id || IK ID (8 bytes) || nonce || ciphertext)
 # with a fresh random 16-byte nonce per wrap. CTR needs only AES encryption, which is all the
 # terminal's cryptolib shim (protocol.aes) offers; the tag binds the key to its device and its
 # Initial Key ID, so a wrapped key cannot be replayed for another terminal or another IK ID.
 # The command carrying it is itself HMACed with the command key, with an id and an expiry.
 #
-# args of the command: {"kid": 16 hex, "n": 32 hex, "ik": 32 or 64 hex, "tag": 32 hex}.
+# args of the command: {"kid": 16 hex, "n": 32 hex, "ik": 96 or 128 hex, "tag": 32 hex}.
 
 import binascii
 
@@ -21,7 +22,7 @@ from protocol.hmac256 import constant_time_equal, hmac_sha256
 
 LABEL = b"ct-rekey-v1"
 NONCE_LEN = 16
-KEY_LENS = (16, 32)  # AES-128 or AES-256 Initial Keys
+KEY_LENS = (16, 32)  # AES-128 or AES-256 Initial Keys; then the 32-byte command key
 ARG_NAMES = ("kid", "n", "ik", "tag")
 
 
@@ -58,19 +59,21 @@ def _unhex(value, lengths, name):
         raise ProtocolError("malformed", "rekey " + name + " is not hex") from None
 
 
-def wrap(command_key, device_id, kid_hex, initial_key, nonce):
-    """The rekey command's args carrying `initial_key` for IK ID `kid_hex`."""
-    if len(initial_key) not in KEY_LENS or len(nonce) != NONCE_LEN:
-        raise ProtocolError("malformed", "initial key or nonce of a bad length")
+def wrap(command_key, device_id, kid_hex, initial_key, nonce, next_command_key):
+    """The rekey command's args carrying `initial_key` for IK ID `kid_hex` and the command key
+    the terminal uses from then on."""
+    if (len(initial_key) not in KEY_LENS or len(nonce) != NONCE_LEN
+            or len(next_command_key) != 32):
+        raise ProtocolError("malformed", "initial key, command key or nonce of a bad length")
     kid = _unhex(kid_hex, (8,), "kid")
     enc_key, mac_key = _keys(command_key)
-    ciphertext = _ctr(enc_key, nonce, initial_key)
+    ciphertext = _ctr(enc_key, nonce, initial_key + next_command_key)
     tag = _tag(mac_key, device_id, kid, nonce, ciphertext)
     return {"kid": _hex(kid), "n": _hex(nonce), "ik": _hex(ciphertext), "tag": _hex(tag)}
 
 
 def unwrap(command_key, device_id, args):
-    """args of a rekey command -> (IK ID hex, lowercase; Initial Key bytes).
+    """args of a rekey command -> (IK ID hex, lowercase; Initial Key; next command key).
     ProtocolError("malformed") for a bad shape, ("bad_mac") when the tag does not verify."""
     if type(args) is not dict:
         raise ProtocolError("malformed", "rekey args must be an object")
@@ -79,9 +82,10 @@ def unwrap(command_key, device_id, args):
             raise ProtocolError("unknown_field", "rekey args: " + str(name)[:16])
     kid = _unhex(args.get("kid"), (8,), "kid")
     nonce = _unhex(args.get("n"), (NONCE_LEN,), "n")
-    ciphertext = _unhex(args.get("ik"), KEY_LENS, "ik")
+    ciphertext = _unhex(args.get("ik"), (48, 64), "ik")
     tag = _unhex(args.get("tag"), (16,), "tag")
     enc_key, mac_key = _keys(command_key)
     if not constant_time_equal(_tag(mac_key, device_id, kid, nonce, ciphertext), tag):
         raise ProtocolError("bad_mac", "rekey tag does not match")
-    return _hex(kid), _ctr(enc_key, nonce, ciphertext)
+    secret = _ctr(enc_key, nonce, ciphertext)
+    return _hex(kid), secret[:-32], secret[-32:]

@@ -2,7 +2,8 @@
 # the log reader and the diagnostics are passed in, effects (restart, new settings) are
 # returned for the runtime to carry out.
 #
-# "rekey" installs a new Initial Key delivered wrapped under the command key (protocol.keywrap)
+# "rekey" installs a new Initial Key and command key delivered wrapped under the command key
+# (protocol.keywrap)
 # through context["install_key"] (KeyVault.install_key), which writes it power-loss safe
 # before the OK reply is built: an OK means the next request is signed with the new key.
 #
@@ -200,7 +201,7 @@ class CommandHandler:
         from protocol import keywrap  # imported on the rare re-key only: heap at idle
 
         try:
-            kid, initial_key = keywrap.unwrap(self.key, self.device_id, args)
+            kid, initial_key, key = keywrap.unwrap(self.key, self.device_id, args)
         except ProtocolError as err:
             code = "bad_mac" if err.code == "bad_mac" else "malformed"
             return self._reply(cmd_id, False, code), None
@@ -208,12 +209,15 @@ class CommandHandler:
         if install is None:  # a runtime without a key vault
             return self._reply(cmd_id, False, "internal_error"), None
         try:
-            installed = install(kid, initial_key, issued_ts)
+            installed = install(kid, initial_key, issued_ts, key)
         except ProtocolError as err:  # "replay": older than the key in use
             return self._reply(cmd_id, False, err.code), None
         except Exception:  # flash full or failing: the old key is still in place
             return self._reply(cmd_id, False, "internal_error"), None
         initial_key = None
+        # The command key came with the Initial Key and is on flash with it: this reply is
+        # the first thing MACed with it, which tells the server the re-key is installed.
+        self.key = key
         return (self._reply(cmd_id, True, res={"kid": kid, "installed": bool(installed)}),
                 ("rekey", kid))
 

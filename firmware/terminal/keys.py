@@ -4,8 +4,8 @@
 # Every transaction persists the advanced DUKPT state BEFORE its keys are handed out, so a
 # reboot can never reuse a counter (docs/protocol.md section 7).
 # A re-key (install_key) takes the same path as provisioning: device.json is replaced atomically
-# with the new IK ID and IK, then turned into registers; until that write the old key is whole,
-# after it a reboot finishes the install (docs/device-lifecycle.md).
+# with the new IK ID, IK and command key, then the IK is turned into registers; until that write
+# the old keys are whole, after it a reboot finishes the install (docs/device-lifecycle.md).
 
 import binascii
 
@@ -138,12 +138,13 @@ class KeyVault:
         store.save_json(self._dukpt_path, self._dukpt.to_state())
         return seq, request_key, result_key
 
-    def install_key(self, initial_key_id_hex, initial_key, issued_ts):
-        """Make a new Initial Key current (a "rekey" command). -> True when installed, False
-        when it already is (a repeated command). ProtocolError("replay") for a command older
-        than the one that installed the current key (a captured command played back)."""
+    def install_key(self, initial_key_id_hex, initial_key, issued_ts, command_key):
+        """Make a new Initial Key and command key current (a "rekey" command). -> True when
+        installed, False when it already is (a repeated command). ProtocolError("replay") for a
+        command older than the one that installed the current key (a captured command played
+        back)."""
         ikid = _unhex(initial_key_id_hex, dukpt.IKID_LEN, "initial_key_id")
-        if len(initial_key) not in (16, 32):
+        if len(initial_key) not in (16, 32) or len(command_key) != 32:
             raise ValueError("initial key of a bad length")
         if ikid == self._dukpt.initial_key_id:
             return False
@@ -155,9 +156,11 @@ class KeyVault:
             cfg[k] = self._cfg[k]
         cfg["initial_key_id"] = binascii.hexlify(ikid).decode()
         cfg["initial_key"] = binascii.hexlify(initial_key).decode()
+        cfg["command_key"] = binascii.hexlify(command_key).decode()
         cfg["key_ts"] = issued_ts
         store.save_json(self._device_path, cfg)  # the commit point of the re-key
         self._cfg = cfg
+        self._command_key = command_key
         self._dukpt = self._load_dukpt(ikid)  # registers, then the IK leaves device.json
         return True
 

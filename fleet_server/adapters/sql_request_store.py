@@ -85,7 +85,8 @@ class SqlRequestStore(RequestStore):
                 .values(previous_key_id=devices_t.c.initial_key_id,
                         previous_highest_seq=devices_t.c.highest_seq,
                         previous_key_until=previous_until, initial_key_id=new_key_id,
-                        highest_seq=0, pending_key_id=None))
+                        highest_seq=0, pending_key_id=None,
+                        key_version=devices_t.c.key_version + 1))
 
 
 def _key_order(device: Device, key_id: str) -> list[str]:

@@ -187,14 +187,16 @@ class Device:
         self.rekey_sent_at = now
 
     def switch_to_pending_key(self, now: datetime, grace: timedelta) -> None:
-        """The terminal used its new key: the old one stays accepted for `grace` (requests
-        signed before the switch and still in its journal), with its own counter."""
+        """The terminal uses its new key: the old one stays accepted for `grace`, for the
+        retransmissions of what it signed before the switch (counters up to its highest now).
+        The command key came with the Initial Key: the next version is current too."""
         if self.pending_key_id is None:
             raise DeviceStateError("no re-key in progress")
         self.previous_key_id, self.previous_highest_seq = self.initial_key_id, self.highest_seq
         self.previous_key_until = now + grace
         self.initial_key_id, self.highest_seq = self.pending_key_id, 0
         self.pending_key_id = None
+        self.key_version += 1
 
     def needs_rekey(self, seq: int) -> bool:
         return seq >= REKEY_COUNTER and self.pending_key_id is None and self.state != RETIRED

@@ -1,6 +1,7 @@
 """Every message from the broker goes through here: one table from message type to handler."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fleet_server.service_layer import money_requests
@@ -21,6 +22,10 @@ class Dispatcher:
     config: ConfigPublisher | None = None
     support: object | None = None  # support_commands.CommandDesk: results and queued commands
     updates: object | None = None  # campaigns.UpdateService: chunk requests and update reports
+    # (topic, payload) of a command_res -> the device id when it confirmed a re-key (it is MACed
+    # with the next command key: rekey.confirmed_by_result); its configuration is then sent
+    # again, MACed with the key the terminal now holds.
+    rekeys: Callable[[str, bytes], str | None] | None = None
     received: int = 0
     refused: int = 0
 
@@ -49,9 +54,10 @@ class Dispatcher:
                     log.exception("queued commands of %s not delivered", message["dev"])
             return self.config.on_status(message["dev"], message) if self.config else []
         if mtype == "command_res":
+            switched = self.rekeys(topic, payload) if self.rekeys is not None else None
             if self.support is not None:
                 self.support.on_result(topic, payload)
-            return []
+            return self.config.messages_for(switched) if switched and self.config else []
         if mtype in ("update_req", "update_report"):
             return self.updates.handle(topic, payload) if self.updates is not None else []
         log.debug("no handler yet for %s", mtype)

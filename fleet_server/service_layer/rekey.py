@@ -4,9 +4,11 @@
 Re-key: the server picks a new Initial Key ID under the current BDK, records it as the
 terminal's pending key, and sends a "rekey" command (HMACed with the command key, with an id and
 an expiry) carrying the new Initial Key wrapped by protocol.keywrap under keys derived from the
-command key. The terminal installs it power-loss safe and signs its next request with it; that
-first authentic use makes it the current key (money_requests), and the old one stays accepted
-for a grace period, with its own counter. Until then the command is sent again each time the
+command key, together with the terminal's next command key. The terminal installs both
+power-loss safe, answers with the new command key, and signs its next request with the new
+Initial Key; the first of these proofs makes both current (confirm_by_command_key here, or
+money_requests), and the old Initial Key stays accepted for a grace period, for
+retransmissions only. Until then the command is sent again each time the
 terminal comes online, so an offline terminal is re-keyed when it returns.
 """
 
@@ -19,6 +21,7 @@ from fleet_server.domain.devices import RETIRED, Device, DeviceStateError
 from fleet_server.service_layer.keys import KeyStore
 from fleet_server.service_layer.unit_of_work import UnitOfWork
 from protocol import auth, keywrap, messages, topics
+from protocol.errors import ProtocolError
 
 log = logging.getLogger("fleet.rekey")
 
@@ -47,8 +50,11 @@ def rekey_command(keys: KeyStore, device: Device, now: datetime,
     if kid is None:
         raise RekeyError(f"terminal {device.device_id} has no re-key in progress")
     command_key = keys.command_key(device.device_id, device.key_version)
+    # The next command key travels with the Initial Key: whoever held the old one (the
+    # reason for many a re-key) can no longer command the terminal once it switched.
     args = keywrap.wrap(command_key, device.device_id, kid, keys.initial_key(kid),
-                        nonce or os.urandom(keywrap.NONCE_LEN))
+                        nonce or os.urandom(keywrap.NONCE_LEN),
+                        keys.command_key(device.device_id, device.key_version + 1))
     ts = int(now.timestamp())
     # One id per sending: the terminal's dedup memory answers a repeat of the same id with
     # its first reply (even a refusal); installing the same key twice is harmless.
@@ -76,6 +82,46 @@ def start_rekey(uow: UnitOfWork, keys: KeyStore, device_id: str, now: datetime
         uow.commit()
         log.info("re-key of %s to key id %s", device_id, device.pending_key_id)
         return device, rekey_command(keys, device, now)
+
+
+def confirm_by_command_key(uow: UnitOfWork, keys: KeyStore, device_id: str, message: dict,
+                           now: datetime, grace: timedelta) -> bool:
+    """A command_res MACed with the next command key while a re-key is pending: the terminal
+    installed the re-key (its Initial Key and command key are written together), so the
+    switch happens now, not at its next sale, and the commands, configuration and update
+    offers that follow are MACed with the key it holds. True when it switched."""
+    with uow:
+        device = uow.devices.get(device_id, lock=True)
+        if device is None or device.pending_key_id is None:
+            return False
+        try:
+            auth.verify(message, keys.command_key(device_id, device.key_version + 1))
+        except ProtocolError:
+            return False
+        device.switch_to_pending_key(now, grace)
+        uow.commit()
+    log.info("device %s switched to key id %s and command key %d (re-key confirmed)",
+             device_id, device.initial_key_id, device.key_version)
+    return True
+
+
+def confirmed_by_result(uow_factory: Callable[[], UnitOfWork], keys: KeyStore,
+                        clock: Callable[[], datetime], grace: Callable[[], timedelta]
+                        ) -> Callable[[str, bytes], str | None]:
+    """For the dispatcher: a command_res -> the device id when it confirmed a re-key."""
+
+    def on_result(topic: str, payload: bytes) -> str | None:
+        try:
+            device_id, _ = topics.parse(topic)
+            message = messages.parse(payload, "command_res")
+            topics.check_sender(topic, message)
+        except ProtocolError:
+            return None
+        if confirm_by_command_key(uow_factory(), keys, device_id, message, clock(), grace()):
+            return device_id
+        return None
+
+    return on_result
 
 
 def rekey_when_needed(uow_factory: Callable[[], UnitOfWork], keys: KeyStore,

@@ -113,6 +113,20 @@ def test_a_rekeyed_terminal_keeps_selling_and_the_old_key_only_retransmits(
         on_flash = json.loads((root / "device.json").read_text())
         assert on_flash["initial_key_id"] == new_kid.lower() and "initial_key" not in on_flash
 
+        # the answer came under the command key delivered with the Initial Key: the server
+        # switched at once, and the key before it no longer commands the terminal
+        auth.verify(reply, stack.fleet.keys.command_key(device_id, 2))
+        with stack.fleet.uow() as uow:
+            assert uow.devices.get(device_id).key_version == 2
+        ts = int(time.time())
+        stale = auth.seal(messages.build("command", {
+            "dev": device_id, "ts": ts, "id": "old-key-restart", "name": "restart",
+            "exp": ts + 600}), stack.fleet.keys.command_key(device_id, 1))
+        recorder.publish(f"t/{device_id}/cmd", stale)
+        refused = messages.parse(recorder.wait_for(
+            "cmd/res", where=lambda p: json.loads(p)["id"] == "old-key-restart"), "command_res")
+        assert (refused["ok"], refused["code"]) == (False, "bad_mac")
+
         # the next sale is signed with the new key, its counter started again
         sell(terminal, card, 700)
         second = recorder.wait_for("debit/req", where=lambda p: kid_of(p) == new_kid)

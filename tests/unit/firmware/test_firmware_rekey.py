@@ -27,6 +27,7 @@ DEV = "CT4F7KQ2MZ1"
 OLD = "0000A00100000001"
 NEW = "0000A00100000002"
 COMMAND_KEY = bytes(range(32, 64))
+NEXT_KEY = bytes(range(64, 96))  # the command key a re-key delivers with the Initial Key
 NOW = 1764147600
 
 
@@ -39,34 +40,41 @@ def provision(root):
     return keys.KeyVault(str(root))
 
 
-def rekey_command(kid=NEW, cmd_id="rk1", ts=NOW, key=COMMAND_KEY, dev=DEV, args=None):
-    args = args or keywrap.wrap(key, dev, kid, ik(kid), os.urandom(16))
+def rekey_command(kid=NEW, cmd_id="rk1", ts=NOW, key=COMMAND_KEY, dev=DEV, args=None,
+                  next_key=NEXT_KEY):
+    args = args or keywrap.wrap(key, dev, kid, ik(kid), os.urandom(16), next_key)
     return auth.seal(messages.build("command", {
         "dev": DEV, "ts": ts, "id": cmd_id, "name": "rekey", "args": args, "exp": ts + 600}),
         key)
 
 
-def run(handler, payload, vault):
+def command(name, cmd_id, key, ts=NOW):
+    return auth.seal(messages.build("command", {
+        "dev": DEV, "ts": ts, "id": cmd_id, "name": name, "exp": ts + 600}), key)
+
+
+def run(handler, payload, vault, reply_key=COMMAND_KEY):
     topic, reply, effect = handler.handle(payload, {"install_key": vault.install_key})
     message = messages.parse(reply, "command_res")
-    auth.verify(message, COMMAND_KEY)
+    auth.verify(message, reply_key)
     return message, effect
 
 
 def test_wrap_round_trip_and_binding():
-    args = keywrap.wrap(COMMAND_KEY, DEV, NEW, ik(NEW), bytes(16))
-    assert keywrap.unwrap(COMMAND_KEY, DEV, args) == (NEW.lower(), ik(NEW))
-    assert args["ik"] != ik(NEW).hex()
+    args = keywrap.wrap(COMMAND_KEY, DEV, NEW, ik(NEW), bytes(16), NEXT_KEY)
+    assert keywrap.unwrap(COMMAND_KEY, DEV, args) == (NEW.lower(), ik(NEW), NEXT_KEY)
+    assert ik(NEW).hex() not in args["ik"] and NEXT_KEY.hex() not in args["ik"]
     for key, dev, change in ((bytes(32), DEV, {}), (COMMAND_KEY, "CT0000000001", {}),
                              (COMMAND_KEY, DEV, {"kid": OLD.lower()}),
-                             (COMMAND_KEY, DEV, {"ik": "00" * 16}),
+                             (COMMAND_KEY, DEV, {"ik": "00" * 48}),
                              (COMMAND_KEY, DEV, {"n": "11" * 16})):
         with pytest.raises(ProtocolError) as err:
             keywrap.unwrap(key, dev, dict(args, **change))
         assert err.value.code == "bad_mac"
     long_key = os.urandom(32)  # AES-256 Initial Keys fit too
     assert keywrap.unwrap(COMMAND_KEY, DEV, keywrap.wrap(COMMAND_KEY, DEV, NEW, long_key,
-                                                         os.urandom(16)))[1] == long_key
+                                                         os.urandom(16), NEXT_KEY))[1:] == \
+        (long_key, NEXT_KEY)
 
 
 @settings(max_examples=200, deadline=None)
@@ -82,7 +90,7 @@ def test_the_command_installs_the_key_and_the_next_request_uses_it(tmp_path):
     vault = provision(tmp_path)
     assert [vault.next_transaction()[0] for _ in range(3)] == [1, 2, 3]
     handler = CommandHandler(DEV, COMMAND_KEY, lambda: NOW + 5)
-    message, effect = run(handler, rekey_command(), vault)
+    message, effect = run(handler, rekey_command(), vault, reply_key=NEXT_KEY)
     assert message["ok"] and message["res"] == {"kid": NEW.lower(), "installed": True}
     assert effect == ("rekey", NEW.lower())
     assert vault.kid == NEW.lower()
@@ -98,6 +106,24 @@ def test_the_command_installs_the_key_and_the_next_request_uses_it(tmp_path):
     assert again[2] is None
 
 
+def test_a_rekey_rotates_the_command_key(tmp_path):
+    # The attack: whoever held the command key before the re-key (the reason for many a
+    # re-key) keeps commanding the terminal. After it, only the new key is obeyed.
+    vault = provision(tmp_path)
+    handler = CommandHandler(DEV, COMMAND_KEY, lambda: NOW + 5)
+    message, _ = run(handler, rekey_command(), vault, reply_key=NEXT_KEY)
+    with pytest.raises(ProtocolError):  # the reply proves the new key to the server
+        run(handler, rekey_command(cmd_id="rk1"), vault, reply_key=COMMAND_KEY)
+    assert vault.command_key == NEXT_KEY
+    assert json.loads((tmp_path / "device.json").read_text())["command_key"] == NEXT_KEY.hex()
+    message, effect = run(handler, command("restart", "old-key", COMMAND_KEY), vault, NEXT_KEY)
+    assert (message["ok"], message["code"], effect) == (False, "bad_mac", None)
+    message, effect = run(handler, command("ping", "new-key", NEXT_KEY), vault, NEXT_KEY)
+    assert message["ok"]
+    # after a reboot too
+    assert keys.KeyVault(str(tmp_path)).command_key == NEXT_KEY
+
+
 def test_power_loss_before_the_commit_point_keeps_the_old_key(tmp_path, monkeypatch):
     vault = provision(tmp_path)
     vault.next_transaction()
@@ -110,10 +136,11 @@ def test_power_loss_before_the_commit_point_keeps_the_old_key(tmp_path, monkeypa
 
     monkeypatch.setattr(store, "save_json", cut)
     with pytest.raises(OSError):
-        vault.install_key(NEW, ik(NEW), NOW)
+        vault.install_key(NEW, ik(NEW), NOW, NEXT_KEY)
     monkeypatch.setattr(store, "save_json", real)
     rebooted = keys.KeyVault(str(tmp_path))
     assert rebooted.kid == OLD.lower() and rebooted.next_transaction()[0] == 2
+    assert rebooted.command_key == COMMAND_KEY
 
 
 def test_power_loss_after_the_commit_point_finishes_the_install_at_boot(tmp_path,
@@ -129,10 +156,11 @@ def test_power_loss_after_the_commit_point_finishes_the_install_at_boot(tmp_path
 
     monkeypatch.setattr(store, "save_json", cut)
     with pytest.raises(OSError):
-        vault.install_key(NEW, ik(NEW), NOW)
+        vault.install_key(NEW, ik(NEW), NOW, NEXT_KEY)
     monkeypatch.setattr(store, "save_json", real)
     rebooted = keys.KeyVault(str(tmp_path))
     assert rebooted.kid == NEW.lower() and rebooted.next_transaction()[0] == 1
+    assert rebooted.command_key == NEXT_KEY
     assert "initial_key" not in json.loads((tmp_path / "device.json").read_text())
 
 
@@ -151,7 +179,7 @@ def test_a_flash_failure_is_reported_and_the_old_key_stays(tmp_path, monkeypatch
 def test_forged_stale_and_malformed_rekeys_are_refused(tmp_path):
     vault = provision(tmp_path)
     handler = CommandHandler(DEV, COMMAND_KEY, lambda: NOW)
-    forged = keywrap.wrap(bytes(32), DEV, NEW, ik(NEW), os.urandom(16))  # not our key
+    forged = keywrap.wrap(bytes(32), DEV, NEW, ik(NEW), os.urandom(16), NEXT_KEY)  # not ours
     message, _ = run(handler, rekey_command(cmd_id="a", args=forged), vault)
     assert message["code"] == "bad_mac"
     message, _ = run(handler, rekey_command(cmd_id="b", args={"kid": NEW}), vault)
@@ -160,9 +188,10 @@ def test_forged_stale_and_malformed_rekeys_are_refused(tmp_path):
     assert message["code"] == "expired"
     assert vault.kid == OLD.lower()
     # installed by a newer command, an older captured one cannot roll the key back
-    assert run(handler, rekey_command(cmd_id="d", ts=NOW), vault)[0]["ok"]
-    older = rekey_command(kid="0000A00100000003", cmd_id="e", ts=NOW - 60)
-    message, _ = run(handler, older, vault)
+    assert run(handler, rekey_command(cmd_id="d", ts=NOW), vault, NEXT_KEY)[0]["ok"]
+    older = rekey_command(kid="0000A00100000003", cmd_id="e", ts=NOW - 60, key=NEXT_KEY,
+                          next_key=bytes(32))
+    message, _ = run(handler, older, vault, NEXT_KEY)
     assert (message["ok"], message["code"]) == (False, "replay")
     assert vault.kid == NEW.lower()
 

@@ -69,9 +69,10 @@ def test_the_rekey_command_carries_the_new_initial_key_wrapped_and_macd(world):
     command_key = world.keys.command_key(world.dev, 1)
     auth.verify(command, command_key)
     assert command["name"] == "rekey" and command["exp"] > command["ts"]
-    kid, ik = keywrap.unwrap(command_key, world.dev, command["args"])
+    kid, ik, next_command_key = keywrap.unwrap(command_key, world.dev, command["args"])
     assert kid.upper() == world.device.pending_key_id != old_kid
     assert ik == world.keys.initial_key(kid.upper())
+    assert next_command_key == world.keys.command_key(world.dev, 2)  # rotated with it
     assert world.device.initial_key_id == old_kid  # nothing switches before first use
     # the wrapped key is not readable in the command
     assert ik.hex() not in command["args"]["ik"]
@@ -105,6 +106,42 @@ def test_a_terminal_keeps_selling_across_the_switch(world):
     assert device.highest_seq == 1 and device.previous_highest_seq == first.seq
     keys = [request.idempotency_key for _kind, request in world.ledger.calls]
     assert keys == [f"{world.dev}:{old_kid}:1", f"{world.dev}:{new_kid}:1"]
+    assert device.key_version == 2  # the command key switched with the Initial Key
+
+
+def command_result(world, key_version, cmd_id="rekey-1"):
+    message = messages.build("command_res", {"dev": world.dev, "id": cmd_id, "ok": True,
+                                             "ts": int(world.now.timestamp())})
+    return auth.seal(message, world.keys.command_key(world.dev, key_version))
+
+
+def test_the_terminal_s_answer_under_its_new_command_key_switches_both_keys(world):
+    # The terminal installed the re-key and answered with the command key that came with it:
+    # the server switches at once, so what it sends next is MACed with the key the terminal
+    # holds (the holder of the old command key is out from then on).
+    old_kid = world.device.initial_key_id
+    world.send(world.old.debit(voucher(), 500))
+    new_kid = world.rekey()["args"]["kid"].upper()
+    confirm = rekey.confirmed_by_result(world.uow, world.keys, lambda: world.now,
+                                        lambda: GRACE)
+    topic = f"t/{world.dev}/cmd/res"
+    assert confirm(topic, command_result(world, 1)) is None  # the old key proves nothing
+    assert confirm(topic, b"{not json") is None
+    assert world.device.pending_key_id == new_kid and world.device.key_version == 1
+    assert confirm(topic, command_result(world, 2)) == world.dev
+    device = world.device
+    assert (device.initial_key_id, device.previous_key_id, device.key_version) == \
+        (new_kid, old_kid, 2)
+    assert device.previous_highest_seq == 1 and device.pending_key_id is None
+    assert confirm(topic, command_result(world, 3)) is None  # nothing pending any more
+    # the configuration goes out under the new command key, and no re-key command any more
+    publisher = ConfigPublisher(world.ctx.store.load, world.ledger, world.keys,
+                                lambda: world.now)
+    (config_topic, payload, _qos, _retain), = publisher.messages_for(world.dev)
+    auth.verify(messages.parse(payload, "config"), world.keys.command_key(world.dev, 2))
+    # the first sale under the new key finds the switch done
+    _reply, result = world.send(world.terminal(new_kid).debit(voucher(), 700))
+    assert result["st"] == "approved" and world.device.key_version == 2
 
 
 def test_the_replaced_key_only_retransmits_what_it_signed_before_the_switch(world):
