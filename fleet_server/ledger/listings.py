@@ -7,10 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import aliased, sessionmaker
 
 from fleet_server.ledger.admin import PotView
-from fleet_server.ledger.tables import BeneficiaryRow, PotRow, ProgramRow, VoucherRow
+from fleet_server.ledger.tables import (
+    BeneficiaryRow,
+    OperationRow,
+    PotRow,
+    ProgramRow,
+    VoucherRow,
+)
 
 
 @dataclass(frozen=True)
@@ -92,3 +98,30 @@ def vouchers(sf: sessionmaker, search: str | None = None, series_id: int | None 
 def count_vouchers(sf: sessionmaker) -> int:
     with sf() as s:
         return s.scalar(select(func.count()).select_from(VoucherRow))
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Whose benefit an operation spent: the programme and the beneficiary's card (None for a
+    voucher given to no one in particular)."""
+    program_name: str
+    card_code: str | None
+
+
+def holders(sf: sessionmaker, operation_ids: list[str]) -> dict[str, Holder]:
+    """Operation id -> Holder, for a page or an export of operations."""
+    by_voucher = aliased(BeneficiaryRow)
+    base = (select(OperationRow.id, ProgramRow.name, BeneficiaryRow.card_code,
+                by_voucher.card_code)
+         .join(ProgramRow, ProgramRow.id == OperationRow.program_id)
+         .outerjoin(BeneficiaryRow, BeneficiaryRow.id == OperationRow.beneficiary_id)
+         .outerjoin(VoucherRow, VoucherRow.id == OperationRow.voucher_id)
+         .outerjoin(by_voucher, by_voucher.id == VoucherRow.beneficiary_id))
+    ids, found = list(operation_ids), {}
+    with sf() as s:
+        for start in range(0, len(ids), 500):  # an export holds up to 50,000: bounded IN lists
+            q = base.where(OperationRow.id.in_(ids[start:start + 500]))
+            found.update({op_id: Holder(program, card or voucher_card)
+                          for op_id, program, card, voucher_card in s.execute(q)})
+    return found
+

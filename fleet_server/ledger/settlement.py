@@ -204,19 +204,26 @@ def _write(header: list[str], rows: Iterable[list]) -> str:
 
 
 def operations_csv(operations: Iterable[OperationView],
-                   category_labels: dict[str, str] | None = None) -> str:
-    """`category_labels` (code -> French label) names each category as partners know it."""
-    labels = category_labels or {}
+                   category_labels: dict[str, str] | None = None, holders=None) -> str:
+    """`category_labels` (code -> French label) names each category as partners know it;
+    `holders` (operation id -> listings.Holder) gives the beneficiary's programme and card,
+    in the last two columns so that the earlier ones keep their places."""
+    labels, holders = category_labels or {}, holders or {}
     header = ["N° opération", "Date", "Heure", "Type", "Code", "Catégorie", "Millésime",
               "Montant (EUR)", "Statut", "Réf. interne", "Terminal", "N° lot",
-              "Remboursement demandé le"]
+              "Remboursement demandé le", "Programme", "Carte bénéficiaire"]
     return _write(header, ([
         op.id, _paris(op.created_at, "%d/%m/%Y"), _paris(op.created_at, "%H:%M:%S"),
         _KIND_FR.get(op.kind, op.kind), op.token, _cell(labels.get(op.category, op.category)),
         op.market_year,
         format_cents(op.amount_cents), _OP_STATUS_FR.get(op.status, op.status),
-        _cell(op.internal_reference), _cell(op.device_id), op.batch_id or "",
-        _paris(op.reimbursement_requested_at, "%d/%m/%Y")] for op in operations))
+        _cell(op.internal_reference), _cell(op.device_id) if op.device_id else TILL,
+        op.batch_id or "", _paris(op.reimbursement_requested_at, "%d/%m/%Y"),
+        _cell(getattr(holders.get(op.id), "program_name", "")),
+        getattr(holders.get(op.id), "card_code", None) or ""] for op in operations))
+
+
+TILL = "Caisse en ligne"  # an operation without a terminal was typed in the online till
 
 
 def batches_csv(batches: Iterable[BatchView]) -> str:

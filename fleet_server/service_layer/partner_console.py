@@ -184,6 +184,10 @@ class PartnerConsole:
                                            limit=per_page + 1, offset=(page - 1) * per_page)
         return rows[:per_page], len(rows) > per_page
 
+    def holders(self, ops: list[OperationView]) -> dict[str, listings.Holder]:
+        """Each operation's programme and beneficiary card (operations page and export)."""
+        return listings.holders(self.ledger_sf, [op.id for op in ops])
+
     def operation(self, partner_id: str, operation_id: str) -> OperationView:
         op = self.ledger.get_operation(operation_id[:16], partner_id=partner_id)
         if op is None:
@@ -284,7 +288,8 @@ class PartnerConsole:
             ops = self.ledger.list_operations(**query, limit=EXPORT_MAX)
         if not ops:
             raise ConsoleError("Aucune opération à exporter.")
-        content = settlement.operations_csv(ops, self.ledger.category_labels())
+        content = settlement.operations_csv(ops, self.ledger.category_labels(),
+                                            self.holders(ops))
         return self.data.add_export(partner_id, self._export_name(partner_id, "operations"),
                                     content, len(ops), user_id, self.clock())
 

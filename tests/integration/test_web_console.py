@@ -158,8 +158,23 @@ def test_operator_sets_up_a_program_and_the_partner_claims_and_sells(fleet):
     names = re.findall(r"<td>(remboursements-[0-9-]+\.csv)</td>", exports)
     assert len(names) == 2 and len(set(names)) == 2  # two files, two names
     assert re.search(r'class="num">\d+ octets</td>', exports)
-    # The till's sales say so in the terminal column.
-    assert '<td>Caisse en ligne</td>' in admin.get("/partner/operations").text
+    # The till's sales say so in the terminal column; each operation names the beneficiary's
+    # programme and card; the partner picks how many a page shows.
+    ops_page = admin.get("/partner/operations").text
+    assert '<td>Caisse en ligne</td>' in ops_page
+    assert f"<td>Pass Région</td>\n  <td>{card}</td>" in ops_page
+    assert '<option value="10">10</option>' in ops_page
+    assert '<option value="20" selected>' in ops_page
+    one = admin.get("/partner/operations", params={"n": "10", "status": "approved"}).text
+    assert '<option value="10" selected>' in one and "n=10" in one
+    assert '<option value="20" selected>' in admin.get("/partner/operations?n=7").text
+    page = admin.post("/partner/operations/export", data={"csrf_token": admin_token})
+    export_id = re.search(r'/partner/exports/([^/]+)/download', page.text).group(1)
+    lines = admin.get(f"/partner/exports/{export_id}/download").text.lstrip("\ufeff").splitlines()
+    assert lines[0].endswith(";Terminal;N° lot;Remboursement demandé le;Programme;"
+                             "Carte bénéficiaire")
+    assert all(line.endswith(f";Pass Région;{card}") for line in lines[1:]) and len(lines) == 3
+    assert all(";Caisse en ligne;" in line for line in lines[1:])
     # A partner asks for another agreement; the operator sees it to decide.
     page = admin.post("/partner/agreements", data={"csrf_token": admin_token,
                                                    "program_id": program, "category": "books"})

@@ -28,6 +28,7 @@ from fleet_server.service_layer.partner_console import (
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[WebUser, require_user(PARTNER_ADMIN)]
 PER_PAGE = 20
+PAGE_SIZES = (10, 20, 50, 100)  # seed 001: the partner picks how many operations a page shows
 STATUS_LABELS = {"approved": "Validée", "voided": "Annulée"}
 KIND_LABELS = {"card": "Carte", "voucher": "Bon d'échange", "coupon": "Coupon"}
 
@@ -53,6 +54,10 @@ def _page_number(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and len(raw) < 6 else 1
 
 
+def _page_size(raw: str | None) -> int:
+    return int(raw) if raw in {str(n) for n in PAGE_SIZES} else PER_PAGE
+
+
 def _back(raw: str | None) -> str:
     # Only back to the operations list (with its filters), never elsewhere.
     return raw if isinstance(raw, str) and raw.startswith("/partner/operations?") \
@@ -71,12 +76,16 @@ def operations(request: Request, user: Admin, console: ConsoleDep):
     params = request.query_params
     f = filters_from(params)
     page = _page_number(params.get("page"))
-    rows, more = console.operations(user.partner_id, f, page, PER_PAGE)
+    per_page = _page_size(params.get("n"))
+    rows, more = console.operations(user.partner_id, f, page, per_page)
     query = {k: v for k, v in params.items() if k in ("status", "start", "end", "q",
                                                       "reimbursement") and v}
+    if per_page != PER_PAGE:
+        query["n"] = str(per_page)
     here = "/partner/operations?" + urlencode({**query, "page": page})
     return render(request, "partner/operations.html", user, rows=rows, f=f, query=query,
                   page=page, more=more, here=here, blocker=cancel_blocker,
+                  holders=console.holders(rows), per_page=per_page, page_sizes=PAGE_SIZES,
                   status_labels=STATUS_LABELS, kind_labels=KIND_LABELS,
                   prev_url="/partner/operations?" + urlencode({**query, "page": page - 1}),
                   next_url="/partner/operations?" + urlencode({**query, "page": page + 1}))
@@ -93,6 +102,7 @@ def set_reference(request: Request, user: Admin, console: ConsoleDep, operation_
     if "hx-request" in request.headers:
         return render(request, "partner/_operation_row.html", user, op=op, here=_back(back),
                       blocker=cancel_blocker, status_labels=STATUS_LABELS,
+                      holders=console.holders([op]),
                       kind_labels=KIND_LABELS, saved=True)
     return redirect(_back(back), f"Référence interne de l'opération {op.id} enregistrée.")
 
