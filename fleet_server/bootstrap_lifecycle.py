@@ -43,6 +43,9 @@ class _EmbeddedBrokerRevocation(BrokerAccess):
     def revoke(self, device_id: str) -> None:
         self.security.revoked.add(device_id)
 
+    def reinstate(self, device_id: str) -> None:
+        self.security.revoked.discard(device_id)  # only resumed devices: never a retired one
+
 
 class _AllOf(BrokerAccess):
     def __init__(self, parts):
@@ -51,6 +54,14 @@ class _AllOf(BrokerAccess):
     def revoke(self, device_id: str) -> None:
         for part in self.parts:
             part.revoke(device_id)
+
+    def suspend(self, device_id: str) -> None:
+        for part in self.parts:
+            part.suspend(device_id)
+
+    def reinstate(self, device_id: str) -> None:
+        for part in self.parts:
+            part.reinstate(device_id)
 
 
 def broker_access(fleet) -> BrokerAccess:

@@ -133,6 +133,7 @@ class BrokerSecurity:
 
     ACL = "acl"
     REVOKED = "revoked-devices.txt"
+    SUSPENDED = "suspended-devices.txt"  # denied in the ACL, certificate kept: may resume
 
     def __init__(self, config_dir, ca=None, broker_pid: int | Callable[[], int | None] | None
                  = None, server_user: str = SERVER_USER,
@@ -143,17 +144,43 @@ class BrokerSecurity:
         self.server_user = server_user
         self._disconnect = disconnect
 
-    def revoked(self) -> set[str]:
+    def revoked(self, name: str = REVOKED) -> set[str]:
         try:
-            text = (self.dir / self.REVOKED).read_text()
+            text = (self.dir / name).read_text()
         except FileNotFoundError:
             return set()
         return {line.strip() for line in text.splitlines() if line.strip()}
 
     def write_acl(self) -> Path:
         path = self.dir / self.ACL
-        _write_atomic(path, render_acl(self.server_user, self.revoked()), 0o644)
+        denied = self.revoked() | self.revoked(self.SUSPENDED)
+        _write_atomic(path, render_acl(self.server_user, denied), 0o644)
         return path
+
+    def _set_listed(self, name: str, device_id: str, listed: bool) -> None:
+        ids = self.revoked(name)
+        ids = ids | {device_id} if listed else ids - {device_id}
+        _write_atomic(self.dir / name, "".join(f"{d}\n" for d in sorted(ids)), 0o644)
+
+    def suspend(self, device_id: str) -> None:
+        """Deny the device in the ACL and end its session, keeping its certificate valid."""
+        if not tokens.is_device_id(device_id):
+            raise ValueError(f"{device_id!r} is not a device id")
+        with _REVOKE_LOCK:
+            self._set_listed(self.SUSPENDED, device_id, True)
+            self.write_acl()
+        if self.reload():
+            time.sleep(0.2)  # the deny in force before the session is ended
+        self.disconnect(device_id)
+
+    def reinstate(self, device_id: str) -> None:
+        """Undo suspend(); a revoked (retired) device stays denied."""
+        if not tokens.is_device_id(device_id):
+            raise ValueError(f"{device_id!r} is not a device id")
+        with _REVOKE_LOCK:
+            self._set_listed(self.SUSPENDED, device_id, False)
+            self.write_acl()
+        self.reload()
 
     def revoke(self, device_id: str) -> None:
         """Idempotent: a second call changes nothing but reloading the broker again."""
@@ -167,9 +194,7 @@ class BrokerSecurity:
                     self.ca.revoke(device_id)
                 except PkiError as err:  # e.g. a device that never had a certificate
                     log.warning("CRL unchanged for %s: %s", device_id, err)
-            revoked = self.revoked() | {device_id}
-            _write_atomic(self.dir / self.REVOKED,
-                          "".join(f"{d}\n" for d in sorted(revoked)), 0o644)
+            self._set_listed(self.REVOKED, device_id, True)
             self.write_acl()
         if self.reload():
             time.sleep(0.2)  # let the broker reread the CRL before the session is ended

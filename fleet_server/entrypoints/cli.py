@@ -157,7 +157,8 @@ def _device_action(fleet, args, now) -> int:
               "(cleared by the server when the terminal connects, or via the API now)")
     else:
         _need(rest, 1, f"fleet device {args.action} DEVICE")
-        device = registry.change_state(fleet.uow(), rest[0], args.action)
+        device = registry.change_state(fleet.uow(), rest[0], args.action,
+                                       broker=broker_access(fleet))
         print(device.device_id, device.state)
     return 0
 

@@ -42,6 +42,15 @@ class BrokerAccess(abc.ABC):
     def revoke(self, device_id: str) -> None:
         """From now on the broker refuses this device's connections and publications."""
 
+    def suspend(self, device_id: str) -> None:
+        """Refuse the device for now (it may be resumed): its open session is silenced or ended
+        at once. By default the same as revoke() minus what cannot be undone."""
+        self.revoke(device_id)
+
+    def reinstate(self, device_id: str) -> None:
+        """Undo suspend(): the device may connect again. Nothing to undo by default."""
+        log.info("terminal %s resumed: nothing to undo at the broker", device_id)
+
 
 class NoBrokerAccessControl(BrokerAccess):
     """The default when no broker-security adapter is wired in (the dev broker accepts any
@@ -51,6 +60,9 @@ class NoBrokerAccessControl(BrokerAccess):
     def revoke(self, device_id: str) -> None:
         log.warning("no broker access control configured: %s is refused by the server only",
                     device_id)
+
+    def reinstate(self, device_id: str) -> None:
+        pass  # nothing was done at the broker
 
 
 class ClaimRefused(LifecycleRefused):

@@ -277,7 +277,8 @@ class OperatorConsole:
                 if self.publish is not None:
                     self.publish(clears)
                 return
-            registry.change_state(self.uow_factory(), device_id[:24], action)
+            registry.change_state(self.uow_factory(), device_id[:24], action,
+                                  broker=self.broker)
         except (registry.NotFound, LookupError) as err:
             raise OperatorError("Terminal introuvable.") from err
         except LifecycleRefused as err:

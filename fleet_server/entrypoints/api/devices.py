@@ -129,4 +129,7 @@ def change_state(fleet: FleetDep, _: OperatorDep, device_id: DevicePath, action:
         from fleet_server.entrypoints.api.lifecycle import retire
 
         return retire(fleet, device_id)
-    return DeviceOut.of(registry.change_state(fleet.uow(), device_id, action))
+    from fleet_server.bootstrap_lifecycle import broker_access
+
+    return DeviceOut.of(registry.change_state(fleet.uow(), device_id, action,
+                                              broker=broker_access(fleet)))
