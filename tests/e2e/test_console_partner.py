@@ -190,3 +190,46 @@ def clerk_sells_on_a_phone(site, browser, card):
         assert "pas accessible avec votre profil" in clerk.inner_text("main")
     finally:
         phone.close()
+
+
+@pytest.fixture
+def mailless_site(tmp_path, mosquitto, monkeypatch):
+    """The console in dev mode with no SMTP server configured (a developer's machine, the
+    demo): links cannot be e-mailed."""
+    from console_browser import ConsoleServer, free_port
+    from fleet_stack import Stack
+
+    from fleet_server.adapters.sql_accounts import account_service
+
+    port = free_port()
+    monkeypatch.delenv("FLEET_SMTP_HOST", raising=False)
+    monkeypatch.setenv("FLEET_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    stack = Stack(mosquitto.url, f"sqlite:///{tmp_path}/fleet.sqlite3").start()
+    stack.setup_program()
+    server = ConsoleServer(stack.fleet, port).start()
+    try:
+        yield stack, server.url, account_service(stack.fleet)
+    finally:
+        server.stop()
+        stack.stop()
+
+
+def test_without_a_mail_server_the_admin_is_shown_the_new_users_link(mailless_site, browser):
+    stack, base, accounts = mailless_site
+    shop = stack.partner("Librairie des Écoles")
+    _user, link = accounts.invite("admin@ecoles.example", "partner_admin", shop, send=False)
+    admin = browser.new_page()
+    set_password(admin, base, link[link.index("/activate"):], ADMIN_PASSWORD)
+    login(admin, base, "admin@ecoles.example", ADMIN_PASSWORD)
+    admin.goto(base + "/partner/organisation")
+    admin.fill("form[action='/partner/users'] input[name=email]", "caisse@ecoles.example")
+    admin.click("form[action='/partner/users'] button[type=submit]")
+    handover = admin.inner_text("#activation-handover")
+    assert "caisse@ecoles.example" in handover and "mode développement" in handover
+    shown = admin.inner_text("#activation-link")
+    assert shown.startswith(base + "/activate?token=")
+    admin.goto(base + "/partner/organisation")  # shown once: not on a later visit
+    assert admin.locator("#activation-handover").count() == 0
+    clerk = browser.new_context().new_page()
+    set_password(clerk, base, shown[len(base):], CLERK_PASSWORD)
+    assert "Votre compte est activé" in flash(clerk)

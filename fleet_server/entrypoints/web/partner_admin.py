@@ -10,6 +10,7 @@ from fleet_server.entrypoints.web.deps import (
     PARTNER_ADMIN,
     PARTNER_USER,
     AccountsDep,
+    FleetDep,
     PageError,
     WebUser,
     redirect,
@@ -17,7 +18,7 @@ from fleet_server.entrypoints.web.deps import (
     require_user,
 )
 from fleet_server.entrypoints.web.services import ConsoleDep, DataDep, utcnow
-from fleet_server.service_layer.accounts import AccountError, switched_text
+from fleet_server.service_layer.accounts import AccountError, activation_text, switched_text
 from fleet_server.service_layer.bank_details import format_iban
 from fleet_server.service_layer.partner_data import SECTIONS, clean_profile, profile_dict
 
@@ -26,7 +27,7 @@ Admin = Annotated[WebUser, require_user(PARTNER_ADMIN)]
 
 
 def _organisation(request: Request, user, console, data, accounts, values=None,
-                  problems=None, status_code=200):
+                  problems=None, status_code=200, handover=None):
     partner = console.partner(user.partner_id)
     if values is None:
         values = profile_dict(data.profile(user.partner_id))
@@ -34,7 +35,7 @@ def _organisation(request: Request, user, console, data, accounts, values=None,
             values["iban"] = format_iban(values["iban"])
     return render(request, "partner/organisation.html", user, status_code=status_code,
                   partner=partner, sections=SECTIONS, values=values, problems=problems or {},
-                  users=accounts.users(user.partner_id))
+                  users=accounts.users(user.partner_id), handover=handover)
 
 
 @router.get("/partner/organisation")
@@ -56,16 +57,29 @@ async def save_organisation(request: Request, user: Admin, console: ConsoleDep, 
 
 
 @router.post("/partner/users")
-def add_user(user: Admin, accounts: AccountsDep, email: Annotated[str, Form(max_length=200)],
+def add_user(request: Request, user: Admin, accounts: AccountsDep, console: ConsoleDep,
+             data: DataDep, fleet: FleetDep, email: Annotated[str, Form(max_length=200)],
              role: Annotated[str, Form(max_length=20)],
              name: Annotated[str, Form(max_length=120)] = ""):
     if role not in (PARTNER_ADMIN, PARTNER_USER):
         return redirect("/partner/organisation", "Profil inconnu.")
     try:
-        created, _link = accounts.invite(email, role, user.partner_id, name)
+        created, link = accounts.invite(email, role, user.partner_id, name, send=False)
     except AccountError as err:
         return redirect("/partner/organisation", str(err))
-    except (MailNotConfigured, MailFailed):
+    try:
+        accounts.send_mail(created.email, "Activez votre compte", activation_text(link))
+    except MailNotConfigured:
+        if fleet.settings.mode == "dev":
+            # No mail server on a developer's machine or in the demo: the admin who created
+            # the account hands the link over. Shown once, on this answer only (no redirect,
+            # so the link never travels in a cookie or a URL).
+            return _organisation(request, user, console, data, accounts,
+                                 handover={"email": created.email, "link": link})
+        return redirect("/partner/organisation", "Compte créé, mais aucun serveur d'e-mail "
+                                                 "n'est configuré : demandez au programme le "
+                                                 "lien d'activation (fleet user link).")
+    except MailFailed:
         return redirect("/partner/organisation", "Compte créé, mais l'e-mail d'activation n'a "
                                                  "pas pu partir : contactez le programme.")
     return redirect("/partner/organisation", f"Compte créé : un lien d'activation a été "
