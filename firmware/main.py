@@ -43,26 +43,8 @@ _BOOT = _slot_boot.select(sys.argv[1] if len(sys.argv) > 1 else "") \
     if __name__ == "__main__" else {"slot": None, "rel": None, "trial": None, "pending": False}
 
 from terminal import store  # noqa: E402
-from terminal.boards import build_drivers, load  # noqa: E402
-from terminal.journal import Journal  # noqa: E402
-from terminal.keys import KeyVault  # noqa: E402
-from terminal.mqtt.client import MQTTClient  # noqa: E402
-from terminal.ringlog import RingLog  # noqa: E402
-from terminal.runtime import Runtime  # noqa: E402
-
-from protocol import messages, topics  # noqa: E402
-
-
-def tls_context(root, tls):
-    """TLS with the device certificate (DER: MicroPython's TLS reads DER, not PEM). Checking
-    the server is off by default in MicroPython: turn it on, with the fleet CA."""
-    import ssl
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_cert_chain(store.read(root + "/" + tls["cert"]), store.read(root + "/" + tls["key"]))
-    ctx.load_verify_locations(cadata=store.read(root + "/" + tls["ca"]))
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
+from terminal.assemble import assemble  # noqa: E402
+from terminal.boards import load  # noqa: E402
 
 
 class _EchoScreen:
@@ -77,31 +59,9 @@ class _EchoScreen:
 
 
 def build(root, board_name=None):
-    config = store.load_json(root + "/config.json", {}) or {}
-    vault = KeyVault(root)
-    board = load(board_name or config.get("board"))
-    boots = (store.load_json(root + "/boots.json", {}) or {}).get("n", 0) + 1
-    store.save_json(root + "/boots.json", {"n": boots})
-    drivers = build_drivers(board, config)
-    broker = config.get("broker", {})
-    tls = broker.get("tls")
-    dev = vault.device_id
-    will = messages.encode(messages.build("status", {"dev": dev, "ts": messages.TS_MIN,
-                                                     "st": "offline"}))
-    mqtt = MQTTClient(dev, broker.get("host", "127.0.0.1"), broker.get("port", 1883),
-                      keepalive=broker.get("keepalive", 30), clean_session=False,
-                      will=(topics.topic(dev, "status"), will, 1, True),
-                      ssl_context=tls_context(root, tls) if tls else None,
-                      server_hostname=broker.get("hostname"))
-    saved = store.load_json(root + "/device_config.json", None)
-    clock = drivers["clock"]
-    runtime = Runtime(drivers, vault, Journal(root), RingLog(root), mqtt, ticks_ms, ticks_diff,
-                      clock.now, config=saved, boots=boots, on_restart=_restart,
-                      on_config=lambda m: store.save_json(root + "/device_config.json", m))
-    runtime.update_root, runtime.boot_info = root, dict(_BOOT, code=_here())
-    runtime.fw = _BOOT["rel"] or runtime.fw  # the running release's version, when updated
-    if _BOOT["pending"]:  # a trial to confirm, a report to send or a download to resume
-        runtime.start_updater()
+    board = load(board_name or (store.load_json(root + "/config.json", {}) or {}).get("board"))
+    runtime, drivers = assemble(root, board, ticks_ms, ticks_diff, boot=_BOOT, code=_here(),
+                                on_restart=_restart)
     return runtime, drivers, board
 
 

@@ -1,7 +1,8 @@
 """One simulated terminal in this process: the firmware's own Runtime, CounterApp, KeyVault,
 Journal, RingLog and MQTT client, on the drivers of the firmware's simulated board
 (terminal/boards/unix_sim.py: GM65Scanner on a SimUART, Screen on a SimDisplay, SimKeypad,
-Buzzer/Led twins), built the way firmware/main.py builds them.
+Buzzer/Led twins), assembled by the same function as firmware/main.py
+(terminal/assemble.py), update agent included: a campaign reaches simulated terminals too.
 
 What differs from main.py is only what a host process needs to run many of them and to inject
 faults: the wall clock can be skewed, the network link can be cut (the MQTT client's socket
@@ -15,16 +16,14 @@ import socket
 
 from terminal import runtime as _runtime_module
 from terminal import store
-from terminal.boards import build_drivers, load
+from terminal.assemble import assemble
+from terminal.boards import load
 from terminal.drivers import ticks_diff, ticks_ms
 from terminal.drivers.clock import Clock, system_time
-from terminal.journal import Journal
-from terminal.keys import KeyVault
-from terminal.mqtt.client import MQTTClient, open_tcp
-from terminal.ringlog import RingLog
-from terminal.runtime import Runtime
+from terminal.mqtt.client import open_tcp
+from terminal.update import boot as slot_boot
 
-from protocol import messages, topics
+from simulator.firmware import FIRMWARE
 
 
 class _HostGC:
@@ -90,28 +89,16 @@ class SimTerminal:
 
     # ---- power -------------------------------------------------------------------------------
     def boot(self):
-        """Power on: what firmware/main.py build() and run() do before their loop."""
-        root, config = self.root, self.config
-        vault = KeyVault(root)
-        self.device_id = vault.device_id
-        boots = (store.load_json(root + "/boots.json", {}) or {}).get("n", 0) + 1
-        store.save_json(root + "/boots.json", {"n": boots})
-        drivers = build_drivers(load("unix_sim"), config)
-        drivers["display"] = _DisplayTap(drivers["display"], self._shown)
-        drivers["clock"] = Clock(local=self._local_time)
-        broker = config.get("broker", {})
-        dev = vault.device_id
-        will = messages.encode(messages.build("status", {"dev": dev, "ts": messages.TS_MIN,
-                                                         "st": "offline"}))
-        mqtt = MQTTClient(dev, broker.get("host", "127.0.0.1"), broker.get("port", 1883),
-                          keepalive=broker.get("keepalive", 30), clean_session=False,
-                          will=(topics.topic(dev, "status"), will, 1, True),
-                          socket_factory=self._open_socket)
-        saved = store.load_json(root + "/device_config.json", None)
-        runtime = Runtime(drivers, vault, Journal(root), RingLog(root), mqtt, ticks_ms,
-                          ticks_diff, drivers["clock"].now, config=saved, boots=boots,
-                          on_restart=self._restart_command,
-                          on_config=lambda m: store.save_json(root + "/device_config.json", m))
+        """Power on: what firmware/main.py does before its loop. The boot selector reads the
+        update state (a release on trial, a report to send) without switching code: all the
+        terminals of this process run the repository's firmware, whatever release they hold."""
+        info = slot_boot.select(self.root, use=False)
+        runtime, drivers = assemble(
+            self.root, load("unix_sim"), ticks_ms, ticks_diff, boot=info, code=str(FIRMWARE),
+            on_restart=self._restart_command, socket_factory=self._open_socket,
+            clock=Clock(local=self._local_time),
+            display=lambda screen: _DisplayTap(screen, self._shown))
+        self.device_id = runtime.dev
         self._tap(runtime.app)
         self.runtime, self.drivers, self.powered = runtime, drivers, True
         self.restart_requested = False
