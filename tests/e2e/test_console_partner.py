@@ -233,3 +233,32 @@ def test_without_a_mail_server_the_admin_is_shown_the_new_users_link(mailless_si
     clerk = browser.new_context().new_page()
     set_password(clerk, base, shown[len(base):], CLERK_PASSWORD)
     assert "Votre compte est activé" in flash(clerk)
+
+
+def test_passwords_can_be_shown_while_typed_on_login_and_activation(mailless_site, browser):
+    stack, base, accounts = mailless_site
+    _user, link = accounts.invite("vue@ecoles.example", "partner_admin",
+                                  stack.partner("Librairie des Écoles"), send=False)
+    page = browser.new_page()
+    page.goto(base + link[link.index("/activate"):])
+    for name in ("password", "confirm"):
+        field, eye = page.locator(f"input[name={name}]"), page.locator(
+            f".password-field:has(input[name={name}]) .show-password")
+        field.fill("Visible-2026!x")
+        assert field.get_attribute("type") == "password" and eye.inner_text() == "Afficher"
+        eye.click()
+        assert field.get_attribute("type") == "text" and eye.inner_text() == "Masquer"
+        assert eye.get_attribute("aria-pressed") == "true"
+        eye.click()
+        assert field.get_attribute("type") == "password"
+    page.locator(".show-password").first.click()  # shown, the form still sends it
+    page.click("button[type=submit]")
+    assert "Votre compte est activé" in flash(page)
+    page.goto(base + "/login")
+    page.fill("input[name=email]", "vue@ecoles.example")
+    page.fill("input[name=password]", "Visible-2026!x")
+    page.click(".show-password")
+    assert page.locator("input[name=password]").get_attribute("type") == "text"
+    assert page.locator("input[name=password]").input_value() == "Visible-2026!x"
+    page.click("button[type=submit]")
+    page.wait_for_url("**/partner")

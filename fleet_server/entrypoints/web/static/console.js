@@ -9,6 +9,18 @@
       var open = nav.classList.toggle("open");
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
     }
+    // Show or hide a password while typing it (login, activation, reset).
+    var eye = event.target.closest(".show-password");
+    if (eye) {
+      var input = eye.parentElement.querySelector("input");
+      var shown = input.type === "password";
+      input.type = shown ? "text" : "password";
+      eye.textContent = shown ? "Masquer" : "Afficher";
+      eye.setAttribute("aria-pressed", shown ? "true" : "false");
+      eye.setAttribute("aria-label", eye.getAttribute("aria-label").replace(
+        shown ? "Afficher" : "Masquer", shown ? "Masquer" : "Afficher"));
+      input.focus();
+    }
     // "Select all" checkbox of a table of operations.
     var all = event.target.closest("input[data-select-all]");
     if (all) {
