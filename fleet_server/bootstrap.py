@@ -140,7 +140,10 @@ def wire_support(fleet: Fleet, store, clock) -> None:
             raise RuntimeError("no broker connection")
         fleet.bus.publish(topic, payload, qos, retain)
 
+    from fleet_server.service_layer.registry_gate import RegistryGate
+
     status = fleet.dispatcher.status
+    fleet.dispatcher.registered = RegistryGate(store.terminal)  # no live view for made-up ids
     commands = CommandDesk(store, status, fleet.keys, publish, clock)
     fleet.dispatcher.support = commands
     fleet.extras["support"] = SupportDesk(store, status, commands,

@@ -26,13 +26,16 @@ class Dispatcher:
     # with the next command key: rekey.confirmed_by_result); its configuration is then sent
     # again, MACed with the key the terminal now holds.
     rekeys: Callable[[str, bytes], str | None] | None = None
+    # device id -> whether it is in the registry (registry_gate.RegistryGate): heartbeats and
+    # statuses of other ids are dropped. None: every id is taken (tests).
+    registered: Callable[[str], bool] | None = None
     received: int = 0
     refused: int = 0
 
     def __call__(self, topic: str, payload: bytes) -> list[Outgoing]:
         self.received += 1
         try:
-            _device, mtype = topics.parse(topic)
+            device_id, mtype = topics.parse(topic)
         except ProtocolError as err:
             self.refused += 1
             log.warning("dropped message on %r: %s", topic[:80], err)
@@ -40,6 +43,10 @@ class Dispatcher:
         if mtype in money_requests.REQUEST_TYPES:
             reply = money_requests.handle(topic, payload, self.requests)
             return [(reply.topic, reply.payload, 1, False)] if reply else []
+        if mtype in ("heartbeat", "status") and not (
+                self.registered is None or self.registered(device_id)):
+            self.refused += 1
+            return []
         if mtype == "heartbeat":  # the cheap path: memory, and a row every 30 s at most
             self.status.handle(topic, payload)
             return []
