@@ -132,7 +132,7 @@ def run(root, board_name=None):
         if poller is not None and poller.poll(0):
             line = sys.stdin.readline()
             if not line or line.strip() == "quit":
-                runtime.mqtt.disconnect()
+                runtime.stop()
                 return
             _sim_command(line.strip(), drivers)
         time.sleep_ms(5) if hasattr(time, "sleep_ms") else time.sleep(0.005)

@@ -119,6 +119,23 @@ def test_the_firmware_on_micropython_completes_a_sale(stack, mosquitto, micropyt
         terminal.stop()
 
 
+def test_a_clean_stop_shows_offline_on_the_desk_at_once(stack, mosquitto, micropython_bin,
+                                                        tmp_path):
+    shop = stack.partner("Librairie du Quai", categories=("books",))
+    dev = provision(stack, shop, tmp_path / "flash", mosquitto)
+    status = stack.fleet.dispatcher.status
+    terminal = FirmwareProcess(micropython_bin, tmp_path / "flash")
+    try:
+        terminal.wait_screen("Librairie du")
+        assert status.connection(dev) == "online"
+    finally:
+        terminal.stop()  # "quit": a clean DISCONNECT, which drops the last will
+    deadline = time.monotonic() + 3
+    while status.connection(dev) != "offline":  # not after three silent heartbeats
+        assert time.monotonic() < deadline, status.view(dev)
+        time.sleep(0.05)
+
+
 def test_a_reboot_between_send_and_result_shows_the_real_outcome_once(
         stack, mosquitto, micropython_bin, tmp_path):
     bookshop = stack.partner("Librairie du Port", categories=("books",))

@@ -167,3 +167,23 @@ def test_a_fleet_against_a_server_reached_through_its_rest_api(stack, tmp_path):
     assert report["attempted"] == 8 and report["ok"], report["problems"]
     assert report["ledger_operations"] == report["approved"] > 0
     assert report["faults"][0]["detail"].startswith("skipped")
+
+
+def test_the_desk_sees_a_plausible_heap_and_a_clean_stop_at_once(stack, tmp_path):
+    terminal, _world = one_terminal(stack, tmp_path)
+    status = stack.fleet.dispatcher.status
+    terminal.boot()
+    step_until(terminal, "PRET")
+    dev = terminal.device_id
+    deadline = time.monotonic() + 10
+    while status.view(dev).get("heap") is None and time.monotonic() < deadline:
+        terminal.step()  # the first heartbeat goes out once online
+        time.sleep(0.01)
+    # Not 0 ("not measured"): what a board has left at idle, about 50 KB.
+    assert 40 * 1024 < status.view(dev)["heap"] < 60 * 1024
+    assert status.connection(dev) == "online"
+    terminal.shutdown()  # a clean DISCONNECT: the broker drops the will
+    deadline = time.monotonic() + 3
+    while status.connection(dev) != "offline":  # at once, not after silent heartbeats
+        assert time.monotonic() < deadline, status.view(dev)
+        time.sleep(0.02)
