@@ -21,15 +21,15 @@ from fleet_server.service_layer.support_ports import Seen, SupportStore, Termina
 
 _D, _P = orm.devices.c, orm.partners.c
 _TERMINAL = select(_D.device_id, _D.state, _D.model, _D.key_version, _D.firmware_version,
-                   _D.last_seen_at, _D.partner_id, _P.name, _P.phone, _P.email, _P.address
-                   ).select_from(orm.devices.outerjoin(orm.partners,
+                   _D.last_seen_at, _D.partner_id, _P.name, _P.phone, _P.email, _P.address,
+                   _D.claimed_at).select_from(orm.devices.outerjoin(orm.partners,
                                                        _D.partner_id == _P.partner_id))
 
 
 def _terminal(row) -> TerminalInfo:
     return TerminalInfo(row.device_id, row.state, row.model, row.key_version or 1,
                         row.firmware_version, row.last_seen_at, row.partner_id, row.name,
-                        row.phone, row.email, row.address)
+                        row.phone, row.email, row.address, row.claimed_at)
 
 
 def _command(row) -> Command:

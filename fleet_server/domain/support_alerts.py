@@ -14,18 +14,22 @@ PARIS = ZoneInfo("Europe/Paris")
 
 OFFLINE_LONG, SCANNER_FAULT, REPEATED_REBOOTS = "offline", "scanner_fault", "repeated_reboots"
 WEAK_SIGNAL, OUTDATED_FIRMWARE, CLOCK_DRIFT = "weak_signal", "outdated_firmware", "clock_drift"
+NEVER_CONNECTED = "never_connected"
 KINDS = {
     OFFLINE_LONG: "Hors ligne pendant les heures d'ouverture",
+    NEVER_CONNECTED: "Jamais connecté depuis sa mise en service",
     SCANNER_FAULT: "Lecteur de codes en panne",
     REPEATED_REBOOTS: "Redémarrages répétés",
     WEAK_SIGNAL: "Signal faible",
     OUTDATED_FIRMWARE: "Logiciel pas à jour",
     CLOCK_DRIFT: "Horloge décalée",
 }
-SEVERITY = {OFFLINE_LONG: "high", SCANNER_FAULT: "high", REPEATED_REBOOTS: "high",
+SEVERITY = {OFFLINE_LONG: "high", NEVER_CONNECTED: "high", SCANNER_FAULT: "high",
+            REPEATED_REBOOTS: "high",
             WEAK_SIGNAL: "low", OUTDATED_FIRMWARE: "low", CLOCK_DRIFT: "medium"}
 # Alerts that open an intervention by themselves, and in which category.
-AUTO_INTERVENTION = {OFFLINE_LONG: "assistance", SCANNER_FAULT: "hardware_fault",
+AUTO_INTERVENTION = {OFFLINE_LONG: "assistance", NEVER_CONNECTED: "assistance",
+                     SCANNER_FAULT: "hardware_fault",
                      REPEATED_REBOOTS: "hardware_fault"}
 
 
@@ -78,12 +82,20 @@ def newest(versions) -> str | None:
 
 
 def conditions(view: dict, connection: str, offline_since: datetime | None,
-               rules: AlertRules, latest_fw: str | None, now: datetime) -> dict[str, str]:
+               rules: AlertRules, latest_fw: str | None, now: datetime,
+               claimed_at: datetime | None = None) -> dict[str, str]:
     """kind -> French detail, for every alert condition that holds for this terminal now.
 
-    view: the live fields (heartbeat keys rssi, scn, fw, drift_s, and reboots: times)."""
+    view: the live fields (heartbeat keys rssi, scn, fw, drift_s, and reboots: times);
+    claimed_at: when its partner claimed it, given only if it has never been heard from (a
+    terminal left in its box, or one that cannot reach the server: Wi-Fi, certificate...)."""
     found = {}
-    if connection in (OFFLINE, UNRESPONSIVE, UNKNOWN) and offline_since is not None:
+    if connection == UNKNOWN and claimed_at is not None:
+        waiting = now - claimed_at
+        if waiting >= timedelta(seconds=rules.offline_after_s) and rules.is_open(now):
+            minutes = int(waiting.total_seconds() // 60)
+            found[NEVER_CONNECTED] = f"jamais connecté, réclamé il y a {_duration(minutes)}"
+    elif connection in (OFFLINE, UNRESPONSIVE, UNKNOWN) and offline_since is not None:
         silent = now - offline_since
         if silent >= timedelta(seconds=rules.offline_after_s) and rules.is_open(now):
             minutes = int(silent.total_seconds() // 60)

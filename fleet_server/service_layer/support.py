@@ -156,7 +156,10 @@ class SupportDesk:
                 since = view.get("seen_at")
             elif connection == UNKNOWN:
                 since = terminal.last_seen_at
-            found = conditions(view, connection, since, self.rules, latest, now)
+            # Claimed but never heard from (no live view, no last seen in the database).
+            never = connection == UNKNOWN and since is None and not view.get("seen_at")
+            found = conditions(view, connection, since, self.rules, latest, now,
+                               claimed_at=terminal.claimed_at if never else None)
             for kind, detail in found.items():
                 existing = open_alerts.pop((terminal.device_id, kind), None)
                 if existing is not None:

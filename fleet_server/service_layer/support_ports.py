@@ -24,6 +24,7 @@ class TerminalInfo:
     partner_phone: str | None = None
     partner_email: str | None = None
     partner_address: str | None = None
+    claimed_at: datetime | None = None  # when its partner claimed it (None: never claimed)
 
 
 @dataclass(frozen=True)

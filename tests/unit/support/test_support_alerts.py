@@ -162,3 +162,37 @@ def test_a_fleet_with_more_active_alerts_than_one_page_raises_each_alert_once():
     assert desk.check_alerts() == (520, 0)
     assert desk.check_alerts() == (0, 0)
     assert len(store.alerts(active=None, limit=10_000)) == 520
+
+
+def test_a_claimed_terminal_that_never_connected_raises_an_alert():
+    from dataclasses import replace
+
+    from support_fakes import terminal
+
+    desk, store, clock, _, _ = make_desk()
+    store._terminals[DEVICE] = replace(terminal(), claimed_at=clock.now)
+    clock.advance(14 * 60)
+    desk.check_alerts()
+    assert kinds(desk) == []  # time to unpack it and plug it in
+    clock.advance(2 * 60)
+    desk.check_alerts()
+    [alert] = desk.alert_list(kind="never_connected")
+    assert alert["detail"] == "jamais connecté, réclamé il y a 16 min"
+    assert alert["severity"] == "high"
+    desk.status.handle(*heartbeat(clock))  # it finally connects: the alert ends
+    desk.check_alerts()
+    assert kinds(desk) == []
+
+
+def test_a_terminal_never_claimed_or_already_seen_gets_no_never_connected_alert():
+    from dataclasses import replace
+
+    from support_fakes import terminal
+
+    desk, store, clock, _, _ = make_desk()
+    store._terminals[DEVICE] = terminal()  # activated by the operator, not claimed
+    store._terminals[OTHER] = replace(terminal(OTHER), claimed_at=clock.now,
+                                      last_seen_at=clock.now)
+    clock.advance(3600)
+    desk.check_alerts()
+    assert "never_connected" not in kinds(desk) + kinds(desk, OTHER)
