@@ -91,7 +91,7 @@ def code_entry(mode, shown, letters, error):
     lines.append("")
     lines.append(shown + "_")
     lines.append(letters)
-    lines += _text(error)[:2] if error else ["", ""]
+    lines += (_text(error) + ["", ""])[:2]  # one line or two: the key hint stays last
     lines.append("A:OK *:corr B:x")
     return fit(lines)
 

@@ -178,6 +178,7 @@ def test_a_typo_in_a_typed_code_is_caught_and_corrected_before_anything_is_sent(
     c = Counter()
     c.keys("D1" + CARD[:-1] + "0A")
     assert c.app.state == "code" and "Code errone" in c.app.screen  # typed: not "rescan"
+    assert c.app.screen[-1] == "A:OK *:corr B:x"  # a one-line error leaves the hint in place
     c.keys("*" + CARD[-1] + "A")
     assert c.app.state == "category" and not c.money()
 
