@@ -147,7 +147,22 @@ def wire_support(fleet: Fleet, store, clock) -> None:
     commands = CommandDesk(store, status, fleet.keys, publish, clock)
     fleet.dispatcher.support = commands
     fleet.extras["support"] = SupportDesk(store, status, commands,
-                                          InterventionDesk(store, status, clock), clock)
+                                          InterventionDesk(store, status, clock,
+                                                           partner_notices(fleet)), clock)
+
+
+def partner_notices(fleet: Fleet):
+    """E-mails to partners following a help request; None without an SMTP server."""
+    if not fleet.settings.smtp_host:
+        return None
+    from fleet_server.adapters.sql_accounts import account_service
+    from fleet_server.service_layer.support_notices import PartnerNotices
+
+    def staff(partner_id: str) -> set[str]:
+        return {u.email for u in account_service(fleet).users(partner_id) if u.active}
+
+    return PartnerNotices(staff, lambda *mail: account_service(fleet).send_mail(*mail),
+                          fleet.settings.public_url)
 
 
 def start_support_ticker(fleet: Fleet, every_s: float = 0.5) -> None:

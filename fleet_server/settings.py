@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     smtp_ssl: bool = False
     public_url: str = "http://127.0.0.1:8000"
     web_cookie_secure: bool | None = None  # None: Secure cookies in prod mode only
+    # The programme's support line, shown to partners (their assistance page, their
+    # terminals): phone, e-mail and opening hours as the partners should read them.
+    support_phone: str | None = None
+    support_email: str | None = None
+    support_hours: str | None = None
     # Reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or
     # networks). None: no proxy header is believed, not even from loopback, so the login
     # throttle counts the address that really connected.

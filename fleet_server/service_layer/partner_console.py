@@ -104,18 +104,19 @@ class PartnerConsole:
         self.interventions = interventions  # the support desk's, when the server runs one
 
     def ask_support(self, partner_id: str, actor: str, device_id: str, category: str,
-                    title: str) -> int:
-        """Open a support intervention about one of the partner's terminals."""
+                    title: str) -> tuple[int, bool]:
+        """Ask the support desk for help about one of the partner's terminals: (number,
+        joined), joined when the terminal's open intervention took the request."""
         if self.interventions is None:
             raise ConsoleError("L'assistance en ligne n'est pas disponible : appelez-la.")
         if device_id not in {t.device_id for t in self.terminals(partner_id)}:
             raise ConsoleError("Terminal introuvable.")
         try:
-            item = self.interventions.open(actor, "partner_admin", device_id, category, title)
+            item, joined = self.interventions.request_help(actor, device_id, category, title)
         except (ValueError, LookupError) as err:
             raise ConsoleError("Demande incomplète : choisissez un motif et décrivez le "
                                "problème (3 caractères au moins).") from err
-        return item.intervention_id
+        return item.intervention_id, joined
 
     def claim(self, partner_id: str, device_id: str, code: str) -> str:
         """Put a terminal allocated to the partner into service with its label's claim code

@@ -1,6 +1,7 @@
 """Interventions: the ticket of one terminal's problem, from the call (or the alert) to the fix.
 Category, status, notes, and the commands run for it. Every change is audited."""
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -20,12 +21,33 @@ from fleet_server.service_layer.device_status import StatusTracker
 from fleet_server.service_layer.support_ports import SupportStore
 
 SYSTEM = "surveillance"  # the author of what the alert monitor does by itself
+PARTNER = "partner_admin"  # the role a partner's help request is made under
+log = logging.getLogger("fleet.support")
+
+# Told of a change the partner follows: (intervention after the change, who made it, what:
+# "status" or "note", the note's text). Wired to e-mails (support_notices.py); None: no one.
+Notify = Callable[[Intervention, str, str, str | None], None]
 
 
 class InterventionDesk:
     def __init__(self, store: SupportStore, status: StatusTracker,
-                 clock: Callable[[], datetime]):
+                 clock: Callable[[], datetime], notify: Notify | None = None):
         self.store, self.status, self.clock = store, status, clock
+        self.notify = notify
+
+    def request_help(self, actor: str, device_id: str, category: str, title: str
+                     ) -> tuple[Intervention, bool]:
+        """A partner asks for help about a terminal. A terminal with an intervention still
+        open gets the request as a note on it (one problem, one ticket, one person following
+        it at the desk); else a new one opens. Returns (intervention, joined)."""
+        if category not in CATEGORIES:
+            raise SupportError(f"unknown category {category!r} (one of {', '.join(CATEGORIES)})")
+        title = clean_text(title, "title", REASON_MIN, 200)
+        for item in self.store.interventions(device_id=device_id, limit=50):
+            if item.status != "resolved":
+                note = f"Nouvelle demande du partenaire ({CATEGORIES[category]}) : {title}"
+                return self.add_note(actor, PARTNER, item.intervention_id, note), True
+        return self.open(actor, PARTNER, device_id, category, title), False
 
     def open(self, actor: str, role: str, device_id: str, category: str, title: str,
              note: str | None = None, alert_id: int | None = None) -> Intervention:
@@ -81,6 +103,8 @@ class InterventionDesk:
                                     str(intervention_id), None, summary))
         self.status.record(item.device_id, "intervention",
                            f"intervention n° {intervention_id} : {summary}")
+        if any(change.startswith("statut") for change in changes):
+            self._notify(item, actor, "status", None)
         return item
 
     def add_note(self, actor: str, role: str, intervention_id: int, text: str,
@@ -91,10 +115,20 @@ class InterventionDesk:
         self.store.add_note(intervention_id, Note(now, actor, text))
         item.updated_at = now
         self.store.save_intervention(item)
+        item = self.store.intervention(intervention_id)
         if audit:
             self.store.audit(AuditEntry(now, actor, role, "intervention:note", item.device_id,
                                         str(intervention_id), None, text[:200]))
-        return self.store.intervention(intervention_id)
+            self._notify(item, actor, "note", text)
+        return item
+
+    def _notify(self, item: Intervention, actor: str, what: str, text: str | None) -> None:
+        if self.notify is None:
+            return
+        try:
+            self.notify(item, actor, what, text)
+        except Exception:  # a mail server down must not undo or refuse the desk's change
+            log.exception("notice for intervention %s not sent", item.intervention_id)
 
     def _get(self, intervention_id: int) -> Intervention:
         item = self.store.intervention(intervention_id)

@@ -17,7 +17,7 @@ from fleet_server.entrypoints.web.deps import HERE, LoginRequired, PageError, re
 log = logging.getLogger("fleet.web")
 
 # Page modules, each with a `router`. Absent ones are skipped, so a module can land on its own.
-PAGE_MODULES = ("auth", "partner_pages", "partner_admin", "till",
+PAGE_MODULES = ("auth", "partner_pages", "partner_admin", "partner_help", "till",
                 "operator_pages", "operator_codes", "operator_updates", "operator_categories",
                 "support")
 

@@ -49,6 +49,7 @@ _IN_SUMMARY = (
     (re.compile(r"(lecteur : )(\w+)()"), lambda code: scanner_state(code)),
     (re.compile(r"(\(terminal )(\w+)(\))"), lambda code: CONNECTIONS.get(code, code)),
     (re.compile(r"(refusé \()(\w+)(\))"), lambda code: refusal(code).lower()),
+    (re.compile(r"(statut : )(\w+)()"), lambda code: STATUSES.get(code, code).lower()),
 )
 _FAILURE_RATE = re.compile(r"^failure rate (\d+)/(\d+) over (\d+)%$")
 _STUCK = re.compile(r"^stuck in (\w+)$")

@@ -177,7 +177,15 @@ def request_agreement(user: Admin, console: ConsoleDep,
 def terminals(request: Request, user: Admin, console: ConsoleDep):
     return render(request, "partner/terminals.html", user,
                   terminals=console.terminals(user.partner_id), help_categories=HELP_CATEGORIES,
-                  can_ask=console.interventions is not None)
+                  can_ask=console.interventions is not None,
+                  contact=support_contact(request.app.state.fleet.settings))
+
+
+def support_contact(settings) -> dict | None:
+    """The programme's support line as the settings give it; None when none is set."""
+    contact = {"phone": settings.support_phone, "email": settings.support_email,
+               "hours": settings.support_hours}
+    return contact if any(contact.values()) else None
 
 
 @router.post("/partner/terminals/claim")
@@ -199,9 +207,12 @@ def ask_support(user: Admin, console: ConsoleDep, device_id: str,
                 category: Annotated[str, Form(max_length=40)],
                 title: Annotated[str, Form(max_length=200)]):
     try:
-        number = console.ask_support(user.partner_id, user.email, device_id[:24], category,
-                                     title)
+        number, joined = console.ask_support(user.partner_id, user.email, device_id[:24],
+                                             category, title)
     except ConsoleError as err:
         return redirect("/partner/terminals", str(err))
-    return redirect("/partner/terminals", f"Demande n° {number} transmise à l'assistance : "
-                                          "elle vous recontacte.")
+    if joined:
+        return redirect("/partner/assistance", f"Ce terminal a déjà une demande en cours "
+                                               f"(n° {number}) : la vôtre y est ajoutée.")
+    return redirect("/partner/assistance", f"Demande n° {number} transmise à l'assistance : "
+                                           "elle vous recontacte.")

@@ -18,6 +18,7 @@ from fleet_server.entrypoints.web import labels
     ("journal : refusé (bad_mac), après le délai",
      "journal : refusé (signature invalide), après le délai"),
     ("en ligne", "en ligne"),
+    ("intervention n° 3 : statut : in_progress", "intervention n° 3 : statut : en cours"),
     ("redémarrage (brand_new_cause)", "redémarrage (brand_new_cause)"),  # unknown: as it is
 ])
 def test_timeline_summaries_are_shown_in_french(stored, shown):
