@@ -109,17 +109,16 @@ def connect_broker(fleet: Fleet) -> None:
     refusal = fleet.settings.plain_broker_refusal()
     if refusal:
         raise ValueError(refusal)
-    url = fleet.settings.broker_url
-    if not url:
-        from fleet_server.adapters.embedded_broker import EmbeddedBroker
-
-        fleet.broker = EmbeddedBroker(port=fleet.settings.embedded_mqtt_port)
-        fleet.broker.start()
-        url = fleet.broker.url
     s = fleet.settings
+    url, username, password = s.broker_url, s.mqtt_username, s.mqtt_password
+    if not url:  # the embedded broker, with per-device logins and topic rules by default
+        from fleet_server.bootstrap_broker import start_embedded
+
+        url, user, secret = start_embedded(fleet)
+        username, password = username or user, password or secret
     fleet.bus = MqttBus(url, fleet.dispatcher, client_id=s.mqtt_client_id,
                         workers=s.request_workers, shared=s.mqtt_shared,
-                        username=s.mqtt_username, password=s.mqtt_password,
+                        username=username, password=password,
                         tls_ca=s.mqtt_tls_ca, tls_cert=s.mqtt_tls_cert, tls_key=s.mqtt_tls_key)
     fleet.bus.start()
     start_support_ticker(fleet)

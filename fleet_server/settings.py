@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     db_url: str = "sqlite:///fleet.sqlite3"
     broker_url: str | None = None  # None: start the embedded broker
     embedded_mqtt_port: int = 1884
+    # The embedded broker listens on loopback and only registered terminals log in, each under
+    # its own id (fleet_server/bootstrap_broker.py); open=True lets anyone in (warned about).
+    embedded_mqtt_host: str = "127.0.0.1"
+    embedded_mqtt_open: bool = False
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     master_secret: str = DEV_SECRET

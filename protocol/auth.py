@@ -63,6 +63,13 @@ def request_mac(payload):
     return bytes(payload[start:start + 32]).decode()
 
 
+def broker_password(command_key):
+    """The device's password on a broker that takes password logins (the embedded demo broker;
+    Mosquitto's device listener uses the client certificate instead): derived from the command
+    key, so it needs no provisioning of its own and the server can check it."""
+    return _hex(hmac_sha256(command_key, b"mqtt-login"))
+
+
 def dukpt_mac_key(bdk, initial_key_id, counter, scheme):
     """Host side: the working key of a request's transaction, from the Base Derivation Key."""
     usage = _usage(scheme)

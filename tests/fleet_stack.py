@@ -92,7 +92,7 @@ class Stack:
 class MqttTerminal:
     """A WireTerminal on its own persistent MQTT session, as a board would connect."""
 
-    def __init__(self, wire: WireTerminal, broker_url: str):
+    def __init__(self, wire: WireTerminal, broker_url: str, password: str | None = None):
         from fleet_server.adapters.mqtt_bus import parse_broker_url
 
         self.wire = wire
@@ -100,6 +100,8 @@ class MqttTerminal:
         host, port = parse_broker_url(broker_url)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=wire.device_id,
                                   protocol=mqtt.MQTTv311, clean_session=False)
+        if password is not None:  # the embedded broker's login (protocol.auth.broker_password)
+            self.client.username_pw_set(wire.device_id, password)
         self.client.on_message = lambda c, u, m: self.results.put((m.topic, m.payload))
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *a: subscribed.set()

@@ -5,7 +5,7 @@
 # Anything wired here reaches every terminal, simulated ones included: a terminal built by
 # hand once missed the update root, and ignored every update offer.
 
-from protocol import messages, topics
+from protocol import auth, messages, topics
 from terminal import store
 from terminal.boards import build_drivers
 from terminal.journal import Journal
@@ -56,7 +56,8 @@ def assemble(root, board, ticks_ms, ticks_diff, boot=None, code=".", on_restart=
                       keepalive=broker.get("keepalive", 30), clean_session=False,
                       will=(topics.topic(dev, "status"), will, 1, True),
                       ssl_context=tls_context(root, tls) if tls else None,
-                      server_hostname=broker.get("hostname"), socket_factory=socket_factory)
+                      server_hostname=broker.get("hostname"), socket_factory=socket_factory,
+                      username=dev, password=auth.broker_password(vault.command_key))
     saved = store.load_json(root + "/device_config.json", None)
     runtime = Runtime(drivers, vault, Journal(root), RingLog(root), mqtt, ticks_ms, ticks_diff,
                       drivers["clock"].now, config=saved, boots=boots, on_restart=on_restart,

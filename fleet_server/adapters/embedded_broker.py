@@ -10,8 +10,10 @@ publish, subscribe and delivery.
 """
 
 import asyncio
+import hmac
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
@@ -41,6 +43,10 @@ class EmbeddedSecurity:
     keyfile: str = ""
     crlfile: str = ""
     revoked: set = field(default_factory=set)  # device ids denied outright
+    # device id -> the passwords it may log in with on the plain listener
+    # (protocol.auth.broker_password of its command key), empty for an unknown or retired one.
+    # None: devices log in with their certificate only.
+    device_passwords: Callable[[str], tuple] | None = None
 
 
 def _peer_identity(session) -> tuple[str | None, int | None]:
@@ -111,7 +117,24 @@ class FleetAuthPlugin(BaseAuthPlugin):
                 session.password or "", security.server_password_hash):
             session.fleet_role = "server"
             return True
-        return False
+        return self._device_password(security, session)
+
+    @staticmethod
+    def _device_password(security, session) -> bool:
+        user, given = session.username, session.password or ""
+        if (security.device_passwords is None or user in security.revoked
+                or not device_allowed(user or "", f"t/{user}/status", "publish")):
+            return False
+        try:
+            expected = security.device_passwords(user)
+        except Exception:  # the registry cannot say: no login
+            log.exception("password check of %s failed", user)
+            return False
+        if not any(hmac.compare_digest(given.encode(), p.encode()) for p in expected):
+            log.warning("refused a password login as %s", user)
+            return False
+        session.fleet_role = "device"
+        return True
 
 
 class FleetTopicPlugin(BaseTopicPlugin):

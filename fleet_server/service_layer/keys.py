@@ -85,6 +85,10 @@ class KeyStore:
     def result_mac_key(self, initial_key_id: str, counter: int) -> bytes:
         return self.mac_keys(initial_key_id, counter)[1]
 
+    def broker_password(self, account: str) -> str:
+        """A server-side account's password on the embedded broker (derived, never stored)."""
+        return self._kdf(b"mqtt/" + account.encode(), 24).hex()
+
     def command_key(self, device_id: str, key_version: int = 1) -> bytes:
         return self._kdf(f"cmd/{device_id}/{key_version}".encode(), 32)
 

@@ -13,6 +13,7 @@ import pytest
 from fleet_stack import MqttTerminal
 
 from fleet_server.adapters.mosquitto import free_port
+from protocol import auth
 from simulator.wire_terminal import WireTerminal
 
 FLEET = str(Path(sys.executable).parent / "fleet")
@@ -41,7 +42,8 @@ def test_seeded_server_with_embedded_broker_answers_health_and_sells(tmp_path):
         card = next(c["code"] for c in codes if c["kind"] == "card")
         wire = WireTerminal(info["device_id"], info["initial_key_id"],
                             bytes.fromhex(info["initial_key_hex"]))
-        terminal = MqttTerminal(wire, f"mqtt://127.0.0.1:{mqtt_port}")
+        terminal = MqttTerminal(wire, f"mqtt://127.0.0.1:{mqtt_port}", auth.broker_password(
+            bytes.fromhex(info["command_key_hex"])))
         try:
             _pending, result = terminal.sale(card, 450, "books")
             assert result["st"] == "approved" and result["amt"] == 450
