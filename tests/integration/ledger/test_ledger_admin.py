@@ -118,5 +118,5 @@ def test_a_terminal_gets_each_category_cap_of_its_partner_programs(env):
     ledger.create_beneficiary(env.program, special, [PotView("culture", 1_000, None)])
     assert ledger.category_caps([env.program]) == {"books": 600, "culture": None, "sport": 2_500}
     categories, _amax = partner_categories(ledger, env.shop)
-    assert categories == [{"c": "books", "cap": 600}, {"c": "culture"},
-                          {"c": "sport", "cap": 2_500}]
+    caps = [(c["c"], c.get("cap")) for c in categories]  # labels aside
+    assert caps == [("books", 600), ("culture", None), ("sport", 2_500)]
