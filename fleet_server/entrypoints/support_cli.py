@@ -85,31 +85,37 @@ def paris(stamp: str | None) -> str:
 
 
 def add_support_parser(sub) -> None:
-    p = sub.add_parser("support", help="support desk: find, status, diag, restart, logs...")
+    p = sub.add_parser("support", help="assistance : chercher, état, diagnostic, redémarrage, "
+                                       "journal...")
     p.add_argument("--url", default=os.environ.get("FLEET_API_URL", "http://127.0.0.1:8000"))
     p.add_argument("--token", default=os.environ.get("FLEET_API_TOKEN"),
-                   help="support or operator API token (default: $FLEET_API_TOKEN)")
+                   help="jeton d'API de rôle support ou operator (défaut : $FLEET_API_TOKEN)")
     actions = p.add_subparsers(dest="action", required=True)
-    find = actions.add_parser("find", help="search terminals")
-    find.add_argument("text", nargs="?")
-    find.add_argument("--partner")
-    find.add_argument("--status", choices=["online", "offline", "unresponsive", "unknown"])
-    find.add_argument("--firmware")
-    find.add_argument("--alert")
-    actions.add_parser("status", help="one terminal's status").add_argument("device")
-    for name, helptext in (("diag", "run a remote diagnostic"), ("restart", "restart"),
-                           ("logs", "read the terminal's log")):
+    find = actions.add_parser("find", help="chercher des terminaux (sans accents ni casse)")
+    find.add_argument("text", nargs="?", help="n° de terminal, partenaire, téléphone, e-mail")
+    find.add_argument("--partner", help="identifiant du partenaire")
+    find.add_argument("--status", choices=["online", "offline", "unresponsive", "unknown"],
+                      help="connexion : en ligne, hors ligne, muet, inconnu")
+    find.add_argument("--firmware", help="version du logiciel")
+    find.add_argument("--alert", help="type d'alerte, ou any")
+    actions.add_parser("status", help="l'état d'un terminal").add_argument("device")
+    for name, helptext in (("diag", "lancer un diagnostic à distance"),
+                           ("restart", "redémarrer le terminal"),
+                           ("logs", "lire le journal du terminal")):
         q = actions.add_parser(name, help=helptext)
         q.add_argument("device")
-        q.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+        # Checked by cmd_support rather than argparse, whose refusal would be in English.
+        q.add_argument("--reason", help="pourquoi (gardé dans le journal d'audit) : obligatoire")
         q.add_argument("--wait", type=float, default=40.0,
-                       help="seconds to wait for the answer (0: do not wait)")
+                       help="secondes d'attente de la réponse (0 : ne pas attendre)")
         if name == "logs":
-            q.add_argument("--lines", type=int, default=50)
-    inter = actions.add_parser("interventions", help="interventions (of one terminal)")
+            q.add_argument("--lines", type=int, default=50, help="nombre de lignes (1 à 200)")
+    inter = actions.add_parser("interventions", help="les interventions (d'un terminal)")
     inter.add_argument("device", nargs="?")
-    inter.add_argument("--status", choices=["open", "in_progress", "resolved"])
-    actions.add_parser("alerts", help="active health alerts").add_argument("--kind")
+    inter.add_argument("--status", choices=["open", "in_progress", "resolved"],
+                       help="ouverte, en cours, résolue")
+    actions.add_parser("alerts", help="les alertes actives").add_argument(
+        "--kind", help="type d'alerte (offline, scanner_fault, ...)")
     p.set_defaults(func=cmd_support)
 
 
@@ -121,7 +127,12 @@ def cmd_support(args) -> int:
         print("fleet support : indiquez FLEET_API_TOKEN ou --token (un jeton de rôle support)",
               file=sys.stderr)
         return 2
+    needs_reason = args.action in ("diag", "restart", "logs")
     reason = getattr(args, "reason", None)
+    if needs_reason and reason is None:
+        print("fleet support : indiquez la raison, gardée dans le journal d'audit, par exemple "
+              "--reason \"écran figé\"", file=sys.stderr)
+        return 2
     if reason is not None and not REASON_MIN <= len(reason.strip()) <= REASON_MAX:
         print(f"fleet support : la raison doit faire de {REASON_MIN} à {REASON_MAX} caractères "
               f"(elle reste dans le journal d'audit), par exemple --reason \"écran figé\"",

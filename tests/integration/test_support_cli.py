@@ -81,9 +81,8 @@ def test_the_desk_from_a_shell(served, capsys):
     assert re.search(r"OK +Réseau", out) and re.search(r"OK +Lecteur", out)
     code, out = run(capsys, base + ["logs", dev, "--reason", "voir la nuit", "--lines", "5"])
     assert code == 0 and "  boot" in out, out
-    with pytest.raises(SystemExit):  # --reason is required
-        cli.main(base + ["restart", dev])
-    capsys.readouterr()
+    assert cli.main(base + ["restart", dev]) == 2  # --reason is required
+    assert "indiquez la raison" in capsys.readouterr().err
     terminal.drop()
     eventually(lambda: stack.fleet.extras["support"].status.connection(dev),
                lambda c: c == "offline")
