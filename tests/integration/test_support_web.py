@@ -135,3 +135,18 @@ def test_the_terminal_page_speaks_french_states_history_and_reboot_reasons(world
     assert ENGLISH.findall(visible_text(http.get("/support").text)) == []
     found = http.get("/support", params={"q": "LIBRAIRIE  des lîlas"}).text
     assert f'data-device="{dev}"' in found  # accents, case and spaces do not matter
+
+
+def test_a_form_refused_before_the_page_code_gets_a_french_page(world):
+    stack, terminal, _ = world
+    http = TestClient(create_app(stack.fleet))
+    login(http, make_account(stack.fleet, "support"))
+    csrf = session_csrf(http, f"/support/terminaux/{terminal.dev}")
+    r = http.post(f"/support/terminaux/{terminal.dev}/commandes",
+                  data={"name": "get_logs", "reason": "voir", "lines": "999",
+                        "csrf_token": csrf})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "Formulaire refusé : vérifiez « lignes »" in r.text.replace("&#34;", '"')
+    assert "should be" not in r.text
+    api = http.post(f"/api/v1/support/terminals/{terminal.dev}/commands", json={})
+    assert api.headers["content-type"].startswith("application/json")  # the API's own

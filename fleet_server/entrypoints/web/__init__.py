@@ -9,10 +9,13 @@ import importlib
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from fleet_server.entrypoints.web.deps import HERE, LoginRequired, PageError, render
+from fleet_server.entrypoints.web.labels import invalid_form_text
 
 log = logging.getLogger("fleet.web")
 
@@ -36,6 +39,15 @@ def include_web(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(_request: Request, exc: LoginRequired):
         return RedirectResponse("/login?next=" + _quote(exc.next_url), status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_form(request: Request, exc: RequestValidationError):
+        # A page's form the browser's own checks let through (an edited field, an old page):
+        # a French page, not FastAPI's English JSON. The API keeps FastAPI's answer.
+        if request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)
+        return render(request, "error.html", getattr(request.state, "user", None),
+                      status_code=422, error=invalid_form_text(exc.errors()))
 
     @app.exception_handler(PageError)
     async def _page_error(request: Request, exc: PageError):

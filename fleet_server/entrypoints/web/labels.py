@@ -137,6 +137,21 @@ def file_size(size: int) -> str:
     return f"{size} octets"  # not reached
 
 
+# Form fields as the pages name them, for a form refused before any page code ran.
+FIELDS = {"reason": "raison", "lines": "lignes", "title": "titre", "text": "note",
+          "note": "note", "email": "e-mail", "name": "nom", "role": "profil",
+          "category": "catégorie", "status": "statut", "reference": "référence interne",
+          "amount": "montant", "code": "code", "device_id": "n° du terminal",
+          "password": "mot de passe", "confirm": "confirmation"}
+
+
+def invalid_form_text(errors: list[dict]) -> str:
+    names = sorted({str((e.get("loc") or ("",))[-1]) for e in errors})
+    shown = ", ".join(f"« {FIELDS.get(n, n)} »" for n in names)
+    return (f"Formulaire refusé : vérifiez {shown} (valeur absente, trop longue ou hors "
+            "limites), puis recommencez depuis la page précédente.")
+
+
 def install(env) -> None:
     """Make these words available to every template as filters."""
     env.filters.update(device_state=device_state, reset_cause=reset_cause,
