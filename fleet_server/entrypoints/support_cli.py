@@ -46,8 +46,11 @@ class DeskClient:
         try:
             r = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as err:
-            raise ApiError(f"serveur injoignable ({self.http.base_url.host}:"
-                           f"{self.http.base_url.port}) : {err}") from err
+            # The library's text is English ("Connection refused"): say what to check.
+            kind = "délai dépassé" if isinstance(err, httpx.TimeoutException) else "injoignable"
+            raise ApiError(f"serveur {kind} ({self.http.base_url.host}:"
+                           f"{self.http.base_url.port}) : vérifiez FLEET_API_URL ou --url, "
+                           "et que le serveur tourne") from err
         if r.status_code >= 400:
             try:
                 detail = r.json().get("detail")

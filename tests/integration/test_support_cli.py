@@ -114,3 +114,9 @@ def test_the_shell_speaks_french_without_library_log_lines(served):
     assert err.startswith("fleet support : la raison doit faire de 3 à 500 caractères")
     code, out, err = shell("find", "personne")
     assert (code, out, err) == (0, "", "Aucun terminal ne correspond.\n")
+    away = subprocess.run([sys.executable, "-m", "fleet_server.entrypoints.cli", "support",
+                           "--url", "http://127.0.0.1:9", "--token", "x", "alerts"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert away.returncode == 1 and away.stdout == "" and away.stderr == (
+        "fleet support : serveur injoignable (127.0.0.1:9) : vérifiez FLEET_API_URL ou --url, "
+        "et que le serveur tourne\n")
