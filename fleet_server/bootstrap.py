@@ -8,6 +8,8 @@ from sqlalchemy import text
 
 from fleet_server.adapters import orm
 from fleet_server.adapters.db import make_engine, make_session_factory
+from fleet_server.adapters.metrics import FleetMetrics, TimedLedger
+from fleet_server.adapters.sql_lease import SqlLease
 from fleet_server.adapters.sql_request_store import SqlRequestStore
 from fleet_server.adapters.sql_support import SqlSupportStore
 from fleet_server.adapters.sql_uow import SqlUnitOfWork
@@ -39,6 +41,9 @@ class Fleet:
     dispatcher: Dispatcher
     bus: object | None = None
     broker: object | None = None
+    # Held by the one process that runs the jobs that must run once (adapters/sql_lease.py).
+    lease: object | None = None
+    metrics: FleetMetrics | None = None
     extras: dict = field(default_factory=dict)
 
     def uow(self) -> SqlUnitOfWork:
@@ -55,6 +60,8 @@ class Fleet:
     def close(self) -> None:
         for stop in self.extras.get("on_close", []):  # e.g. the support ticker's last flush
             stop()
+        if self.lease is not None:
+            self.lease.stop()  # another process takes the jobs over at once
         if self.bus is not None:
             self.bus.stop()
         if self.broker is not None:
@@ -87,13 +94,18 @@ def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
     keys = KeyStore(settings.master_secret, settings.bdk_id)
     ledger = build_ledger(settings, session_factory)
     request_store = SqlRequestStore(engine)
+    metrics = FleetMetrics()
     requests = money_requests.RequestContext(
-        request_store, ledger, keys, clock, settings.ts_past_window_s,
-        settings.ts_future_window_s)
+        request_store, TimedLedger(ledger, metrics.ledger_seconds), keys, clock,
+        settings.ts_past_window_s, settings.ts_future_window_s)
     support_store = SqlSupportStore(engine)
-    dispatcher = Dispatcher(requests, StatusTracker(support_store, clock),
-                            ConfigPublisher(request_store.load, ledger, keys, clock))
-    fleet = Fleet(settings, engine, session_factory, ledger, keys, dispatcher)
+    lease = SqlLease(engine, ttl_s=settings.lease_ttl_s)
+    dispatcher = Dispatcher(requests, StatusTracker(support_store, clock, writes=lease.held),
+                            ConfigPublisher(request_store.load, ledger, keys, clock),
+                            runs_jobs=lease.held, observe=metrics.observe_request)
+    fleet = Fleet(settings, engine, session_factory, ledger, keys, dispatcher, lease=lease,
+                  metrics=metrics)
+    metrics.watch(fleet)
     wire_lifecycle(fleet, requests, clock)  # broker revocation, re-key (bootstrap_lifecycle)
     wire_support(fleet, support_store, clock)
     from fleet_server.bootstrap_updates import wire_updates
@@ -121,6 +133,7 @@ def connect_broker(fleet: Fleet) -> None:
                         username=username, password=password,
                         tls_ca=s.mqtt_tls_ca, tls_cert=s.mqtt_tls_cert, tls_key=s.mqtt_tls_key)
     fleet.bus.start()
+    fleet.lease.start()  # from now on only the holder runs the once-only jobs
     start_support_ticker(fleet)
     from fleet_server.bootstrap_updates import start_update_ticker
 
@@ -177,7 +190,7 @@ def start_support_ticker(fleet: Fleet, every_s: float = 0.5) -> None:
 
     def loop() -> None:
         while not stop.wait(every_s):
-            desk.tick(time.monotonic())
+            desk.tick(time.monotonic(), runs_jobs=fleet.lease.held())
 
     thread = threading.Thread(target=loop, name="support-ticker", daemon=True)
     thread.start()

@@ -40,7 +40,7 @@ def start_update_ticker(fleet, every_s: float = 0.5) -> None:
     def loop() -> None:
         while not stop.wait(every_s):
             bus = fleet.bus
-            if bus is None:
+            if bus is None or not fleet.lease.held():  # campaigns are paced by one process
                 continue
             try:
                 for topic, payload, qos, retain in service.tick():

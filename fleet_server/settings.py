@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     settlement_enabled: bool = True
     mqtt_client_id: str = "fleet-server"
     mqtt_shared: bool = False  # $share/fleet/... subscriptions for several instances
+    # The lease of the once-only jobs (settlement, campaigns, alerts, status writes): the
+    # holder renews it every third of this; another process takes over this long after the
+    # holder died.
+    lease_ttl_s: float = 15.0
     # The server's broker account (`fleet broker-config` writes it) and, for mqtts:// URLs, the
     # CA that signed the broker's certificate and an optional client certificate.
     mqtt_username: str | None = None

@@ -81,12 +81,15 @@ def direction(message_type):
 
 
 def server_filters(shared=False):
-    """Subscriptions of the fleet server: every device's upward topics."""
+    """Subscriptions of the fleet server: every device's upward topics. Shared between server
+    processes, requests and reports go to one of them; heartbeats and status go to all, so
+    that each keeps the whole live view."""
     out = []
     for leaf in LEAVES:
         if LEAVES[leaf][1] == "up":
             flt = ROOT + "/+/" + leaf
-            out.append(("$share/" + SHARE_GROUP + "/" + flt) if shared else flt)
+            share = shared and leaf not in ("hb", "status")
+            out.append(("$share/" + SHARE_GROUP + "/" + flt) if share else flt)
     return out
 
 

@@ -27,14 +27,15 @@ MASTER = "integration-test-master-secret-0123456789"
 class Stack:
     """fleet server + reference ledger + demo-like data, on the given broker and database."""
 
-    def __init__(self, broker_url: str, db_url: str, workers: int = 4):
+    def __init__(self, broker_url: str, db_url: str, workers: int = 4, **settings):
         self.broker_url, self.db_url, self.workers = broker_url, db_url, workers
+        self.settings = settings  # more Settings fields (mqtt_shared, lease_ttl_s...)
         self.fleet = None
 
     def start(self) -> "Stack":
         settings = Settings(db_url=self.db_url, broker_url=self.broker_url, master_secret=MASTER,
                             request_workers=self.workers, settlement_enabled=False,
-                            mqtt_client_id=f"fleet-test-{id(self)}")
+                            mqtt_client_id=f"fleet-test-{id(self)}", **self.settings)
         self.fleet = bootstrap(settings)
         connect_broker(self.fleet)
         assert self.fleet.bus.connected.wait(10), "server did not reach the broker"

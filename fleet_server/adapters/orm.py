@@ -113,6 +113,16 @@ scheduler_runs = Table(
     Column("result", String(400)),
 )
 
+# One row per lease: the server process holding `name` until `expires_at` runs the jobs that
+# must run once across processes (settlement, campaign pacing, alerts, status writes).
+leases = Table(
+    "leases", Base.metadata,
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(120), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("acquired_at", UTCDateTime(), nullable=False),
+)
+
 _mapped = False
 
 

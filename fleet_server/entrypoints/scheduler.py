@@ -74,7 +74,8 @@ def start_scheduler(fleet, tick_s: float = TICK_S) -> threading.Event:
     def loop():
         while not stop.is_set():
             try:
-                run_due_settlements(fleet)
+                if fleet.lease is None or fleet.lease.held():  # one process settles
+                    run_due_settlements(fleet)
             except Exception:  # the loop survives a database hiccup and tries again
                 log.exception("settlement tick failed")
             stop.wait(tick_s)

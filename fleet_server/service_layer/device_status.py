@@ -36,8 +36,11 @@ _HEARTBEAT_KEYS = ("rssi", "heap", "fw", "boots", "rst", "scn", "err", "sales", 
 
 class StatusTracker:
     def __init__(self, store: SupportStore | None, clock: Callable[[], datetime],
-                 hb_default_s: int = DEFAULT_HB_S):
+                 hb_default_s: int = DEFAULT_HB_S, writes: Callable[[], bool] = lambda: True):
         self.store, self.clock, self.hb_default_s = store, clock, hb_default_s
+        # With several server processes each sees every heartbeat and status and keeps the
+        # whole live view; only the one that `writes` stores rows and timeline events from them.
+        self.writes = writes
         self.live: dict[str, dict] = {}  # device id -> last heartbeat/status fields
         self._written: dict[str, float] = {}
         self._pending: list[Seen] = []  # the next batch
@@ -57,8 +60,9 @@ class StatusTracker:
         except ProtocolError as err:
             log.warning("dropped %s: %s", topic[:80], err)
             return None
-        now = self.clock()
+        now, writes = self.clock(), self.writes()
         with self._lock:
+            marks = len(self._pending), len(self._events)
             view = self.live.setdefault(device_id, {"hb_s": self.hb_default_s})
             if mtype == "heartbeat":
                 self.heartbeats += 1
@@ -66,6 +70,8 @@ class StatusTracker:
             else:
                 self._status(device_id, view, message, now)
             self._report_connection(device_id, view, now)
+            if not writes:  # another process stores these
+                del self._pending[marks[0]:], self._events[marks[1]:]
         return message
 
     def _heartbeat(self, device_id: str, view: dict, hb: dict, now: datetime) -> None:

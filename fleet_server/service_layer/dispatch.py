@@ -1,6 +1,7 @@
 """Every message from the broker goes through here: one table from message type to handler."""
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,13 @@ class Dispatcher:
     # with the next command key: rekey.confirmed_by_result); its configuration is then sent
     # again, MACed with the key the terminal now holds.
     rekeys: Callable[[str, bytes], str | None] | None = None
+    # Whether this process runs the once-only work: with several server processes every one
+    # sees every status (each keeps the whole live view), and one sends what a terminal coming
+    # online needs (queued commands, its configuration).
+    runs_jobs: Callable[[], bool] = lambda: True
+    # Told after each debit or void request: (message type, result or "" when unanswered,
+    # seconds taken). The metrics adapter listens; nothing else needs to.
+    observe: Callable[[str, str, float], None] | None = None
     # device id -> whether it is in the registry (registry_gate.RegistryGate): heartbeats and
     # statuses of other ids are dropped. None: every id is taken (tests).
     registered: Callable[[str], bool] | None = None
@@ -41,7 +49,10 @@ class Dispatcher:
             log.warning("dropped message on %r: %s", topic[:80], err)
             return []
         if mtype in money_requests.REQUEST_TYPES:
+            started = time.perf_counter()
             reply = money_requests.handle(topic, payload, self.requests)
+            if self.observe is not None:
+                self.observe(mtype, reply.status if reply else "", time.perf_counter() - started)
             return [(reply.topic, reply.payload, 1, False)] if reply else []
         if mtype in ("heartbeat", "status") and not (
                 self.registered is None or self.registered(device_id)):
@@ -52,7 +63,7 @@ class Dispatcher:
             return []
         if mtype == "status":
             message = self.status.handle(topic, payload)
-            if message is None:
+            if message is None or not self.runs_jobs():
                 return []
             if message["st"] == "online" and self.support is not None:
                 try:

@@ -186,10 +186,14 @@ class SupportDesk:
                 log.exception("intervention for alert %s not opened", alert.alert_id)
 
     # ---- periodic work -------------------------------------------------------------------------
-    def tick(self, monotonic_now: float) -> None:
-        """One turn of the ticker: each job when it is due; one failing job stops no other."""
+    def tick(self, monotonic_now: float, runs_jobs: bool = True) -> None:
+        """One turn of the ticker: each job when it is due; one failing job stops no other.
+        Every process writes what it queued; timeouts, alerts and pruning are done by the one
+        that `runs_jobs` (several would raise each alert and time each command out twice)."""
         for job, work in (("flush", self.status.flush), ("sweep", self._sweep),
                           ("alerts", self.check_alerts), ("prune", self._prune)):
+            if job != "flush" and not runs_jobs:
+                continue
             if self.ticks.due(job, monotonic_now):
                 try:
                     work()

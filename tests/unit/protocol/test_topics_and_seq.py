@@ -15,11 +15,15 @@ def test_every_message_type_has_one_topic_that_parses_back(mtype):
     assert topics.parse(name) == (DEV, mtype)
 
 
-def test_the_server_subscribes_to_every_upward_leaf_and_can_share_them():
+def test_the_server_subscribes_to_every_upward_leaf_and_shares_all_but_the_live_view():
     filters = topics.server_filters()
     assert "t/+/debit/req" in filters and "t/+/hb" in filters
     assert "t/+/debit/res" not in filters
-    assert all(f.startswith("$share/fleet/t/+/") for f in topics.server_filters(shared=True))
+    shared = topics.server_filters(shared=True)
+    # Every process sees heartbeats and status (each keeps the whole live view); requests and
+    # reports go to one of them.
+    assert {"t/+/hb", "t/+/status"} == {f for f in shared if not f.startswith("$share/")}
+    assert "$share/fleet/t/+/debit/req" in shared and "$share/fleet/t/+/cmd/res" in shared
 
 
 def test_a_device_subscribes_only_to_its_own_downward_topics():
