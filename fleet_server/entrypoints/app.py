@@ -1,7 +1,11 @@
-"""The FastAPI application: health, REST API (OpenAPI at /docs) and, later, the web console."""
+"""The FastAPI application: health, metrics, REST API (OpenAPI at /docs) and the web console.
+
+Health for a load balancer and an orchestrator: /health/live answers while the process serves
+HTTP (restart it when not), /health/ready only when it can do its work, database and broker
+reachable (send it no traffic when not); /health gives the details for people."""
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from fleet_server.bootstrap import Fleet
 
@@ -10,6 +14,26 @@ def create_app(fleet: Fleet) -> FastAPI:
     app = FastAPI(title="Counter terminal fleet server", version="0.1.0",
                   description="Device registry, debits forwarded to the ledger, settlement.")
     app.state.fleet = fleet
+
+    @app.get("/health/live", tags=["health"])
+    def live() -> dict:
+        return {"status": "alive"}
+
+    @app.get("/health/ready", tags=["health"])
+    def ready() -> JSONResponse:
+        database = fleet.database_ok()
+        broker = bool(fleet.bus and fleet.bus.connected.is_set())
+        body = {"status": "ready" if database and broker else "not ready",
+                "database": database, "broker": broker}
+        return JSONResponse(body, status_code=200 if database and broker else 503)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus exposition: requests, latencies, queue, terminals, campaigns."""
+        from fleet_server.adapters.metrics import CONTENT_TYPE
+
+        return Response(fleet.metrics.exposition() if fleet.metrics else b"",
+                        media_type=CONTENT_TYPE)
 
     @app.get("/health", tags=["health"])
     def health() -> JSONResponse:
@@ -24,7 +48,8 @@ def create_app(fleet: Fleet) -> FastAPI:
         body = {"status": "ok" if broker["connected"] and database["ok"] else "degraded",
                 "broker": broker, "database": database,
                 "messages": {"received": d.received, "refused": d.refused,
-                             "unacknowledged_full_queue": getattr(bus, "dropped", 0)}}
+                             "unacknowledged_full_queue": getattr(bus, "dropped", 0)},
+                "runs_jobs": fleet.lease is None or fleet.lease.held()}
         return JSONResponse(body)
 
     try:

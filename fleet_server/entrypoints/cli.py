@@ -5,7 +5,6 @@ Options override the FLEET_* environment (see fleet_server/settings.py).
 
 import argparse
 import json
-import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -322,10 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("amqtt", "transitions", "alembic.runtime.plugins"):  # their INFO is chatter
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from fleet_server.entrypoints import logs
+
+    logs.configure(args.verbose)
     try:
         return args.func(args)
     except (ValueError, LookupError) as err:

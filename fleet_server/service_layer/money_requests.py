@@ -43,6 +43,7 @@ REQUEST_TYPES = {"debit_req": ("debit_res", DEBIT), "void_req": ("void_res", VOI
 class Reply:
     topic: str
     payload: bytes
+    status: str = ""  # approved, declined or error: what the terminal is told (for metrics)
 
 
 @dataclass
@@ -110,7 +111,8 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
     try:
         auth.verify(message, request_key)
     except ProtocolError:
-        log.warning("bad MAC from %s seq %d", device_id, counter)
+        log.warning("bad MAC from %s seq %d", device_id, counter,
+                    extra={"device_id": device_id})
         return None
     if key_role == PENDING_KEY:
         # First authentic use of the key a re-key command delivered: it becomes current.
@@ -119,7 +121,8 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
         device.switch_to_pending_key(now, grace)
         log.info("device %s switched to key id %s", device_id, kid)
     if stored is not None and stored.status == ANSWERED:
-        return Reply(topics.topic(device_id, REQUEST_TYPES[mtype][0]), stored.result_payload)
+        return Reply(topics.topic(device_id, REQUEST_TYPES[mtype][0]), stored.result_payload,
+                     stored.result_status or "")
     highest = device.highest_seq_for(kid)
     if stored is None and seq.classify(counter, highest, False) == seq.REPLAY:
         log.warning("replay from %s: seq %d <= %d", device_id, counter, highest)
@@ -152,7 +155,8 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
         try:
             result = ledger_call()
         except LedgerUnavailable as err:
-            log.error("ledger unavailable for %s:%s:%d: %s", device_id, kid, counter, err)
+            log.error("ledger unavailable for %s:%s:%d: %s", device_id, kid, counter, err,
+                      extra={"device_id": device_id, "request_key": record.ledger_key})
             if is_new:
                 ctx.store.save(record, is_new)
             return error("service_unavailable")
@@ -233,8 +237,9 @@ def _finish(ctx, record, is_new, message, result: LedgerResult, now, result_key)
     record.operation_id = result.operation_id
     stored = ctx.store.save(record, is_new)
     log.info("%s %s:%d %s %s", record.kind, record.device_id, record.seq, result.status,
-             fields.get("code", ""))
-    return Reply(topics.topic(record.device_id, res_type), stored or payload)
+             fields.get("code", ""), extra={"device_id": record.device_id,
+                                            "request_key": record.ledger_key})
+    return Reply(topics.topic(record.device_id, res_type), stored or payload, result.status)
 
 
 def _add_optional(fields: dict, res_type: str, name: str, value) -> None:
@@ -261,7 +266,7 @@ def _error_reply(device_id, mtype, request, code, ctx, result_key) -> Reply | No
     except ProtocolError as err:
         log.warning("cannot answer %s seq %r: %s", device_id, request["seq"], err)
         return None
-    return Reply(topics.topic(device_id, res_type), payload)
+    return Reply(topics.topic(device_id, res_type), payload, "error")
 
 
 def _answer_unparsed(device_id, mtype, err) -> None:
