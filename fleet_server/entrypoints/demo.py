@@ -13,6 +13,11 @@ from protocol import errors, text
 DEMO_DIR = Path("demo-codes")
 
 
+DEMO_SUPPORT = {"support_phone": "01 99 00 12 34",
+                "support_email": "assistance@programme.demo.example",
+                "support_hours": "du lundi au samedi, de 9 h à 19 h"}
+
+
 def run_demo(settings) -> int:
     from fleet_server.bootstrap import bootstrap, connect_broker
     from fleet_server.entrypoints import http_serve
@@ -22,6 +27,10 @@ def run_demo(settings) -> int:
     from simulator.demo import INTERACTIVE, DemoTerminals, provision_demo_flash
 
     check_ports(settings, embedded_broker=True, make_target="demo")
+    # The demo partners' support line, unless FLEET_SUPPORT_* give one (01 99 00: a range
+    # kept for fiction).
+    settings = settings.model_copy(update={k: v for k, v in DEMO_SUPPORT.items()
+                                           if getattr(settings, k) is None})
     fleet = bootstrap(settings)
     for line in seed_demo(fleet, DEMO_DIR):
         print(line)
