@@ -262,3 +262,40 @@ def test_passwords_can_be_shown_while_typed_on_login_and_activation(mailless_sit
     assert page.locator("input[name=password]").input_value() == "Visible-2026!x"
     page.click("button[type=submit]")
     page.wait_for_url("**/partner")
+
+
+def test_a_partner_asks_for_help_and_follows_the_desks_answer(site, browser):
+    from datetime import UTC, datetime
+
+    from fleet_server.service_layer import registry
+
+    stack = site.stack
+    shop = stack.partner("Librairie des Écoles")
+    device = registry.register_device(stack.fleet.uow(), stack.fleet.keys, "esp32-gm65",
+                                      datetime.now(UTC)).device_id
+    registry.assign_device(stack.fleet.uow(), device, shop)
+    registry.change_state(stack.fleet.uow(), device, "activate")
+    site.accounts.invite("admin@ecoles.example", "partner_admin", shop)
+    admin = browser.new_page()
+    activate_by_mail(site, admin, "admin@ecoles.example", ADMIN_PASSWORD)
+    login(admin, site.base, "admin@ecoles.example", ADMIN_PASSWORD)
+    admin.goto(site.base + "/partner/terminals")
+    admin.select_option("#help-form select[name=category]", "hardware_fault")
+    admin.fill("#help-form input[name=title]", "Le scanner ne lit plus les cartes")
+    admin.click("#help-form button[type=submit]")
+    admin.wait_for_url("**/partner/assistance")
+    assert "transmise à l'assistance" in flash(admin)
+    number = int(admin.locator(".help-request").first.get_attribute("id").split("-")[1])
+    assert "Ouverte" in admin.inner_text(f"#demande-{number}")
+
+    desk = stack.fleet.extras["support"].interventions
+    desk.add_note("agent@programme.example", "support", number, "Un lecteur neuf part ce jour.")
+    desk.move("agent@programme.example", "support", number, status="resolved")
+    mails = [site.smtp.messages.get(timeout=20) for _ in range(2)]
+    assert [(to, subject) for to, subject, _ in mails] == [
+        (["admin@ecoles.example"], f"Demande d'assistance n° {number} : nouvelle réponse"),
+        (["admin@ecoles.example"], f"Demande d'assistance n° {number} : résolue")]
+    admin.goto(site.base + "/partner/assistance")
+    card = admin.inner_text(f"#demande-{number}")
+    assert "Résolue" in card and "Un lecteur neuf part ce jour." in card
+    assert "agent@programme.example" not in card
