@@ -1,15 +1,24 @@
 """Shared pieces of the benchmarks: MQTT clients with TCP_NODELAY, percentiles, and a fleet
-server with seeded data and wire-level terminals whose requests are signed in advance."""
+server with seeded data and wire-level terminals whose requests are signed in advance.
+
+The fleet server runs as its own process (`fleet serve`, as deployed): the load generator's
+CPU is not the server's, and the server's own CPU time is read from the kernel."""
 
 import os
 import socket
 import statistics
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 
+from fleet_server.adapters.mosquitto import free_port
 from fleet_server.bootstrap import bootstrap, connect_broker
 from fleet_server.domain.partners import Partner
 from fleet_server.ledger import rules
@@ -45,12 +54,65 @@ def percentile(samples: list[float], pct: float) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[int(pct) - 1]
 
 
-class BenchFleet:
-    """A fleet server on `db` ("sqlite" or "postgres") with one partner and N terminals."""
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "bench-master-secret-0123456789abcdef"
 
-    def __init__(self, broker_url: str, db: str, workdir, terminals: int):
-        self.available, self.why, self.fleet = True, "", None
-        self.count = terminals
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads: what getrusage(RUSAGE_SELF)
+    says inside it, read from outside (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ServerProcess:
+    """`fleet serve` in its own process on the given database and broker."""
+
+    def __init__(self, db_url: str, broker_url: str, workdir, name: str, workers: int = 8):
+        self.url = f"http://127.0.0.1:{free_port()}"
+        env = dict(os.environ, FLEET_MASTER_SECRET=SECRET, FLEET_SETTLEMENT_ENABLED="false",
+                   FLEET_MQTT_CLIENT_ID=name, FLEET_REQUEST_WORKERS=str(workers))
+        self.log_path = Path(workdir) / f"{name}.log"
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fleet_server.entrypoints.cli", "serve", "--db", db_url,
+             "--broker", broker_url, "--port", self.url.rsplit(":", 1)[1]],
+            env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if httpx.get(self.url + "/health/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"fleet serve did not get ready; see {self.log_path}")
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class BenchFleet:
+    """A fleet server on `db` ("sqlite" or "postgres") with one partner and N terminals.
+
+    in_process=True: the server runs in this process (bench/heartbeats.py reads its counters).
+    Otherwise the data is seeded from this process, then `start()` runs `fleet serve`."""
+
+    def __init__(self, broker_url: str, db: str, workdir, terminals: int,
+                 in_process: bool = True):
+        self.available, self.why, self.fleet, self.server = True, "", None, None
+        self.count, self.db, self.broker_url, self.workdir = terminals, db, broker_url, workdir
         self._pg_name = None
         if db == "sqlite":
             url = f"sqlite:///{workdir}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
@@ -58,12 +120,20 @@ class BenchFleet:
             url = self._postgres_database()
         if not url:
             return
-        self.fleet = bootstrap(Settings(db_url=url, broker_url=broker_url,
-                                        master_secret="bench-master-secret-0123456789abcdef",
-                                        settlement_enabled=False, request_workers=8,
-                                        mqtt_client_id=f"fleet-bench-{db}"))
-        connect_broker(self.fleet)
-        self.fleet.bus.connected.wait(10)
+        self.db_url = url
+        self.fleet = bootstrap(Settings(
+            db_url=url, broker_url=broker_url, master_secret=SECRET, settlement_enabled=False,
+            request_workers=8, mqtt_client_id=f"fleet-bench-{db}"))
+        if in_process:
+            connect_broker(self.fleet)
+            self.fleet.bus.connected.wait(10)
+
+    def start(self) -> "ServerProcess":
+        self.fleet.close()  # the seeding connections; the server process has its own
+        self.fleet = None
+        self.server = ServerProcess(self.db_url, self.broker_url, self.workdir,
+                                    f"fleet-bench-{self.db}")
+        return self.server
 
     def _postgres_database(self) -> str | None:
         try:
@@ -122,6 +192,8 @@ class BenchFleet:
         return bad
 
     def close(self) -> None:
+        if self.server:
+            self.server.stop()
         if self.fleet:
             self.fleet.close()
         if self._pg_name:
