@@ -152,6 +152,20 @@ class FleetTopicPlugin(BaseTopicPlugin):
         return device_allowed(session.username, topic, str(action.value if action else ""))
 
 
+class _SubscriptionsSnapshot(dict):
+    """amqtt's subscription table, iterated over a copy. The broker walks it with awaits in the
+    loop (a broadcast, the retained messages of a returning session) while another client's
+    SUBSCRIBE adds a filter: the walk then died with "dictionary changed size during
+    iteration" and that message reached none of the remaining subscribers (seen as lost
+    statuses when the demo's terminals all connect at once)."""
+
+    def __iter__(self):
+        return iter(list(super().keys()))
+
+    def items(self):
+        return [(key, list(value)) for key, value in super().items()]
+
+
 class EmbeddedBroker:
     def __init__(self, host: str = "127.0.0.1", port: int = 1884,
                  security: EmbeddedSecurity | None = None):
@@ -191,6 +205,7 @@ class EmbeddedBroker:
             config["plugins"] = self._secure(config["listeners"])
         try:
             self._broker = IdentityBroker(config, loop=self._loop)
+            self._broker._subscriptions = _SubscriptionsSnapshot(self._broker._subscriptions)
             self._loop.run_until_complete(self._broker.start())
         except BaseException as err:  # reported to start() rather than lost in the thread
             self._error = err
