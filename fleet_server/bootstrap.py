@@ -131,8 +131,13 @@ def connect_broker(fleet: Fleet) -> None:
     fleet.bus = MqttBus(url, fleet.dispatcher, client_id=s.mqtt_client_id,
                         workers=s.request_workers, shared=s.mqtt_shared,
                         username=username, password=password,
-                        tls_ca=s.mqtt_tls_ca, tls_cert=s.mqtt_tls_cert, tls_key=s.mqtt_tls_key)
+                        tls_ca=s.mqtt_tls_ca, tls_cert=s.mqtt_tls_cert, tls_key=s.mqtt_tls_key,
+                        unshared_only=bool(s.nats_url))
     fleet.bus.start()
+    if s.nats_url:  # a NATS cluster: device messages come through its work queue instead
+        from fleet_server.bootstrap_cluster import start_nats_inbox
+
+        start_nats_inbox(fleet)
     fleet.lease.start()  # from now on only the holder runs the once-only jobs
     start_support_ticker(fleet)
     from fleet_server.bootstrap_updates import start_update_ticker

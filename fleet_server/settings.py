@@ -20,7 +20,9 @@ class Settings(BaseSettings):
 
     mode: str = Field("dev", description="dev or prod")
     db_url: str = "sqlite:///fleet.sqlite3"
-    broker_url: str | None = None  # None: start the embedded broker
+    # None: start the embedded broker. A cluster's nodes: "mqtt://a:1883,mqtt://b:1883" (the
+    # next is tried when the one in use goes away).
+    broker_url: str | None = None
     embedded_mqtt_port: int = 1884
     # The embedded broker listens on loopback and only registered terminals log in, each under
     # its own id (fleet_server/bootstrap_broker.py); open=True lets anyone in (warned about).
@@ -39,6 +41,11 @@ class Settings(BaseSettings):
     settlement_enabled: bool = True
     mqtt_client_id: str = "fleet-server"
     mqtt_shared: bool = False  # $share/fleet/... subscriptions for several instances
+    # A NATS cluster's client URLs ("nats://a:4222,nats://b:4222"), the cluster whose MQTT the
+    # broker URL names: what terminals send then comes through a JetStream work queue that
+    # every server process pulls from (NATS has no $share for MQTT 3.1.1; docs/deployment.md).
+    nats_url: str | None = None
+    nats_replicas: int = Field(3, ge=1, le=5)
     # The lease of the once-only jobs (settlement, campaigns, alerts, status writes): the
     # holder renews it every third of this; another process takes over this long after the
     # holder died.
@@ -109,9 +116,10 @@ class Settings(BaseSettings):
             return ("outside dev mode the embedded broker (plain MQTT, no TLS) is not "
                     "started: give --broker mqtts://host:port (FLEET_BROKER_URL), or set "
                     "FLEET_ALLOW_PLAIN_MQTT=true to accept plain MQTT on a network you trust")
-        if not self.broker_url.startswith("mqtts://"):
+        plain = [u for u in self.broker_url.split(",") if not u.strip().startswith("mqtts://")]
+        if plain:
             return (f"outside dev mode the broker must be reached over TLS (mqtts://), not "
-                    f"{self.broker_url.split('://')[0]}://: card numbers travel inside debit "
+                    f"{plain[0].strip().split('://')[0]}://: card numbers travel inside debit "
                     "requests. Set FLEET_ALLOW_PLAIN_MQTT=true to accept plain MQTT on a "
                     "network you trust")
         return None

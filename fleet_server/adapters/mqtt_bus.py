@@ -6,6 +6,10 @@
   nothing; the broker redelivers on reconnect.
 - Messages of one device always go to the same worker, so its requests are handled in order;
   different devices are handled in parallel.
+- A broker cluster is a comma-separated list of URLs: when the node in use goes away, the next
+  one is tried (the session lives on in the cluster). With unshared_only=True the bus
+  subscribes only to what every server process gets (no `$share` filters); the shared ones
+  come in through submit() (e.g. from a NATS JetStream work queue).
 """
 
 import logging
@@ -34,6 +38,11 @@ def parse_broker_url(url: str) -> tuple[str, int]:
     return parsed.hostname, parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
 
 
+def parse_broker_urls(url: str) -> list[tuple[str, int]]:
+    """'mqtt://a:1883,mqtt://b:1883' -> [(a, 1883), (b, 1883)]: the nodes of a cluster."""
+    return [parse_broker_url(u.strip()) for u in url.split(",") if u.strip()]
+
+
 def broker_uses_tls(url: str) -> bool:
     return urlparse(url).scheme == "mqtts"
 
@@ -43,10 +52,11 @@ class MqttBus:
                  workers: int = 8, shared: bool = False, queue_size: int = 10_000,
                  username: str | None = None, password: str | None = None,
                  tls_ca: str | None = None, tls_cert: str | None = None,
-                 tls_key: str | None = None):
-        self.host, self.port = parse_broker_url(url)
+                 tls_key: str | None = None, unshared_only: bool = False):
+        self.nodes = parse_broker_urls(url)
+        self.host, self.port = self.nodes[0]
         self.handler = handler
-        self.shared = shared
+        self.shared, self.unshared_only = shared or unshared_only, unshared_only
         self.connected = threading.Event()
         self.dropped = 0  # messages refused because a worker queue was full
         self._queues = [queue.Queue(queue_size) for _ in range(max(1, workers))]
@@ -93,42 +103,57 @@ class MqttBus:
             log.error("broker refused the connection: %s", reason_code)
             return
         filters = topics.server_filters(shared=self.shared)
-        client.subscribe([(f, 1) for f in filters])
+        if self.unshared_only:
+            filters = [f for f in filters if not f.startswith("$share/")]
+        if filters:
+            client.subscribe([(f, 1) for f in filters])
         self.connected.set()
         log.info("connected to %s:%d, subscribed to %d filters", self.host, self.port,
                  len(filters))
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props):
         self.connected.clear()
-        log.warning("disconnected from the broker: %s", reason_code)
+        log.warning("disconnected from the broker %s:%d: %s", self.host, self.port, reason_code)
+        if len(self.nodes) > 1:  # paho's own reconnection goes to the next node
+            self.host, self.port = self.nodes[(self.nodes.index((self.host, self.port)) + 1)
+                                              % len(self.nodes)]
+            try:
+                self.client.host, self.client.port = self.host, self.port
+            except RuntimeError:  # not closed yet: the next disconnect moves it
+                pass
 
     def _on_message(self, client, _userdata, msg) -> None:
+        ack = (lambda: client.ack(msg.mid, msg.qos)) if msg.qos > 0 else None
+        self.submit(msg.topic, msg.payload, ack)
+
+    def submit(self, topic: str, payload: bytes, ack=None) -> None:
+        """Queue a message for its device's worker; ack() is called once it was handled."""
         # Route by device so one device's requests stay in order; ack after handling.
-        parts = msg.topic.split("/", 2)
+        parts = topic.split("/", 2)
         device = parts[1] if len(parts) > 1 else ""
         q = self._queues[zlib.crc32(device.encode()) % len(self._queues)]
         try:
-            q.put_nowait((msg.topic, msg.payload, msg.mid, msg.qos))
+            q.put_nowait((topic, payload, ack))
         except queue.Full:
             # Not acknowledged: the broker redelivers it after a reconnect; the terminal also
             # retransmits the same request.
             self.dropped += 1
-            log.error("worker queue full, message on %s left unacknowledged", msg.topic[:80])
+            log.error("worker queue full, message on %s left unacknowledged", topic[:80])
 
     def _work(self, q: queue.Queue) -> None:
         while True:
             item = q.get()
             if item is _STOP:
                 return
-            topic, payload, mid, qos = item
+            topic, payload, ack = item
             try:
                 for out_topic, out_payload, out_qos, retain in self.handler(topic, payload):
                     self.publish(out_topic, out_payload, out_qos, retain)
             except Exception:  # the server never dies on device input
                 log.exception("handler failed on %s", topic[:80])
             finally:
-                if qos > 0:
-                    self.client.ack(mid, qos)
+                if ack is not None:
+                    ack()
 
 
 def _nodelay(_client, _userdata, sock) -> None:
