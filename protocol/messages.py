@@ -76,10 +76,11 @@ SPECS = {
               "?opts:o32 mac:h64",
     # delay: random start delay bound, seconds. sig: the release signature (ECDSA P-256,
     # r || s, over the manifest bytes), checked by the device against its release keys;
-    # dg: this offer may install an older release than the one running.
+    # dg: a rollback statement's signature (protocol/rollback.py): this offer may install an
+    # older release than the one running, because the release key says so.
     "update_offer": "1024 command_key t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 "
                     "id:s1,32,R rel:s1,24 man:h64 size:i1,16777216 delay:i0,86400 "
-                    "exp:i1577836800,4102444800 mac:h64 ?sig:h128 ?dg:b",
+                    "exp:i1577836800,4102444800 mac:h64 ?sig:h128 ?dg:h128",
     # Content is checked by SHA-256 against the signed manifest.
     "update_req": "512 none t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 "
                   "id:s1,32,R f:h64 off:i0,16777216 n:i1,4096",

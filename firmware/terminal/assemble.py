@@ -52,7 +52,9 @@ def assemble(root, board, ticks_ms, ticks_diff, boot=None, code=".", on_restart=
     dev = vault.device_id
     will = messages.encode(messages.build("status", {"dev": dev, "ts": messages.TS_MIN,
                                                      "st": "offline"}))
-    mqtt = MQTTClient(dev, broker.get("host", "127.0.0.1"), broker.get("port", 1883),
+    # "hosts": [[host, port], ...], a broker cluster's nodes; else one "host" and "port".
+    mqtt = MQTTClient(dev, broker.get("hosts") or broker.get("host", "127.0.0.1"),
+                      broker.get("port", 1883),
                       keepalive=broker.get("keepalive", 30), clean_session=False,
                       will=(topics.topic(dev, "status"), will, 1, True),
                       ssl_context=tls_context(root, tls) if tls else None,

@@ -21,6 +21,9 @@ update_releases = Table(
     Column("manifest", LargeBinary, nullable=False),  # the signed bytes, canonical JSON
     Column("manifest_sha", String(64), nullable=False, unique=True),
     Column("signature", String(128), nullable=False),  # ECDSA P-256 r || s, hex
+    # The release key's rollback statement for this release (protocol/rollback.py), r || s:
+    # what lets a campaign install it over a newer one. None: never older than the running one.
+    Column("rollback_sig", String(128)),
     Column("models", String(400), nullable=False),  # comma-separated board names
     Column("protocol", Integer, nullable=False),
     Column("files", Integer, nullable=False),

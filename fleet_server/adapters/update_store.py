@@ -81,6 +81,11 @@ class SqlUpdateStore(ReleaseStore, CampaignStore):
                 files=len(doc["files"]), total_bytes=sum(f["size"] for f in doc["files"]),
                 created_at=now))
 
+    def set_rollback(self, version: str, signature: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(update_releases).where(update_releases.c.version == version)
+                         .values(rollback_sig=signature))
+
     def get_release(self, version: str) -> dict | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(update_releases).where(

@@ -5,12 +5,16 @@ roll them out.
     fleet release build --version 1.2.0 --out DIR [--models esp32_gm65,esp32s3_gm805] [--source]
     fleet release sign DIR --key KEY.pem          (on the operator's machine, off the server)
     fleet release publish DIR [--allow-downgrade]
+    fleet release rollback-sign DIR --key KEY.pem (off the server: terminals may go back to it)
+    fleet release rollback-publish DIR            (campaigns may then --allow-downgrade to it)
     fleet release list
     fleet campaign create VERSION [--all | --partner P | --model M | --firmware V | --devices ..]
     fleet campaign list | show ID [--follow] | pause ID | resume ID | cancel ID
 
 A release directory holds files/ (the device's file set), manifest.json (canonical bytes) and,
-once signed, manifest.sig (r || s, hex).
+once signed, manifest.sig (r || s, hex); rollback.sig is the rollback statement naming the
+release (protocol/rollback.py), signed with the release key when the operator decides that
+terminals may go back to it.
 """
 
 import json
@@ -107,6 +111,14 @@ def sign_release(release_dir, key_path) -> str:
     return signature
 
 
+def sign_rollback(release_dir, key_path) -> str:
+    manifest = (Path(release_dir) / "manifest.json").read_bytes()
+    version = rel.parse_manifest(manifest)["version"]
+    signature = rel.sign_rollback(load_private_key(key_path), version, manifest)
+    (Path(release_dir) / "rollback.sig").write_text(signature + "\n")
+    return signature
+
+
 def load_candidate(release_dir) -> rel.ReleaseCandidate:
     base = Path(release_dir)
     manifest = (base / "manifest.json").read_bytes()
@@ -147,11 +159,22 @@ def cmd_release(args, fleet_factory) -> int:
         service = fleet_factory(args).extras["updates"]
         doc = service.publish(load_candidate(args.dir), allow_downgrade=args.allow_downgrade)
         print(f"published release {doc['version']} ({len(doc['files'])} files)")
+    elif args.action == "rollback-sign":
+        sign_rollback(args.dir, args.key)
+        print(f"signed the rollback statement for {args.dir} -> rollback.sig")
+    elif args.action == "rollback-publish":
+        base = Path(args.dir)
+        version = rel.parse_manifest((base / "manifest.json").read_bytes())["version"]
+        service = fleet_factory(args).extras["updates"]
+        service.allow_rollback(version, (base / "rollback.sig").read_text().strip())
+        print(f"release {version}: campaigns may now install it over newer releases "
+              "(--allow-downgrade)")
     elif args.action == "list":
         service = fleet_factory(args).extras["updates"]
         for r in service.releases.list_releases():
             print(f"{r['version']:<10} {r['files']:>3} files {r['total_bytes']:>8} bytes  "
-                  f"models={r['models']}  manifest={r['manifest_sha'][:16]}")
+                  f"models={r['models']}  manifest={r['manifest_sha'][:16]}"
+                  + ("  rollback allowed" if r.get("rollback_sig") else ""))
     return 0
 
 
@@ -187,15 +210,16 @@ def cmd_campaign(args, fleet_factory) -> int:
 
 def add_update_parsers(sub, common, fleet_factory) -> None:
     p = common(sub.add_parser("release", help="build, sign and publish firmware releases"))
-    p.add_argument("action", choices=["keygen", "build", "sign", "publish", "list"])
-    p.add_argument("dir", nargs="?", help="release directory (sign, publish)")
+    p.add_argument("action", choices=["keygen", "build", "sign", "publish", "rollback-sign",
+                                      "rollback-publish", "list"])
+    p.add_argument("dir", nargs="?", help="release directory (sign, publish, rollback-...)")
     p.add_argument("--out", help="keygen: private key file; build: release directory")
     p.add_argument("--firmware-keys", help="keygen: also add the public key to this file")
     p.add_argument("--version", help="build: release version, e.g. 1.2.0")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="build: board names")
     p.add_argument("--source", action="store_true", help="build: .py files, not .mpy")
     p.add_argument("--march", help="build: mpy-cross -march")
-    p.add_argument("--key", help="sign: the private key (PEM)")
+    p.add_argument("--key", help="sign, rollback-sign: the private key (PEM)")
     p.add_argument("--allow-downgrade", action="store_true")
     p.set_defaults(func=lambda a: cmd_release(a, fleet_factory))
 

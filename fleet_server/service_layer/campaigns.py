@@ -96,6 +96,16 @@ class UpdateService:
                                   candidate.files, self.clock())
         return doc
 
+    def allow_rollback(self, version: str, signature: str) -> dict:
+        """Keep the rollback statement for a published release, signed off the server with the
+        release key: campaigns may then install it over newer releases (allow_downgrade)."""
+        row = self.releases.get_release(version)
+        if row is None:
+            raise CampaignError(f"no release {version}")
+        rel.check_rollback(version, row["manifest_sha"], signature, self.trusted_keys())
+        self.releases.set_rollback(version, signature.lower())
+        return self.releases.get_release(version)
+
     def _release(self, version: str) -> tuple[dict, dict, set]:
         row = self.releases.get_release(version)
         if row is None:
@@ -118,6 +128,11 @@ class UpdateService:
         target.check()
         rules.check()
         row, doc, _ = self._release(release_version)
+        if rules.allow_downgrade and not row.get("rollback_sig"):
+            # The terminals would refuse it anyway: "dg" in the offer is that signature.
+            raise CampaignError(f"downgrade needs a rollback statement for release "
+                                f"{release_version} signed with the release key (fleet "
+                                "release rollback-sign, then rollback-publish)")
         campaign_id = check_campaign_id(campaign_id or self.new_id())
         if self.campaigns.get_campaign(campaign_id) is not None:
             raise CampaignError(f"campaign {campaign_id} exists")
@@ -253,8 +268,8 @@ class UpdateService:
                   "man": row["manifest_sha"], "size": len(row["manifest"]),
                   "delay": rules.start_delay_s, "exp": ts + rules.offer_ttl_s,
                   "sig": row["signature"]}
-        if rules.allow_downgrade:
-            fields["dg"] = True
+        if rules.allow_downgrade and row.get("rollback_sig"):
+            fields["dg"] = row["rollback_sig"]  # the release key's rollback statement
         message = messages.build("update_offer", fields)
         payload = auth.seal(message, self.keys.command_key(device_id, device.key_version))
         return (topics.topic(device_id, "update_offer"), payload, 1, False)

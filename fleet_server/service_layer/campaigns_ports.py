@@ -106,6 +106,10 @@ class ReleaseStore(abc.ABC):
         """{"version", "manifest", "manifest_sha", "signature", "models", ...} or None."""
 
     @abc.abstractmethod
+    def set_rollback(self, version: str, signature: str) -> None:
+        """Keep the (checked) rollback statement's signature with the release."""
+
+    @abc.abstractmethod
     def latest_version(self) -> str | None: ...
 
     @abc.abstractmethod

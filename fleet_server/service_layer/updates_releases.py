@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from protocol import canonical, ecdsa_p256, messages
+from protocol import canonical, ecdsa_p256, messages, rollback
 
 FORMAT = 1
 MAX_MANIFEST = 16384  # the device refuses larger ones (firmware/terminal/update/manifest.py)
@@ -162,6 +162,20 @@ def check_release(candidate: ReleaseCandidate, trusted_keys: list[bytes], have_b
         if parse_version(doc["version"]) < parse_version(latest_version):
             raise ReleaseError("downgrade", f"{doc['version']} is older than {latest_version}")
     return doc
+
+
+def sign_rollback(private_key, version: str, manifest: bytes) -> str:
+    """The release key's permission for terminals to go back to this release (r || s, hex)."""
+    return sign_manifest(private_key, rollback.statement(version, sha256_hex(manifest)))
+
+
+def check_rollback(version: str, manifest_sha: str, signature: str | None,
+                   trusted_keys: list[bytes]) -> None:
+    """ReleaseError("rollback") unless a release key signed the statement naming this release:
+    the terminals check the same signature, and refuse a downgrade without it."""
+    if not signature_ok(rollback.statement(version, manifest_sha), signature, trusted_keys):
+        raise ReleaseError("rollback", f"the rollback statement for {version} does not verify "
+                                       "with a release key")
 
 
 def delta_bytes(new_doc: dict, old_doc: dict | None) -> tuple[int, int]:

@@ -268,3 +268,56 @@ def test_a_tampered_release_row_is_refused_with_a_clear_error(fleet, key):
     with pytest.raises(Exception) as err:
         fleet.extras["updates"].start("1.1.0", {"all": True}, {})
     assert type(err.value).__name__ == "CampaignError"
+
+
+def test_a_downgrade_needs_the_release_key_s_rollback_statement(fleet, key, tmp_path, capsys):
+    # The attack: the server holds the command key that MACs offers, so a plain "dg" flag let
+    # it (or whoever took it over) roll terminals back to any older signed release. Now the
+    # offer carries the release key's signature of a statement naming the release.
+    from fleet_server.entrypoints import release_cli
+    from protocol import rollback
+
+    http = TestClient(create_app(fleet))
+    op = {"Authorization": "Bearer " + issue_token(fleet.session_factory, "operator", None, "o")}
+    service = fleet.extras["updates"]
+    service.publish(release("1.2.0", key))
+    old = release("1.1.0", key)
+    service.publish(old, allow_downgrade=True)
+    ids = devices(fleet, 2)
+    r = http.post(V1 + "/campaigns", headers=op, json={
+        "release": "1.1.0", "devices": ids, "rules": {"allow_downgrade": True}})
+    assert r.status_code == 422 and "downgrade needs a rollback statement" in r.text
+    # a statement signed by another key, or naming another release, is refused
+    other = ec.generate_private_key(ec.SECP256R1())
+    for signature in (rel.sign_rollback(other, "1.1.0", old.manifest),
+                      rel.sign_rollback(key, "1.2.0", old.manifest)):
+        r = http.post(V1 + "/releases/1.1.0/rollback", headers=op, json={"signature": signature})
+        assert r.status_code == 422 and "rollback" in r.text
+    assert http.post(V1 + "/releases/9.9.9/rollback", headers=op, json={
+        "signature": "00" * 64}).status_code == 404
+    # the operator signs it off the server and publishes it with the CLI's functions
+    release_dir = tmp_path / "rel-1.1.0"
+    release_dir.mkdir()
+    (release_dir / "manifest.json").write_bytes(old.manifest)
+    key_path = tmp_path / "release-key.pem"
+    from cryptography.hazmat.primitives import serialization
+
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    signature = release_cli.sign_rollback(release_dir, key_path)
+    assert rel.signature_ok(rollback.statement("1.1.0", rel.sha256_hex(old.manifest)),
+                            signature, [rel.public_key_bytes(key.public_key())])
+    r = http.post(V1 + "/releases/1.1.0/rollback", headers=op, json={"signature": signature})
+    assert r.status_code == 200 and r.json()["rollback_sig"] == signature
+    r = http.post(V1 + "/campaigns", headers=op, json={
+        "release": "1.1.0", "devices": ids, "campaign_id": "BACK",
+        "rules": {"allow_downgrade": True}})
+    assert r.status_code == 201, r.text
+    out = service.tick(T0 + timedelta(seconds=1))
+    offers = [messages.parse(payload, "update_offer") for _t, payload, _q, _r in out]
+    assert offers and all(o["dg"] == signature for o in offers)
+    # without allow_downgrade the offer carries no permission at all
+    service.start("1.1.0", {"devices": ids}, {}, "FWD")
+    out = service.tick(T0 + timedelta(minutes=5))
+    assert all("dg" not in messages.parse(p, "update_offer") for _t, p, _q, _r in out)

@@ -13,16 +13,20 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from fleet_server.service_layer import updates_releases as rel
+from protocol import rollback
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = "tests/micropython/check_ecdsa_update_machine.py"
 
 
-def _release(version, files, key, models=("unix_sim",)):
+def _release(version, files, key, models=("unix_sim",), other=None):
     entries = [{"path": p, "size": len(d), "sha256": rel.sha256_hex(d)} for p, d in files.items()]
     manifest = rel.build_manifest(version, list(models), entries)
+    statement = rollback.statement(version, rel.sha256_hex(manifest))
     return {"version": version, "manifest": manifest.decode(),
             "sig": rel.sign_manifest(key, manifest),
+            "rollback": rel.sign_manifest(key, statement),  # the release key allows it
+            "rollback_other": rel.sign_manifest(other or key, statement),
             "files": {rel.sha256_hex(d): base64.b64encode(d).decode() for d in files.values()}}
 
 
@@ -30,7 +34,7 @@ def write_scenario(path: Path) -> None:
     key, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     files = {f"terminal/m{i}.py": os.urandom(1500 + 300 * i) for i in range(4)}
     changed = dict(files, **{"terminal/m2.py": os.urandom(1700)})
-    v2 = _release("1.1.0", files, key)
+    v2 = _release("1.1.0", files, key, other=other)
     tampered = dict(v2, manifest=v2["manifest"].replace('"1.1.0"', '"1.1.1"'))
     tampered["version"] = "1.1.1"
     scenario = {

@@ -14,8 +14,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, ROOT + "/firmware")
 
 from terminal.update import machine  # noqa: E402
-
-from protocol import ecdsa_p256  # noqa: E402
+from terminal.update import manifest as mf  # noqa: E402
 
 with open(sys.argv[2]) as f:
     S = json.load(f)
@@ -73,8 +72,10 @@ class Edge:
                 self.staged.pop(a[1], None)
             elif kind == "load_manifest":
                 data = bytes(self.staged.get(a[1], b""))
-                ok = ecdsa_p256.verify(KEY, data, binascii.unhexlify(a[2]))
-                queue += self.m.handle(("manifest", data, ok))
+                # the agent's own check (manifest.check_release), with the scenario's key
+                ok, rollback_ok = mf.check_release([KEY], data, a[2], a[1], self.m.job["rel"],
+                                                   self.m.job["dg"])
+                queue += self.m.handle(("manifest", data, ok, rollback_ok))
             elif kind == "save":
                 self.saved = json.loads(json.dumps(a[1]))
             elif kind == "discard":
@@ -103,7 +104,8 @@ def release(name):
     for k in r["files"]:
         files[k] = binascii.a2b_base64(r["files"][k])
     return {"manifest": r["manifest"].encode(), "files": files, "sig": r["sig"],
-            "version": r["version"]}
+            "version": r["version"], "rollback": r.get("rollback"),
+            "rollback_other": r.get("rollback_other")}
 
 
 def offer(rel, cid="C1", exp=NOW_S + 600, sig=True, dg=False):
@@ -112,7 +114,7 @@ def offer(rel, cid="C1", exp=NOW_S + 600, sig=True, dg=False):
     if sig:
         msg["sig"] = rel["sig"] if sig is True else sig
     if dg:
-        msg["dg"] = True
+        msg["dg"] = dg  # a rollback statement's signature, or whatever the server puts there
     return msg
 
 
@@ -175,11 +177,22 @@ def scenario_rejections():
         e.run(e.m.handle(("offer", offer(rel_, **kwargs), NOW_S, 0, 0)))
         e.pump(10)
         report("reject." + name, e.reports[-1] == want and not e.rebooted, e.reports)
+    # A downgrade needs the release key's rollback statement naming this release; "dg" from
+    # the server alone (it holds the command key that MACs the offer) is not enough.
+    newer = release("v3")
+    for name, dg in (("server_flag", "01" * 64), ("other_key", rel["rollback_other"]),
+                     ("other_release", newer["rollback"])):
+        e = Edge(rel)
+        e.m = new_machine(version="9.0.0")
+        e.run(e.m.handle(("offer", offer(rel, dg=dg), NOW_S, 0, 0)))
+        e.pump(10)
+        report("downgrade.refused_without_statement." + name,
+               e.reports[-1] == ("rejected", "downgrade") and not e.rebooted, e.reports)
     e = Edge(rel)
     e.m = new_machine(version="9.0.0")
-    e.run(e.m.handle(("offer", offer(rel, dg=True), NOW_S, 0, 0)))
+    e.run(e.m.handle(("offer", offer(rel, dg=rel["rollback"]), NOW_S, 0, 0)))
     e.pump(10)
-    report("downgrade.allowed_by_offer", e.rebooted, e.reports)
+    report("downgrade.allowed_by_signed_statement", e.rebooted, e.reports)
 
 
 def scenario_tampered_file():

@@ -1,7 +1,7 @@
 # The terminal's MQTT code on whatever Python runs it (the MicroPython binary or CPython).
 #   check_mqtt.py <repo> packets [rounds]      vectors byte for byte + fuzzing; prints PASS/FAIL
 #                                               lines and "SUMMARY <passed> <failed>"
-#   check_mqtt.py <repo> agent <port> <client_id> <backoff_min_ms> [tls <dir> <hostname>]
+#   check_mqtt.py <repo> agent <port[,port...]> <client_id> <backoff_min_ms> [tls <dir> <hostname>]
 #       a client that prints what happens, one line per event, until killed (for
 #       tests/integration/test_firmware_mqtt.py): will = retained "offline" on
 #       test/<id>/status; it subscribes to test/<id>/in and test/<id>/echo once, and on each
@@ -140,7 +140,10 @@ def agent(port, client_id, backoff_min_ms, tls):
     ctx = tls_context(tls[0], tls[1]) if tls else None
     gc.collect()
     free0 = gc.mem_free() if MICRO else 0
-    client = MQTTClient(client_id, "127.0.0.1", port, keepalive=5, clean_session=False,
+    # port: one, or "p1,p2,p3": a broker cluster's nodes on loopback
+    ports = [int(p) for p in port.split(",")]
+    host = "127.0.0.1" if len(ports) == 1 else [["127.0.0.1", p] for p in ports]
+    client = MQTTClient(client_id, host, ports[0], keepalive=5, clean_session=False,
                         will=(base + "/status", b"offline", 1, True), ssl_context=ctx,
                         server_hostname=tls[1] if tls else None, backoff_min_ms=backoff_min_ms,
                         backoff_max_ms=4 * backoff_min_ms)
@@ -148,7 +151,8 @@ def agent(port, client_id, backoff_min_ms, tls):
 
     def on_connect():
         count[0] += 1
-        print("CONNECTED %d session=%d" % (count[0], client.session_present))
+        print("CONNECTED %d session=%d port=%d" % (count[0], client.session_present,
+                                                    client.port))
         client.publish(base + "/status", b"online", 1, True)
         client.publish(base + "/echo", "ping-%d" % count[0], 1)
 
@@ -173,7 +177,7 @@ def agent(port, client_id, backoff_min_ms, tls):
 mode = sys.argv[2] if len(sys.argv) > 2 else "packets"
 if mode == "agent":
     tls_args = sys.argv[7:9] if len(sys.argv) > 7 and sys.argv[6] == "tls" else None
-    agent(int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), tls_args)
+    agent(sys.argv[3], sys.argv[4], int(sys.argv[5]), tls_args)
 else:
     check_packets(int(sys.argv[3]) if len(sys.argv) > 3 else 2000)
     print("SUMMARY %d %d" % (RESULTS[0], RESULTS[1]))

@@ -8,6 +8,12 @@
 # poll, the bytes in and out; read it for TLS on MicroPython, which checks nothing by default)
 # and session.py (what MQTT asks once bytes flow: CONNACK, acks, pings, retransmission,
 # backoff). packets.py is the sans-I/O packet codec under all three.
+#
+# A broker cluster: host is then a list of [host, port], its nodes. The client starts on one
+# picked at random (terminals spread over the nodes) and moves to the next after every lost
+# or failed connection, after the usual jittered backoff. The session (clean_session=False)
+# and the unacknowledged QoS 1 messages go along: the cluster keeps the session, and the
+# client resends what the old node did not acknowledge.
 
 import errno
 import select
@@ -32,11 +38,12 @@ class MQTTClient(Session, Link):
                  rand=None, username=None, password=None, max_packet=pk.MAX_PACKET,
                  max_inflight=16, retry_ms=20000, backoff_min_ms=1000, backoff_max_ms=60000,
                  connect_timeout_ms=10000, ping_timeout_ms=None):
-        self.client_id, self.host, self.port = client_id, host, port
+        self.client_id = client_id
+        self.nodes = [(host, port)] if isinstance(host, str) else [tuple(n) for n in host]
         self.keepalive_ms = keepalive * 1000
         self.clean_session, self.will = clean_session, will
         self.username, self.password = username, password
-        self.ssl_context, self.server_hostname = ssl_context, server_hostname or host
+        self.ssl_context, self.server_hostname = ssl_context, server_hostname  # None: host
         self.socket_factory = socket_factory or open_tcp
         if clock is None and hasattr(time, "ticks_ms"):
             self._clock, self._diff = time.ticks_ms, time.ticks_diff  # wraps: compare by diff
@@ -44,6 +51,8 @@ class MQTTClient(Session, Link):
             self._clock = clock or (lambda: int(time.monotonic() * 1000))
             self._diff = lambda a, b: a - b
         self._rand = rand or _default_rand
+        n = self.nodes
+        self.host, self.port = n[self._rand(len(n))] if len(n) > 1 else n[0]
         self.max_inflight, self.retry_ms = max_inflight, retry_ms
         self.backoff_min_ms, self.backoff_max_ms = backoff_min_ms, backoff_max_ms
         self.connect_timeout_ms = connect_timeout_ms

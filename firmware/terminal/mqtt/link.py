@@ -84,8 +84,9 @@ class Link:
             self._send_connect()
             return
         self._poller.unregister(self._sock)
-        self._sock = self.ssl_context.wrap_socket(self._sock, server_hostname=self.server_hostname,
-                                                  do_handshake_on_connect=False)
+        self._sock = self.ssl_context.wrap_socket(
+            self._sock, server_hostname=self.server_hostname or self.host,
+            do_handshake_on_connect=False)
         self._poller.register(self._sock, select.POLLIN)
         if hasattr(self._sock, "do_handshake"):
             self.state = TLS

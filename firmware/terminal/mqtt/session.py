@@ -1,7 +1,8 @@
 # The session half of the MQTT client (terminal.mqtt.client): what MQTT 3.1.1 asks of a
 # client once bytes flow. CONNECT and CONNACK (subscriptions restored, unacknowledged QoS 1
 # messages resent in order with DUP), incoming packets, keepalive pings, retransmission of
-# QoS 1 after retry_ms, packet ids, reconnection backoff with jitter, the app's callbacks.
+# QoS 1 after retry_ms, packet ids, reconnection backoff with jitter (then the next node of a
+# cluster), the app's callbacks.
 
 import errno
 
@@ -55,6 +56,8 @@ class Session:
         delay = min(self.backoff_max_ms, self.backoff_min_ms << min(self._attempts, 16))
         self._attempts += 1
         self._wait_from, self._wait_ms = now, delay // 2 + self._rand(delay // 2 + 1)
+        n = self.nodes  # a cluster: the next node (a dead one refuses at once, and is passed)
+        self.host, self.port = n[(n.index((self.host, self.port)) + 1) % len(n)]
         if was_up:
             self._call(self.on_disconnect)
 

@@ -291,17 +291,13 @@ class UpdateAgent:
 
     def _load_manifest(self, sha, sig_hex):
         data = store.read(_p(self.root, STAGE) + "/" + sha)
-        ok = False
-        if data is not None and sig_hex:
-            from protocol import ecdsa_p256  # only now: the verifier's tables are not small
-
+        job = self.machine.job or {}
+        ok, rollback_ok = False, False
+        if data is not None:
             gc.collect()
-            signature = binascii.unhexlify(sig_hex)
-            for key in trusted_keys(self.root):
-                if ecdsa_p256.verify(key, data, signature):
-                    ok = True
-                    break
-        self._do(self.machine.handle(("manifest", data or b"", ok)))
+            ok, rollback_ok = machine.mf.check_release(trusted_keys(self.root), data, sig_hex,
+                                                       sha, job.get("rel"), job.get("dg"))
+        self._do(self.machine.handle(("manifest", data or b"", ok, rollback_ok)))
 
     def _discard(self):
         rmtree(_p(self.root, STAGE))

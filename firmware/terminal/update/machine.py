@@ -14,7 +14,8 @@
 #
 # Events:  ("offer", msg, now_s, now_ms, jitter_ms)   ("resume", job, staged_bytes, now_ms)
 #          ("tick", now_ms, online, busy)             ("chunk", msg)
-#          ("hashed", sha, actual_sha)                ("manifest", data, signature_ok)
+#          ("hashed", sha, actual_sha)                ("manifest", data, signature_ok,
+#                                                                   rollback_ok)
 #          ("installed", ok, reason)
 # Actions: ("report", id, rel, state, reason, pct)    ("request", id, sha, offset, count)
 #          ("write", sha, offset, data)               ("hash", sha)
@@ -111,7 +112,7 @@ class UpdateMachine:
             if kind == "hashed":
                 return self._hashed(event[1], event[2])
             if kind == "manifest":
-                return self._manifest(event[1], event[2])
+                return self._manifest(event[1], event[2], event[3])
             if kind == "installed":
                 if event[1]:
                     self.installing = False
@@ -125,7 +126,7 @@ class UpdateMachine:
 
     def _offer(self, msg, now_s, now_ms, jitter_ms):
         job = {"id": msg["id"], "rel": msg["rel"], "man": msg["man"], "size": msg["size"],
-               "sig": msg.get("sig"), "dg": bool(msg.get("dg")), "phase": QUEUED,
+               "sig": msg.get("sig"), "dg": msg.get("dg"), "phase": QUEUED,
                "fetch": [[msg["man"], msg["size"]]], "idx": 0}
         if msg["exp"] < now_s:
             return [self._report("rejected", "expired", job=job)]
@@ -247,14 +248,16 @@ class UpdateMachine:
             return [("save", self.job), self._report("verifying", None, 100)]
         return [("save", self.job)]
 
-    def _manifest(self, data, signature_ok):
+    def _manifest(self, data, signature_ok, rollback_ok):
+        # rollback_ok: the offer's "dg" is a release key's signature of a rollback statement
+        # naming this release (agent.check_release); a plain flag from the server is not enough.
         if not signature_ok:
             return self._end("rejected", "signature")
         try:
             doc = mf.parse(data)
             if doc["version"] != self.job["rel"]:
                 raise mf.ManifestError("manifest", "version differs from the offer")
-            mf.check_target(doc, self.board, self.protocols, self.version, self.job["dg"])
+            mf.check_target(doc, self.board, self.protocols, self.version, rollback_ok)
         except mf.ManifestError as err:
             state = "rejected" if err.code in ("model", "downgrade", "protocol") else "failed"
             return self._end(state, err.code)

@@ -4,8 +4,10 @@
 # A manifest is canonical JSON (protocol.canonical):
 #   {"format": 1, "version": "1.2.0", "protocol": 1, "models": ["esp32_gm65", ...],
 #    "files": [{"path": "terminal/app.mpy", "sha256": "<hex64>", "size": 1234}, ...]}
-# The release signature is ECDSA P-256 over SHA-256 of those exact bytes.
+# The release signature is ECDSA P-256 over SHA-256 of those exact bytes; check_release checks
+# it, and the rollback signature that alone lets an older release replace the running one.
 
+import binascii
 import json
 
 MAX_MANIFEST = 16384  # bytes
@@ -124,3 +126,29 @@ def to_fetch(doc, local_by_sha):
         seen[sha] = True
         out.append((sha, entry["size"]))
     return out
+
+
+def _signed(keys, data, sig_hex):
+    from protocol import ecdsa_p256  # only now: the verifier's tables are not small
+
+    try:
+        signature = binascii.unhexlify(sig_hex)
+    except (ValueError, TypeError):
+        return False
+    for key in keys:
+        if ecdsa_p256.verify(key, data, signature):
+            return True
+    return False
+
+
+def check_release(keys, data, sig_hex, sha, rel, dg):
+    """(the manifest is signed by a release key, an older release may replace the running
+    one). The second needs `dg`, the offer's rollback signature, over the rollback statement
+    naming this release (protocol/rollback.py), by a release key too."""
+    if not sig_hex or not _signed(keys, data, sig_hex):
+        return False, False
+    if type(dg) is not str or type(rel) is not str:
+        return True, False
+    from protocol import rollback
+
+    return True, _signed(keys, rollback.statement(rel, sha), dg)

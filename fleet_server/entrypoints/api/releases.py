@@ -47,6 +47,13 @@ class ReleaseOut(BaseModel):
     files: int
     total_bytes: int
     created_at: datetime
+    rollback_sig: str | None = None
+
+
+class RollbackIn(StrictModel):
+    signature: str = Field(..., pattern=r"^[0-9a-f]{128}$",
+                           description="the release key's signature (r || s, hex) of the "
+                                       "rollback statement naming the release")
 
 
 class CampaignIn(StrictModel):
@@ -104,6 +111,18 @@ def publish_release(body: ReleaseIn, fleet: FleetDep, _who: OperatorDep):
             status.HTTP_422_UNPROCESSABLE_CONTENT
         raise HTTPException(code, str(err)) from err
     return service.releases.get_release(doc["version"])
+
+
+@router.post("/releases/{version}/rollback", response_model=ReleaseOut)
+def allow_rollback(version: Version, body: RollbackIn, fleet: FleetDep, _who: OperatorDep):
+    """Campaigns may install this release over newer ones (allow_downgrade): the release key
+    says so in a rollback statement signed off the server (fleet release rollback-sign)."""
+    try:
+        return _service(fleet).allow_rollback(version, body.signature)
+    except CampaignError as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
+    except rel.ReleaseError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])

@@ -48,6 +48,9 @@ REFUSALS = (
     ("too many devices", "Liste trop longue : 100 000 terminaux au plus."),
     ("damaged release", "Version endommagée dans la base (son manifeste ne passe plus les "
                         "contrôles) : publiez-la à nouveau."),
+    ("downgrade needs", "Retour à une version plus ancienne : il faut d'abord la déclaration "
+                        "de retour signée avec la clé de publication (fleet release "
+                        "rollback-sign, puis rollback-publish)."),
 )
 # The form's numeric fields: (name, French label, type, default shown).
 DEFAULTS = Rules()
