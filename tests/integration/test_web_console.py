@@ -162,7 +162,7 @@ def test_operator_sets_up_a_program_and_the_partner_claims_and_sells(fleet):
     # programme and card; the partner picks how many a page shows.
     ops_page = admin.get("/partner/operations").text
     assert '<td>Caisse en ligne</td>' in ops_page
-    assert f"<td>Pass Région</td>\n  <td>{card}</td>" in ops_page
+    assert '<small class="muted">Pass Région' in ops_page and card in ops_page
     assert '<option value="10">10</option>' in ops_page
     assert '<option value="20" selected>' in ops_page
     one = admin.get("/partner/operations", params={"n": "10", "status": "approved"}).text
