@@ -75,6 +75,37 @@ def store(db_url):
     engine.dispose()
 
 
+def test_the_answer_under_the_next_command_key_switches_both_keys_once(store):
+    from protocol import auth, messages
+
+    requests, uow, keys, secrets = store
+    requests.save(record(secrets, secrets.initial_key_id, 4), True)
+    device, _command = rekey.start_rekey(uow, keys, secrets.device_id, NOW)
+    new_kid = device.pending_key_id
+
+    def answer(version):
+        payload = auth.seal(messages.build("command_res", {
+            "dev": secrets.device_id, "id": "rekey-x", "ok": True,
+            "ts": int(NOW.timestamp())}), keys.command_key(secrets.device_id, version))
+        return messages.parse(payload, "command_res")
+
+    grace = timedelta(hours=72)
+    assert not rekey.confirm_by_command_key(uow, keys, secrets.device_id, answer(1), NOW, grace)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(rekey.confirm_by_command_key(
+        SqlUnitOfWork(uow.session_factory), keys, secrets.device_id, answer(2), NOW, grace)))
+        for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == [False, False, False, True]  # one switch, under the row lock
+    device, _p, _s, _sale = requests.load(secrets.device_id, 1, key_id=new_kid)
+    assert (device.initial_key_id, device.pending_key_id, device.key_version) == \
+        (new_kid, None, 2)
+    assert (device.previous_key_id, device.previous_highest_seq) == (secrets.initial_key_id, 4)
+
+
 def record(secrets, kid, seq, kind=DEBIT, oseq=None):
     return StoredRequest(device_id=secrets.device_id, seq=seq, kind=kind, status=ANSWERED,
                          created_at=NOW, key_id=kid, original_seq=oseq, result_payload=b"r",
@@ -98,6 +129,7 @@ def test_requests_and_counters_are_per_key_and_the_switch_is_conditional(store):
     assert (device.initial_key_id, device.previous_key_id) == (new_kid, old)
     assert device.previous_key_until == NOW + timedelta(hours=72)
     assert (device.highest_seq, device.previous_highest_seq) == (1, 3)
+    assert device.key_version == 2  # the command key switched with the Initial Key, once
     assert stored.key_id == new_kid and stored.operation_id == f"OP{new_kid[-1]}1"
     assert sale.key_id == old and sale.seq == 2  # a sale of the old key, found from the new
     _d, _p, old_one, _s = requests.load(secrets.device_id, 1, key_id=old)
