@@ -10,7 +10,7 @@ from fleet_server.adapters import orm
 from fleet_server.adapters.db import make_engine, make_session_factory
 from fleet_server.adapters.metrics import FleetMetrics, TimedLedger
 from fleet_server.adapters.sql_lease import SqlLease
-from fleet_server.adapters.sql_request_store import SqlRequestStore
+from fleet_server.adapters.sql_request_store import SqlRequestStore, request_unit
 from fleet_server.adapters.sql_support import SqlSupportStore
 from fleet_server.adapters.sql_uow import SqlUnitOfWork
 from fleet_server.bootstrap_lifecycle import wire_lifecycle
@@ -98,6 +98,9 @@ def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
     requests = money_requests.RequestContext(
         request_store, TimedLedger(ledger, metrics.ledger_seconds), keys, clock,
         settings.ts_past_window_s, settings.ts_future_window_s)
+    # The built-in ledger on this database: request, money and result in one transaction.
+    requests.unit = request_unit(engine, ledger,
+                                 lambda bound: TimedLedger(bound, metrics.ledger_seconds))
     support_store = SqlSupportStore(engine)
     lease = SqlLease(engine, ttl_s=settings.lease_ttl_s)
     dispatcher = Dispatcher(requests, StatusTracker(support_store, clock, writes=lease.held),

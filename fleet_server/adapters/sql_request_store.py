@@ -1,14 +1,19 @@
-"""The debit path's store in SQLAlchemy Core: one short read transaction and one short write
-transaction per request, no ORM bookkeeping on the hot path.
+"""The debit path's store in SQLAlchemy Core, no ORM bookkeeping on the hot path.
+
+With the reference ledger on the same database, SqlRequestUnit runs the whole request in one
+transaction (read, the ledger's debit, the result: one commit). Otherwise (a remote ledger)
+SqlRequestStore gives one short read transaction and one short write transaction per request.
 
 A request is named by (device_id, key_id, seq): a re-keyed terminal starts its DUKPT counter
 again under its new Initial Key ID."""
 
+from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, insert, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fleet_server.adapters.orm import device_requests as requests_t
 from fleet_server.adapters.orm import devices as devices_t
@@ -16,7 +21,9 @@ from fleet_server.adapters.orm import partners as partners_t
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
 from fleet_server.domain.requests import ANSWERED, DEBIT, StoredRequest
-from fleet_server.service_layer.unit_of_work import RequestStore
+from fleet_server.ledger.port import Ledger
+from fleet_server.ledger.reference import Conflict
+from fleet_server.service_layer.unit_of_work import RequestStore, RequestUnit, RetryRequest
 
 _DEVICE_COLS = [c for c in devices_t.c]
 _PARTNER_COLS = [c.label("p_" + c.name) for c in partners_t.c]
@@ -31,44 +38,14 @@ class SqlRequestStore(RequestStore):
 
     def load(self, device_id, seq, original_seq=None, key_id=None):
         with self._readonly.connect() as conn:
-            row = conn.execute(
-                select(*_DEVICE_COLS, *_PARTNER_COLS)
-                .select_from(devices_t.outerjoin(
-                    partners_t, partners_t.c.partner_id == devices_t.c.partner_id))
-                .where(devices_t.c.device_id == device_id)).mappings().first()
-            if row is None:
-                return None, None, None, None
-            device = Device(**{c.name: row[c.name] for c in _DEVICE_COLS})
-            key_id = key_id or device.initial_key_id
-            keys = _key_order(device, key_id)
-            wanted = [seq] + ([original_seq] if original_seq else [])
-            found = {(r.key_id, r.seq): _request(r) for r in conn.execute(
-                select(requests_t).where(and_(requests_t.c.device_id == device_id,
-                                              requests_t.c.key_id.in_(keys),
-                                              requests_t.c.seq.in_(wanted)))).mappings()}
+            loaded = _load(conn, device_id, seq, original_seq, key_id)
             conn.rollback()
-        partner = None
-        if row["p_partner_id"] is not None:
-            partner = Partner(**{c.name: row["p_" + c.name] for c in partners_t.c})
-        sale = None
-        if original_seq:
-            sale = _first_sale(found, keys, original_seq)
-        return device, partner, found.get((key_id, seq)), sale
+        return loaded
 
     def save(self, record, is_new):
         try:
             with self.engine.begin() as conn:
-                if is_new:
-                    conn.execute(insert(requests_t).values(**_values(record)))
-                else:
-                    conn.execute(update(requests_t).where(and_(
-                        requests_t.c.device_id == record.device_id,
-                        requests_t.c.key_id == record.key_id,
-                        requests_t.c.seq == record.seq, requests_t.c.status != ANSWERED))
-                        .values(**{f: getattr(record, f) for f in _RESULT_FIELDS}))
-                conn.execute(update(devices_t)
-                             .where(devices_t.c.device_id == record.device_id)
-                             .values(**_raise_counter(record.key_id, record.seq)))
+                _save(conn, record, is_new)
             return None
         except IntegrityError:
             with self._readonly.connect() as conn:
@@ -78,15 +55,110 @@ class SqlRequestStore(RequestStore):
                     requests_t.c.status == ANSWERED))).scalar()
 
     def switch_key(self, device_id: str, new_key_id: str, previous_until: datetime) -> None:
-        # Conditional on the pending key: of several workers seeing the first use, one wins.
         with self.engine.begin() as conn:
-            conn.execute(update(devices_t).where(and_(
-                devices_t.c.device_id == device_id, devices_t.c.pending_key_id == new_key_id))
-                .values(previous_key_id=devices_t.c.initial_key_id,
-                        previous_highest_seq=devices_t.c.highest_seq,
-                        previous_key_until=previous_until, initial_key_id=new_key_id,
-                        highest_seq=0, pending_key_id=None,
-                        key_version=devices_t.c.key_version + 1))
+            _switch_key(conn, device_id, new_key_id, previous_until)
+
+
+class _InTransaction(RequestStore):
+    """The same store inside a RequestUnit's transaction: nothing commits here."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def load(self, device_id, seq, original_seq=None, key_id=None):
+        return _load(self.conn, device_id, seq, original_seq, key_id)
+
+    def save(self, record, is_new):
+        try:
+            _save(self.conn, record, is_new)
+        except IntegrityError as err:  # a twin stored it first: roll back all, read its answer
+            raise RetryRequest() from err
+        return None
+
+    def switch_key(self, device_id, new_key_id, previous_until):
+        _switch_key(self.conn, device_id, new_key_id, previous_until)
+
+
+class SqlRequestUnit(RequestUnit):
+    """The request store and the reference ledger on one connection, one transaction."""
+
+    def __init__(self, engine: Engine, ledger, wrap: Callable[[Ledger], Ledger] = lambda x: x):
+        self.engine, self.ledger, self.wrap = engine, ledger, wrap
+
+    @contextmanager
+    def __call__(self):
+        try:
+            with self.engine.begin() as conn:
+                yield _InTransaction(conn), self.wrap(self.ledger.within(conn))
+        except (IntegrityError, Conflict) as err:
+            raise RetryRequest() from err
+        except OperationalError as err:
+            # Two transactions each waiting on the other's rows: the database chose this one.
+            if getattr(err.orig, "sqlstate", None) in _RETRYABLE:
+                raise RetryRequest() from err
+            raise
+
+
+def request_unit(engine: Engine, ledger, wrap: Callable[[Ledger], Ledger] = lambda x: x
+                 ) -> RequestUnit | None:
+    """The one-transaction path when `ledger` is the reference ledger on `engine`'s database;
+    None for any other ledger (a remote one keeps its own transactions)."""
+    if getattr(ledger, "within", None) is None or getattr(ledger, "_engine", None) is not engine:
+        return None
+    return SqlRequestUnit(engine, ledger, wrap)
+
+
+_RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def _load(conn: Connection, device_id, seq, original_seq, key_id):
+    row = conn.execute(
+        select(*_DEVICE_COLS, *_PARTNER_COLS)
+        .select_from(devices_t.outerjoin(
+            partners_t, partners_t.c.partner_id == devices_t.c.partner_id))
+        .where(devices_t.c.device_id == device_id)).mappings().first()
+    if row is None:
+        return None, None, None, None
+    device = Device(**{c.name: row[c.name] for c in _DEVICE_COLS})
+    key_id = key_id or device.initial_key_id
+    keys = _key_order(device, key_id)
+    wanted = [seq] + ([original_seq] if original_seq else [])
+    found = {(r.key_id, r.seq): _request(r) for r in conn.execute(
+        select(requests_t).where(and_(requests_t.c.device_id == device_id,
+                                      requests_t.c.key_id.in_(keys),
+                                      requests_t.c.seq.in_(wanted)))).mappings()}
+    partner = None
+    if row["p_partner_id"] is not None:
+        partner = Partner(**{c.name: row["p_" + c.name] for c in partners_t.c})
+    sale = None
+    if original_seq:
+        sale = _first_sale(found, keys, original_seq)
+    return device, partner, found.get((key_id, seq)), sale
+
+
+def _save(conn: Connection, record: StoredRequest, is_new: bool) -> None:
+    if is_new:
+        conn.execute(insert(requests_t).values(**_values(record)))
+    else:
+        conn.execute(update(requests_t).where(and_(
+            requests_t.c.device_id == record.device_id,
+            requests_t.c.key_id == record.key_id,
+            requests_t.c.seq == record.seq, requests_t.c.status != ANSWERED))
+            .values(**{f: getattr(record, f) for f in _RESULT_FIELDS}))
+    conn.execute(update(devices_t)
+                 .where(devices_t.c.device_id == record.device_id)
+                 .values(**_raise_counter(record.key_id, record.seq)))
+
+
+def _switch_key(conn: Connection, device_id, new_key_id, previous_until) -> None:
+    # Conditional on the pending key: of several workers seeing the first use, one wins.
+    conn.execute(update(devices_t).where(and_(
+        devices_t.c.device_id == device_id, devices_t.c.pending_key_id == new_key_id))
+        .values(previous_key_id=devices_t.c.initial_key_id,
+                previous_highest_seq=devices_t.c.highest_seq,
+                previous_key_until=previous_until, initial_key_id=new_key_id,
+                highest_seq=0, pending_key_id=None,
+                key_version=devices_t.c.key_version + 1))
 
 
 def _key_order(device: Device, key_id: str) -> list[str]:

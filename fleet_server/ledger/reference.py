@@ -167,6 +167,10 @@ _FREE_VOUCHER = (update(_vouchers)
                  .values(used_operation_id=None))
 
 
+class Conflict(Exception):
+    """Within a caller's transaction: it must roll back and start over (see within())."""
+
+
 class _Conflict(Exception):
     """A conditional UPDATE matched no row: the state changed since it was read; start over."""
 
@@ -191,33 +195,40 @@ class ReferenceLedger(LedgerAdmin, Ledger):
         return self._once(request.partner_id, request.idempotency_key, "void",
                           lambda conn: self._void(conn, request))
 
+    def within(self, conn: Connection) -> Ledger:
+        """The port, run inside the caller's transaction on `conn` (the fleet server's request
+        and its result commit together with the money: one commit per debit). One attempt: a
+        conflict raises Conflict and the caller rolls its whole transaction back and starts
+        again; database errors are not translated."""
+        return _Within(self, conn)
+
     def _once(self, partner_id: str, key: str, kind: str,
               work: Callable[[Connection], LedgerResult]) -> LedgerResult:
-        if not (isinstance(key, str) and 0 < len(key) <= 128):
-            raise ValueError("idempotency key must be 1 to 128 characters")
-        if not (isinstance(partner_id, str) and 0 < len(partner_id) <= 40):
-            raise ValueError("partner id must be 1 to 40 characters")
+        _check_names(partner_id, key)
         for _ in range(_ATTEMPTS):
             try:
                 with self._engine.begin() as conn:
-                    claim_id = conn.execute(self._claim, {
-                        "partner_id": partner_id, "idempotency_key": key, "kind": kind,
-                        "status": _PENDING, "created_at": self._clock()}).scalar()
-                    if claim_id is None:  # answered before, or by a twin that just committed
-                        return _stored(conn.execute(_STORED, {"partner_id": partner_id,
-                                                              "key": key}).first())
-                    result = work(conn)
-                    conn.execute(_ANSWER, {
-                        "claim_id": claim_id, "status": result.status, "code": result.code,
-                        "amount_cents": result.amount_cents,
-                        "balance_cents": result.balance_cents,
-                        "operation_id": result.operation_id, "auth_code": result.auth_code})
-                return result
+                    return self._attempt(conn, partner_id, key, kind, work)
             except (IntegrityError, _Conflict):
                 continue  # a twin or a competitor won: the next round sees what it did
             except OperationalError as err:
                 raise LedgerUnavailable(f"reference ledger database: {err.orig}") from err
         raise LedgerUnavailable("the request kept conflicting with others; try again")
+
+    def _attempt(self, conn: Connection, partner_id: str, key: str, kind: str,
+                 work: Callable[[Connection], LedgerResult]) -> LedgerResult:
+        claim_id = conn.execute(self._claim, {
+            "partner_id": partner_id, "idempotency_key": key, "kind": kind,
+            "status": _PENDING, "created_at": self._clock()}).scalar()
+        if claim_id is None:  # answered before, or by a twin that just committed
+            return _stored(conn.execute(_STORED, {"partner_id": partner_id,
+                                                  "key": key}).first())
+        result = work(conn)
+        conn.execute(_ANSWER, {
+            "claim_id": claim_id, "status": result.status, "code": result.code,
+            "amount_cents": result.amount_cents, "balance_cents": result.balance_cents,
+            "operation_id": result.operation_id, "auth_code": result.auth_code})
+        return result
 
     def _debit(self, conn: Connection, req: DebitRequest) -> LedgerResult:
         partner, agreements = _partner(conn, req.partner_id)
@@ -286,6 +297,33 @@ class ReferenceLedger(LedgerAdmin, Ledger):
                                                "operation_id": op.id}))
         return LedgerResult(APPROVED, amount_cents=op.amount_cents, balance_cents=balance,
                             operation_id=op.id, auth_code=new_id(length=6))
+
+
+class _Within(Ledger):
+    def __init__(self, ledger: ReferenceLedger, conn: Connection):
+        self._ledger, self._conn = ledger, conn
+
+    def debit(self, request: DebitRequest) -> LedgerResult:
+        return self._one(request.partner_id, request.idempotency_key, "debit",
+                         lambda conn: self._ledger._debit(conn, request))
+
+    def void(self, request: VoidRequest) -> LedgerResult:
+        return self._one(request.partner_id, request.idempotency_key, "void",
+                         lambda conn: self._ledger._void(conn, request))
+
+    def _one(self, partner_id, key, kind, work) -> LedgerResult:
+        _check_names(partner_id, key)
+        try:
+            return self._ledger._attempt(self._conn, partner_id, key, kind, work)
+        except _Conflict as err:
+            raise Conflict() from err
+
+
+def _check_names(partner_id: str, key: str) -> None:
+    if not (isinstance(key, str) and 0 < len(key) <= 128):
+        raise ValueError("idempotency key must be 1 to 128 characters")
+    if not (isinstance(partner_id, str) and 0 < len(partner_id) <= 40):
+        raise ValueError("partner id must be 1 to 40 characters")
 
 
 def _partner(conn: Connection, partner_id: str

@@ -17,7 +17,7 @@ same idempotency key (the ledger moves money at most once) and skips the time wi
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from fleet_server.domain.devices import PENDING_KEY, PREVIOUS_KEY
@@ -30,7 +30,7 @@ from fleet_server.ledger.port import (
     VoidRequest,
 )
 from fleet_server.service_layer.keys import KeyStore
-from fleet_server.service_layer.unit_of_work import RequestStore
+from fleet_server.service_layer.unit_of_work import RequestStore, RequestUnit, RetryRequest
 from protocol import auth, dukpt, messages, seq, tokens, topics
 from protocol.errors import ProtocolError
 
@@ -60,6 +60,12 @@ class RequestContext:
     # Called with a device id when its DUKPT counter nears exhaustion (Device.needs_rekey);
     # the caller starts a re-key. None: nobody is told (tests).
     on_rekey_needed: Callable[[str], None] | None = None
+    # The whole request in one transaction with the ledger (the built-in one on the same
+    # database): one commit per request. None: a remote ledger, three short steps below.
+    unit: RequestUnit | None = None
+
+
+_ATTEMPTS = 5  # a lost race needs a twin to win in between; five in a row is a fault
 
 
 class _Refused(Exception):
@@ -84,7 +90,32 @@ def handle(topic: str, payload: bytes, ctx: RequestContext) -> Reply | None:
     if message["dev"] != device_id:
         log.warning("device %s sent a message naming %s", device_id, message["dev"])
         return None
-    return _handle_request(device_id, mtype, message, ctx)
+    if ctx.unit is None:
+        return _handle_request(device_id, mtype, message, ctx)
+    return _handle_in_one_transaction(device_id, mtype, message, ctx)
+
+
+def _handle_in_one_transaction(device_id: str, mtype: str, message: dict,
+                               ctx: RequestContext) -> Reply | None:
+    # The same steps, on a store and a ledger bound to one transaction. A lost race (a twin of
+    # this request stored first) rolls back everything, money included; the next attempt
+    # reads the twin's stored result. A re-key starts only once the request is committed.
+    rekeys: list[str] = []
+    for _ in range(_ATTEMPTS):
+        rekeys.clear()
+        try:
+            with ctx.unit() as (store, ledger):
+                reply = _handle_request(device_id, mtype, message, replace(
+                    ctx, store=store, ledger=ledger, unit=None,
+                    on_rekey_needed=rekeys.append if ctx.on_rekey_needed else None))
+        except RetryRequest:
+            continue
+        for rekey_device in rekeys:
+            _start_rekey(ctx, rekey_device)
+        return reply
+    log.error("request %s:%d kept conflicting with others; not answered", device_id,
+              message["seq"], extra={"device_id": device_id})
+    return None
 
 
 def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestContext):
@@ -164,11 +195,15 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
     reply = _finish(ctx, record, is_new, message, result, now, result_key)
     if (is_new and ctx.on_rekey_needed is not None and kid == device.initial_key_id
             and device.needs_rekey(counter)):  # the key in use, not one on its way out
-        try:
-            ctx.on_rekey_needed(device_id)
-        except Exception:  # the sale is answered; the re-key is asked again next request
-            log.exception("re-key of %s (counter %d) could not start", device_id, counter)
+        _start_rekey(ctx, device_id)
     return reply
+
+
+def _start_rekey(ctx: RequestContext, device_id: str) -> None:
+    try:
+        ctx.on_rekey_needed(device_id)
+    except Exception:  # the sale is answered; the re-key is asked again next request
+        log.exception("re-key of %s could not start", device_id)
 
 
 _ERRORS = {"device_inactive", "device_retired", "ts_out_of_window", "bad_mac", "replay",

@@ -2,11 +2,13 @@
 in the unit tests."""
 
 import abc
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
 from fleet_server.domain.requests import StoredRequest
+from fleet_server.ledger.port import Ledger
 
 
 class DuplicateRequest(Exception):
@@ -116,3 +118,19 @@ class RequestStore(abc.ABC):
     def switch_key(self, device_id: str, new_key_id: str, previous_until: datetime) -> None:
         """The device used its pending key: make it current (Device.switch_to_pending_key),
         only if it is still the pending one (several workers may see the first use)."""
+
+
+class RetryRequest(Exception):
+    """The request's one transaction lost a race (a twin stored the same request first, or
+    what the ledger read changed under it): it was rolled back whole; handle it again."""
+
+
+class RequestUnit(abc.ABC):
+    """The debit path in one transaction, when the ledger lives in the server's own database
+    (the built-in one): the request record, the money and the result commit together, one
+    durable commit per request. A remote ledger has none: its idempotency key does that job."""
+
+    @abc.abstractmethod
+    def __call__(self) -> "AbstractContextManager[tuple[RequestStore, Ledger]]":
+        """A transaction: the store and the ledger bound to it. Commits when the block ends,
+        rolls back on an exception; a lost race comes out as RetryRequest."""
