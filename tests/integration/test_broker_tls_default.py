@@ -71,3 +71,7 @@ def test_dev_mode_and_tls_urls_pass_the_check():
     prod = dict(mode="prod", master_secret=SECRET)
     assert Settings(broker_url="mqtts://h:8883", **prod).plain_broker_refusal() is None
     assert "mqtts://" in Settings(broker_url="tcp://h:1883", **prod).plain_broker_refusal()
+    assert Settings(broker_url="mqtts://a:8883, mqtts://b:8883", **prod
+                    ).plain_broker_refusal() is None
+    assert "mqtt://" in Settings(broker_url="mqtts://a:8883,mqtt://b:1883", **prod
+                                 ).plain_broker_refusal()
