@@ -35,21 +35,6 @@ pytestmark = [pytest.mark.broker]
 MODELS = ["esp32_gm65", "unix_sim"]
 
 
-class UpdatingSimTerminal(SimTerminal):
-    """A simulated terminal with updates on: the boot selector runs at every boot (without
-    touching sys.path: one process holds many terminals, all on the same code)."""
-
-    def boot(self):
-        info = boot.select(self.root, use=False)
-        super().boot()
-        rt = self.runtime
-        rt.update_root, rt.boot_info = self.root, dict(info, code=str(REPO / "firmware"))
-        rt.fw = info["rel"] or rt.fw
-        if info["pending"]:
-            rt.start_updater()
-        return self
-
-
 class Fleet:
     """The terminals, stepped in a background thread."""
 
@@ -65,7 +50,8 @@ class Fleet:
             write_flash(root, secrets, host, port)
             store.save_json(str(root / "release_keys.json"),
                             [rel.public_key_bytes(key.public_key()).hex()])
-            self.terminals.append(UpdatingSimTerminal(root))
+            # Updates on, as on a board: SimTerminal is assembled like firmware/main.py.
+            self.terminals.append(SimTerminal(root))
         self.lock = threading.Lock()
         self.stopping = False
         self.thread = threading.Thread(target=self._loop, daemon=True)
