@@ -59,6 +59,7 @@ class MqttBus:
         self.shared, self.unshared_only = shared or unshared_only, unshared_only
         self.connected = threading.Event()
         self.dropped = 0  # messages refused because a worker queue was full
+        self.batch_max = 64  # messages handled together by a worker (group commit)
         self._queues = [queue.Queue(queue_size) for _ in range(max(1, workers))]
         self._threads: list[threading.Thread] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -141,17 +142,36 @@ class MqttBus:
             log.error("worker queue full, message on %s left unacknowledged", topic[:80])
 
     def _work(self, q: queue.Queue) -> None:
+        # A handler with batch() gets what queued up behind the first message, in order (the
+        # dispatcher commits those debits together: group commit); replies and acks follow.
+        batch = getattr(self.handler, "batch", None)
         while True:
-            item = q.get()
-            if item is _STOP:
+            items, stop = [q.get()], False
+            while batch is not None and len(items) < self.batch_max and items[-1] is not _STOP:
+                try:
+                    items.append(q.get_nowait())
+                except queue.Empty:
+                    break
+            if items[-1] is _STOP:
+                items, stop = items[:-1], True
+            if items:
+                self._handle(items, batch)
+            if stop:
                 return
-            topic, payload, ack = item
-            try:
-                for out_topic, out_payload, out_qos, retain in self.handler(topic, payload):
+
+    def _handle(self, items: list, batch) -> None:
+        try:
+            if batch is not None and len(items) > 1:
+                outgoing = batch([(topic, payload) for topic, payload, _ in items])
+            else:
+                outgoing = [self.handler(topic, payload) for topic, payload, _ in items]
+            for out in outgoing:
+                for out_topic, out_payload, out_qos, retain in out:
                     self.publish(out_topic, out_payload, out_qos, retain)
-            except Exception:  # the server never dies on device input
-                log.exception("handler failed on %s", topic[:80])
-            finally:
+        except Exception:  # the server never dies on device input
+            log.exception("handler failed on %s", items[0][0][:80])
+        finally:
+            for _topic, _payload, ack in items:
                 if ack is not None:
                     ack()
 

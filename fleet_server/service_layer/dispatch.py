@@ -5,7 +5,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fleet_server.service_layer import money_requests
+from fleet_server.service_layer import money_batches, money_requests
 from fleet_server.service_layer.device_config import ConfigPublisher
 from fleet_server.service_layer.device_status import StatusTracker
 from protocol import topics
@@ -80,3 +80,41 @@ class Dispatcher:
             return self.updates.handle(topic, payload) if self.updates is not None else []
         log.debug("no handler yet for %s", mtype)
         return []
+
+    def batch(self, items: list[tuple[str, bytes]]) -> list[list[Outgoing]]:
+        """Messages queued for one worker, oldest first -> what to publish for each. The debit
+        and void requests among them commit in one transaction (money_batches); the others are
+        handled one by one after them (nothing they do is read by the money path)."""
+        types = [_request_type(topic) for topic, _ in items]
+        money = [i for i, mtype in enumerate(types) if mtype]
+        if len(money) < 2 or self.requests.unit is None:
+            return [self._one(topic, payload) for topic, payload in items]
+        started = time.perf_counter()
+        replies = money_batches.handle_many([items[i] for i in money], self.requests)
+        elapsed = time.perf_counter() - started
+        self.received += len(money)
+        out: list[list[Outgoing]] = [[] for _ in items]
+        for i, reply in zip(money, replies, strict=True):
+            out[i] = [(reply.topic, reply.payload, 1, False)] if reply else []
+            if self.observe is not None:
+                self.observe(types[i], reply.status if reply else "", elapsed)
+        taken = set(money)
+        for i, (topic, payload) in enumerate(items):
+            if i not in taken:
+                out[i] = self._one(topic, payload)
+        return out
+
+    def _one(self, topic: str, payload: bytes) -> list[Outgoing]:
+        try:
+            return self(topic, payload)
+        except Exception:  # the server never dies on device input; the others go on
+            log.exception("handler failed on %s", topic[:80])
+            return []
+
+
+def _request_type(topic: str) -> str | None:
+    try:
+        mtype = topics.parse(topic)[1]
+    except ProtocolError:
+        return None
+    return mtype if mtype in money_requests.REQUEST_TYPES else None

@@ -76,6 +76,18 @@ class _Refused(Exception):
 
 def handle(topic: str, payload: bytes, ctx: RequestContext) -> Reply | None:
     """One request from the broker -> the reply to publish, or None when nobody can be answered."""
+    request = parse_request(topic, payload)
+    return None if request is None else handle_parsed(request, ctx)
+
+
+def handle_parsed(request: tuple[str, str, dict], ctx: RequestContext) -> Reply | None:
+    if ctx.unit is None:
+        return _handle_request(*request, ctx)
+    return handle_in_one_transaction(request, ctx)
+
+
+def parse_request(topic: str, payload: bytes) -> tuple[str, str, dict] | None:
+    """(device id, message type, message) of a well-formed request; None (logged) otherwise."""
     try:
         device_id, mtype = topics.parse(topic)
     except ProtocolError as err:
@@ -90,29 +102,33 @@ def handle(topic: str, payload: bytes, ctx: RequestContext) -> Reply | None:
     if message["dev"] != device_id:
         log.warning("device %s sent a message naming %s", device_id, message["dev"])
         return None
-    if ctx.unit is None:
-        return _handle_request(device_id, mtype, message, ctx)
-    return _handle_in_one_transaction(device_id, mtype, message, ctx)
+    return device_id, mtype, message
 
 
-def _handle_in_one_transaction(device_id: str, mtype: str, message: dict,
-                               ctx: RequestContext) -> Reply | None:
-    # The same steps, on a store and a ledger bound to one transaction. A lost race (a twin of
-    # this request stored first) rolls back everything, money included; the next attempt
-    # reads the twin's stored result. A re-key starts only once the request is committed.
+def in_transaction(requests: list[tuple[str, str, dict]], ctx: RequestContext
+                   ) -> list[Reply | None]:
+    """Parsed requests handled in order inside one ctx.unit() transaction, committed together
+    (a RetryRequest or any failure rolls all of them back). Re-keys start after the commit."""
     rekeys: list[str] = []
+    with ctx.unit() as (store, ledger):
+        bound = replace(ctx, store=store, ledger=ledger, unit=None,
+                        on_rekey_needed=rekeys.append if ctx.on_rekey_needed else None)
+        replies = [_handle_request(*request, bound) for request in requests]
+    for rekey_device in rekeys:
+        _start_rekey(ctx, rekey_device)
+    return replies
+
+
+def handle_in_one_transaction(request: tuple[str, str, dict], ctx: RequestContext
+                              ) -> Reply | None:
+    # A lost race (a twin of this request stored first) rolls back everything, money
+    # included; the next attempt reads the twin's stored result.
+    device_id, _mtype, message = request
     for _ in range(_ATTEMPTS):
-        rekeys.clear()
         try:
-            with ctx.unit() as (store, ledger):
-                reply = _handle_request(device_id, mtype, message, replace(
-                    ctx, store=store, ledger=ledger, unit=None,
-                    on_rekey_needed=rekeys.append if ctx.on_rekey_needed else None))
+            return in_transaction([request], ctx)[0]
         except RetryRequest:
             continue
-        for rekey_device in rekeys:
-            _start_rekey(ctx, rekey_device)
-        return reply
     log.error("request %s:%d kept conflicting with others; not answered", device_id,
               message["seq"], extra={"device_id": device_id})
     return None

@@ -1,9 +1,10 @@
 """The debit path in one transaction with the built-in ledger (SqlRequestUnit): one commit per
-debit, and twins of one request racing on two workers still move money once and get the same
-bytes, on SQLite and PostgreSQL."""
+debit, one per group of queued requests (Dispatcher.batch), and twins of one request racing on
+two workers still move money once and get the same bytes, on SQLite and PostgreSQL."""
 
 import threading
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from sqlalchemy import event, func, select
@@ -31,15 +32,16 @@ def fleet(request, tmp_path):
     fleet.close()
 
 
-def _terminal(fleet, balance=10_000):
+def _terminal(fleet, balance=10_000, card_digits="12345678901", partner=None):
     ledger, now = fleet.ledger, datetime.now(UTC)
+    if partner is None:
+        partner = ledger.create_partner("Librairie")
+        registry.add_partner(fleet.uow(), Partner(partner, "Librairie"))
     program = ledger.create_program("P", 2026, max_amount_cents=30000)
-    partner = ledger.create_partner("Librairie")
-    registry.add_partner(fleet.uow(), Partner(partner, "Librairie"))
     agreement = ledger.create_agreement(partner, program, "books", 2026)
     ledger.set_agreement_status(agreement, rules.ACCEPTED)
     ledger.set_agreement_status(agreement, rules.SIGNED)
-    card = tokens.make_card("12345678901")
+    card = tokens.make_card(card_digits)
     ledger.create_beneficiary(program, card, [PotView("books", balance, None)])
     secrets = registry.register_device(fleet.uow(), fleet.keys, "t", now)
     registry.assign_device(fleet.uow(), secrets.device_id, partner)
@@ -51,9 +53,24 @@ def _terminal(fleet, balance=10_000):
 
 def _balance_and_operations(fleet):
     with fleet.engine.connect() as conn:
-        balance = conn.execute(select(PotRow.balance_cents)).scalar()
+        balance = conn.execute(select(func.sum(PotRow.balance_cents))).scalar()
         operations = conn.execute(select(func.count()).select_from(OperationRow)).scalar()
     return balance, operations
+
+
+class _Commits:
+    def __init__(self, engine):
+        self.engine, self.count = engine, 0
+
+    def _seen(self, _conn):
+        self.count += 1
+
+    def __enter__(self):
+        event.listen(self.engine, "commit", self._seen)
+        return self
+
+    def __exit__(self, *_exc):
+        event.remove(self.engine, "commit", self._seen)
 
 
 def test_the_built_in_ledger_runs_in_the_requests_transaction(fleet):
@@ -63,29 +80,25 @@ def test_the_built_in_ledger_runs_in_the_requests_transaction(fleet):
 def test_one_debit_is_one_commit(fleet):
     wire, card = _terminal(fleet)
     pending = wire.debit(card, 250, "books")
-    commits = []
-
-    def count(_conn):
-        commits.append(1)
-
-    event.listen(fleet.engine, "commit", count)
-    try:
+    with _Commits(fleet.engine) as commits:
         out = fleet.dispatcher(pending.topic, pending.payload)
-    finally:
-        event.remove(fleet.engine, "commit", count)
     assert WireTerminal.read_result(pending, out[0][1])["st"] == "approved"
-    assert len(commits) == 1
+    assert commits.count == 1
     assert _balance_and_operations(fleet) == (10_000 - 250, 1)
 
 
 def _race(fleet, pending, workers=3) -> list:
-    answers, start = [], threading.Barrier(workers)
+    return _run_together([partial(fleet.dispatcher, pending.topic, pending.payload)] * workers)
 
-    def handle():
+
+def _run_together(calls) -> list:
+    answers, start = [None] * len(calls), threading.Barrier(len(calls))
+
+    def handle(index):
         start.wait()
-        answers.append(fleet.dispatcher(pending.topic, pending.payload))
+        answers[index] = calls[index]()
 
-    threads = [threading.Thread(target=handle) for _ in range(workers)]
+    threads = [threading.Thread(target=handle, args=(i,)) for i in range(len(calls))]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -102,3 +115,33 @@ def test_twins_on_two_workers_debit_once_and_get_the_same_bytes(fleet):
         assert len(answers) == 3 and len(payloads) == 1
         assert WireTerminal.read_result(pending, payloads.pop())["st"] == "approved"
     assert _balance_and_operations(fleet) == (10_000 - 500, 5)
+
+
+
+def test_a_group_of_queued_requests_is_one_commit_in_order(fleet):
+    (a, card_a), (b, card_b) = _terminal(fleet), _terminal(fleet, card_digits="22345678901")
+    first, second, other = (a.debit(card_a, 100, "books"), a.debit(card_a, 200, "books"),
+                            b.debit(card_b, 300, "books"))
+    sent = (first, other, second, first)
+    with _Commits(fleet.engine) as commits:
+        outs = fleet.dispatcher.batch([(p.topic, p.payload) for p in sent])
+    assert commits.count == 1
+    results = [WireTerminal.read_result(p, out[0][1]) for p, out in zip(sent, outs, strict=True)]
+    assert [r["st"] for r in results] == ["approved"] * 4
+    assert [r["bal"] for r in results] == [9_900, 9_700, 9_700, 9_900]
+    assert outs[0] == outs[3]  # the retransmission queued behind its original: same bytes
+    assert _balance_and_operations(fleet) == (20_000 - 600, 3)
+
+
+def test_groups_racing_on_a_twin_roll_back_and_still_debit_once(fleet):
+    (a, card_a), (b, card_b) = _terminal(fleet), _terminal(fleet, card_digits="22345678901")
+    c, card_c = _terminal(fleet, card_digits="32345678901")
+    for _ in range(3):
+        pa, pb, pc = (a.debit(card_a, 100, "books"), b.debit(card_b, 100, "books"),
+                      c.debit(card_c, 100, "books"))
+        groups = [[(p.topic, p.payload) for p in group] for group in ((pa, pb), (pb, pc))]
+        one, two = _run_together([partial(fleet.dispatcher.batch, g) for g in groups])
+        assert one[1] == two[0]  # the twin's answers: the same bytes
+        for pending, out in ((pa, one[0]), (pb, one[1]), (pc, two[1])):
+            assert WireTerminal.read_result(pending, out[0][1])["st"] == "approved"
+    assert _balance_and_operations(fleet) == (30_000 - 900, 9)
