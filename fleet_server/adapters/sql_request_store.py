@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import Integer, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -29,6 +29,31 @@ _DEVICE_COLS = [c for c in devices_t.c]
 _PARTNER_COLS = [c.label("p_" + c.name) for c in partners_t.c]
 _RESULT_FIELDS = ("status", "result_payload", "answered_at", "result_status", "result_code",
                   "operation_id")
+
+# The statements are built once (bind parameters): building one per call costs more CPU than
+# the database takes to run it. Parameters of an UPDATE named like a column would set it,
+# hence the "w_" names in WHERE clauses.
+_d, _r = devices_t.c, requests_t.c
+_DEVICE = (select(*_DEVICE_COLS, *_PARTNER_COLS)
+           .select_from(devices_t.outerjoin(partners_t,
+                                            partners_t.c.partner_id == _d.partner_id))
+           .where(_d.device_id == bindparam("device_id")))
+_REQUESTS = select(requests_t).where(
+    _r.device_id == bindparam("device_id"), _r.key_id.in_(bindparam("keys", expanding=True)),
+    _r.seq.in_(bindparam("seqs", expanding=True)))
+_INSERT = insert(requests_t)
+_ANSWER = update(requests_t).where(
+    _r.device_id == bindparam("w_device_id"), _r.key_id == bindparam("w_key_id"),
+    _r.seq == bindparam("w_seq"), _r.status != ANSWERED)
+_KEY, _SEQ = bindparam("w_key_id"), bindparam("w_seq", type_=Integer)
+# The highest counter of the key the request used: the current one or, during the grace
+# period after a re-key, the previous one.
+_RAISE_COUNTER = update(devices_t).where(_d.device_id == bindparam("w_device_id")).values(
+    highest_seq=case((and_(_d.initial_key_id == _KEY, _d.highest_seq < _SEQ), _SEQ),
+                     else_=_d.highest_seq),
+    previous_highest_seq=case(
+        (and_(_d.previous_key_id == _KEY, func.coalesce(_d.previous_highest_seq, 0) < _SEQ),
+         _SEQ), else_=_d.previous_highest_seq))
 
 
 class SqlRequestStore(RequestStore):
@@ -112,11 +137,7 @@ _RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
 def _load(conn: Connection, device_id, seq, original_seq, key_id):
-    row = conn.execute(
-        select(*_DEVICE_COLS, *_PARTNER_COLS)
-        .select_from(devices_t.outerjoin(
-            partners_t, partners_t.c.partner_id == devices_t.c.partner_id))
-        .where(devices_t.c.device_id == device_id)).mappings().first()
+    row = conn.execute(_DEVICE, {"device_id": device_id}).mappings().first()
     if row is None:
         return None, None, None, None
     device = Device(**{c.name: row[c.name] for c in _DEVICE_COLS})
@@ -124,9 +145,7 @@ def _load(conn: Connection, device_id, seq, original_seq, key_id):
     keys = _key_order(device, key_id)
     wanted = [seq] + ([original_seq] if original_seq else [])
     found = {(r.key_id, r.seq): _request(r) for r in conn.execute(
-        select(requests_t).where(and_(requests_t.c.device_id == device_id,
-                                      requests_t.c.key_id.in_(keys),
-                                      requests_t.c.seq.in_(wanted)))).mappings()}
+        _REQUESTS, {"device_id": device_id, "keys": keys, "seqs": wanted}).mappings()}
     partner = None
     if row["p_partner_id"] is not None:
         partner = Partner(**{c.name: row["p_" + c.name] for c in partners_t.c})
@@ -137,17 +156,12 @@ def _load(conn: Connection, device_id, seq, original_seq, key_id):
 
 
 def _save(conn: Connection, record: StoredRequest, is_new: bool) -> None:
+    where = {"w_device_id": record.device_id, "w_key_id": record.key_id, "w_seq": record.seq}
     if is_new:
-        conn.execute(insert(requests_t).values(**_values(record)))
+        conn.execute(_INSERT, _values(record))
     else:
-        conn.execute(update(requests_t).where(and_(
-            requests_t.c.device_id == record.device_id,
-            requests_t.c.key_id == record.key_id,
-            requests_t.c.seq == record.seq, requests_t.c.status != ANSWERED))
-            .values(**{f: getattr(record, f) for f in _RESULT_FIELDS}))
-    conn.execute(update(devices_t)
-                 .where(devices_t.c.device_id == record.device_id)
-                 .values(**_raise_counter(record.key_id, record.seq)))
+        conn.execute(_ANSWER, {**where, **{f: getattr(record, f) for f in _RESULT_FIELDS}})
+    conn.execute(_RAISE_COUNTER, where)
 
 
 def _switch_key(conn: Connection, device_id, new_key_id, previous_until) -> None:
@@ -175,20 +189,6 @@ def _first_sale(found: dict, keys: list[str], seq: int) -> StoredRequest | None:
         if stored is not None and stored.kind == DEBIT:
             return stored
     return found.get((keys[0], seq))
-
-
-def _raise_counter(key_id: str, seq: int) -> dict:
-    # The highest counter of the key the request used: the current one or, during the grace
-    # period after a re-key, the previous one.
-    d = devices_t.c
-    return {
-        "highest_seq": case((and_(d.initial_key_id == key_id, d.highest_seq < seq), seq),
-                            else_=d.highest_seq),
-        "previous_highest_seq": case(
-            (and_(d.previous_key_id == key_id,
-                  func.coalesce(d.previous_highest_seq, 0) < seq), seq),
-            else_=d.previous_highest_seq),
-    }
 
 
 def _values(record: StoredRequest) -> dict:
