@@ -116,8 +116,15 @@ def test_a_rekeyed_terminal_keeps_selling_and_the_old_key_only_retransmits(
         # the answer came under the command key delivered with the Initial Key: the server
         # switched at once, and the key before it no longer commands the terminal
         auth.verify(reply, stack.fleet.keys.command_key(device_id, 2))
-        with stack.fleet.uow() as uow:
-            assert uow.devices.get(device_id).key_version == 2
+
+        def switched():  # the server handles that answer beside this test's own subscriber
+            with stack.fleet.uow() as uow:
+                return uow.devices.get(device_id).key_version == 2
+
+        deadline = time.monotonic() + 5
+        while not switched():
+            assert time.monotonic() < deadline, "the server did not switch to key version 2"
+            time.sleep(0.05)
         ts = int(time.time())
         stale = auth.seal(messages.build("command", {
             "dev": device_id, "ts": ts, "id": "old-key-restart", "name": "restart",
