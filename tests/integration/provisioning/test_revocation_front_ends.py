@@ -1,9 +1,10 @@
 """Suspending or retiring a terminal from any front end (the fleet CLI, the REST API, the web
-console's service) shuts it out of the broker at once, on Mosquitto configured by `fleet
+console's form) shuts it out of the broker at once, on Mosquitto configured by `fleet
 broker-config`: a connected device stops receiving its commands and its session is ended, not
 at its next connection. Resuming lets it in again."""
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -16,16 +17,17 @@ from secure_broker import SERVER_PASSWORD, device_client, server_client
 
 from fleet_server.adapters.api_tokens import issue_token
 from fleet_server.adapters.db import Base
+from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import bootstrap
 from fleet_server.bootstrap_lifecycle import broker_access
 from fleet_server.domain.partners import Partner
 from fleet_server.entrypoints.app import create_app
 from fleet_server.service_layer import registry
-from fleet_server.service_layer.operator_console import OperatorConsole
 from fleet_server.settings import Settings
 
 pytestmark = pytest.mark.broker
 MASTER = "revocation-front-ends-master-secret-0123"
+PASSWORD = "Revocation-Front-Ends-2026!"
 FLEET = Path(sys.executable).with_name("fleet")
 
 
@@ -78,6 +80,29 @@ class Terminal:
         self.client.close()
 
 
+def _console_session(fleet, http):
+    """An operator logged in to the web console; returns a function that posts the terminal
+    state form of the operator's terminals page, as the browser does."""
+    accounts = account_service(fleet)
+    _, link = accounts.invite("operator@example.org", "operator", send=False)
+    accounts.complete_link(link.split("token=")[1], "activate", PASSWORD, PASSWORD)
+    page = http.get("/login")
+    http.post("/login", data={"email": "operator@example.org", "password": PASSWORD,
+                              "csrf_token": _csrf(page.text)})
+
+    def change_state(device_id, action):
+        token = _csrf(http.get("/operator/terminals").text)
+        r = http.post(f"/operator/terminals/{device_id}/state",
+                      data={"action": action, "csrf_token": token}, follow_redirects=False)
+        assert r.status_code in (302, 303), r.text
+
+    return change_state
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
 def _shut_out_at_once(terminal, server, act):
     assert terminal.reached(server)
     act(terminal.id)
@@ -89,8 +114,7 @@ def test_suspend_from_the_cli_the_api_and_the_console(fleet, secure_broker, tmp_
     server = server_client(secure_broker)
     token = issue_token(fleet.session_factory, "operator", None, "op")
     http = TestClient(create_app(fleet))
-    console = OperatorConsole(fleet.ledger, fleet.session_factory, fleet.uow,
-                              lambda: datetime.now(UTC), broker_access(fleet), lambda m: False)
+    console = _console_session(fleet, http)
 
     def by_cli(device_id):
         run = subprocess.run([str(FLEET), "device", "suspend", device_id], env=os.environ,
@@ -105,7 +129,7 @@ def test_suspend_from_the_cli_the_api_and_the_console(fleet, secure_broker, tmp_
     terminals = []
     try:
         for name, act in (("cli", by_cli), ("api", by_api),
-                          ("console", lambda d: console.change_state(d, "suspend"))):
+                          ("console", lambda d: console(d, "suspend"))):
             terminal = Terminal(fleet, secure_broker, tmp_path / name)
             terminals.append(terminal)
             _shut_out_at_once(terminal, server, act)
