@@ -119,3 +119,19 @@ def test_the_firmware_sells_through_the_default_embedded_broker(stack, micropyth
         assert stack.ledger.balances(card)[0].balance_cents == 1700
     finally:
         terminal.stop()
+
+
+def test_an_open_broker_off_loopback_is_warned_about_loudly(tmp_path, caplog):
+    from fleet_server.bootstrap_broker import start_embedded
+
+    fleet = bootstrap(Settings(db_url=f"sqlite:///{tmp_path}/f.sqlite3", master_secret=MASTER,
+                               embedded_mqtt_port=free_port(), embedded_mqtt_host="0.0.0.0",
+                               embedded_mqtt_open=True, settlement_enabled=False))
+    try:
+        with caplog.at_level("WARNING", logger="fleet.broker"):
+            _url, user, password = start_embedded(fleet)
+        assert user is None and password is None
+        assert any("IS OPEN ON 0.0.0.0" in r.getMessage() and r.levelname == "ERROR"
+                   for r in caplog.records)
+    finally:
+        fleet.close()
