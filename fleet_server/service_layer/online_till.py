@@ -43,8 +43,11 @@ def parse_amount(raw: str) -> int:
     return cents
 
 
-def refused(code: str, balance_cents: int | None = None) -> TillResult:
-    return TillResult(False, errors.text_fr(code), code, balance_cents=balance_cents)
+def refused(code: str, balance_cents: int | None = None, amount_cents: int = 0) -> TillResult:
+    """amount_cents: what the ledger would take instead (a coupon's value, the cap), 0 if
+    nothing: shown with the refusal, as the terminal does."""
+    return TillResult(False, errors.text_fr(code), code, amount_cents,
+                      balance_cents=balance_cents)
 
 
 def sell(ledger: Ledger, partner_refusal: str | None, partner_id: str, raw_code: str,
@@ -70,7 +73,8 @@ def sell(ledger: Ledger, partner_refusal: str | None, partner_id: str, raw_code:
     except LedgerUnavailable:
         return refused("service_unavailable")
     if not result.approved:
-        return refused(result.code or "internal_error", result.balance_cents)
+        return refused(result.code or "internal_error", result.balance_cents,
+                       result.amount_cents)
     if result.amount_cents != amount:
         # The same form sent again with another amount: the first sale stands, nothing moved.
         return TillResult(False, "Cette vente est déjà enregistrée : rechargez la caisse",

@@ -131,6 +131,8 @@ def test_operator_sets_up_a_program_and_the_partner_claims_and_sells(fleet):
     refused = sell(numbers[1], "500")
     assert refused.headers["X-Sale"] == "declined"
     assert "Coupon précédent d'abord" in refused.text.replace("&#39;", "'")
+    wrong = sell(numbers[0], "250")  # the coupon is worth 300: the refusal says so
+    assert "Montant du coupon attendu" in wrong.text and "Montant du coupon : 300,00" in wrong.text
     first = sell(numbers[0], "300")
     assert first.headers["X-Sale"] == "approved", first.text
     assert sell(numbers[1], "500").headers["X-Sale"] == "approved"
