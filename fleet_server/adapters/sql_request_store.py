@@ -34,13 +34,20 @@ _RESULT_FIELDS = ("status", "result_payload", "answered_at", "result_status", "r
 # the database takes to run it. Parameters of an UPDATE named like a column would set it,
 # hence the "w_" names in WHERE clauses.
 _d, _r = devices_t.c, requests_t.c
-_DEVICE = (select(*_DEVICE_COLS, *_PARTNER_COLS)
-           .select_from(devices_t.outerjoin(partners_t,
-                                            partners_t.c.partner_id == _d.partner_id))
-           .where(_d.device_id == bindparam("device_id")))
-_REQUESTS = select(requests_t).where(
-    _r.device_id == bindparam("device_id"), _r.key_id.in_(bindparam("keys", expanding=True)),
-    _r.seq.in_(bindparam("seqs", expanding=True)))
+_REQUEST_COLS = [c.label("r_" + c.name) for c in requests_t.c]
+_KEY_ID = bindparam("key_id", type_=_r.key_id.type)
+# The device, its partner and the stored requests asked for, in one round trip: one row per
+# request found (under the key used, the device's current or its previous key), or one row
+# with no request.
+_LOAD = (select(*_DEVICE_COLS, *_PARTNER_COLS, *_REQUEST_COLS)
+         .select_from(devices_t
+                      .outerjoin(partners_t, partners_t.c.partner_id == _d.partner_id)
+                      .outerjoin(requests_t, and_(
+                          _r.device_id == _d.device_id,
+                          _r.seq.in_(bindparam("seqs", expanding=True)),
+                          _r.key_id.in_([func.coalesce(_KEY_ID, _d.initial_key_id),
+                                         _d.initial_key_id, _d.previous_key_id]))))
+         .where(_d.device_id == bindparam("device_id")))
 _INSERT = insert(requests_t)
 _ANSWER = update(requests_t).where(
     _r.device_id == bindparam("w_device_id"), _r.key_id == bindparam("w_key_id"),
@@ -111,10 +118,10 @@ class SqlRequestUnit(RequestUnit):
         self.engine, self.ledger, self.wrap = engine, ledger, wrap
 
     @contextmanager
-    def __call__(self):
+    def __call__(self, careful: bool = False):
         try:
             with self.engine.begin() as conn:
-                yield _InTransaction(conn), self.wrap(self.ledger.within(conn))
+                yield _InTransaction(conn), self.wrap(self.ledger.within(conn, careful))
         except (IntegrityError, Conflict) as err:
             raise RetryRequest() from err
         except OperationalError as err:
@@ -137,15 +144,17 @@ _RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
 def _load(conn: Connection, device_id, seq, original_seq, key_id):
-    row = conn.execute(_DEVICE, {"device_id": device_id}).mappings().first()
-    if row is None:
+    wanted = [seq] + ([original_seq] if original_seq else [])
+    rows = conn.execute(_LOAD, {"device_id": device_id, "key_id": key_id,
+                                "seqs": wanted}).mappings().all()
+    if not rows:
         return None, None, None, None
+    row = rows[0]
     device = Device(**{c.name: row[c.name] for c in _DEVICE_COLS})
     key_id = key_id or device.initial_key_id
     keys = _key_order(device, key_id)
-    wanted = [seq] + ([original_seq] if original_seq else [])
-    found = {(r.key_id, r.seq): _request(r) for r in conn.execute(
-        _REQUESTS, {"device_id": device_id, "keys": keys, "seqs": wanted}).mappings()}
+    found = {(r["r_key_id"], r["r_seq"]): _request(r) for r in rows
+             if r["r_device_id"] is not None}
     partner = None
     if row["p_partner_id"] is not None:
         partner = Partner(**{c.name: row["p_" + c.name] for c in partners_t.c})
@@ -196,4 +205,4 @@ def _values(record: StoredRequest) -> dict:
 
 
 def _request(row) -> StoredRequest:
-    return StoredRequest(**{c.name: row[c.name] for c in requests_t.c})
+    return StoredRequest(**{c.name: row["r_" + c.name] for c in requests_t.c})

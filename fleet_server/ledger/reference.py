@@ -195,12 +195,18 @@ class ReferenceLedger(LedgerAdmin, Ledger):
         return self._once(request.partner_id, request.idempotency_key, "void",
                           lambda conn: self._void(conn, request))
 
-    def within(self, conn: Connection) -> Ledger:
+    def within(self, conn: Connection, careful: bool = False) -> Ledger:
         """The port, run inside the caller's transaction on `conn` (the fleet server's request
         and its result commit together with the money: one commit per debit). One attempt: a
         conflict raises Conflict and the caller rolls its whole transaction back and starts
-        again; database errors are not translated."""
-        return _Within(self, conn)
+        again; database errors are not translated.
+
+        The idempotency record is written once, with the answer, after the work (one statement
+        instead of a claim and an answer): a key answered before, or by a twin meanwhile, makes
+        that INSERT find the key taken, and the whole transaction is rolled back. careful=True
+        (the caller's next attempt) claims the key first, as debit() does, and so reads the
+        stored answer instead of moving money."""
+        return _Within(self, conn, careful)
 
     def _once(self, partner_id: str, key: str, kind: str,
               work: Callable[[Connection], LedgerResult]) -> LedgerResult:
@@ -300,8 +306,8 @@ class ReferenceLedger(LedgerAdmin, Ledger):
 
 
 class _Within(Ledger):
-    def __init__(self, ledger: ReferenceLedger, conn: Connection):
-        self._ledger, self._conn = ledger, conn
+    def __init__(self, ledger: ReferenceLedger, conn: Connection, careful: bool):
+        self._ledger, self._conn, self._careful = ledger, conn, careful
 
     def debit(self, request: DebitRequest) -> LedgerResult:
         return self._one(request.partner_id, request.idempotency_key, "debit",
@@ -313,10 +319,21 @@ class _Within(Ledger):
 
     def _one(self, partner_id, key, kind, work) -> LedgerResult:
         _check_names(partner_id, key)
+        ledger, conn = self._ledger, self._conn
         try:
-            return self._ledger._attempt(self._conn, partner_id, key, kind, work)
+            if self._careful:
+                return ledger._attempt(conn, partner_id, key, kind, work)
+            result = work(conn)
         except _Conflict as err:
             raise Conflict() from err
+        recorded = conn.execute(ledger._claim, {
+            "partner_id": partner_id, "idempotency_key": key, "kind": kind,
+            "status": result.status, "code": result.code, "amount_cents": result.amount_cents,
+            "balance_cents": result.balance_cents, "operation_id": result.operation_id,
+            "auth_code": result.auth_code, "created_at": ledger._clock()}).scalar()
+        if recorded is None:  # the key was taken: undo this work, look again with care
+            raise Conflict()
+        return result
 
 
 def _check_names(partner_id: str, key: str) -> None:

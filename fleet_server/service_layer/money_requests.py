@@ -105,12 +105,12 @@ def parse_request(topic: str, payload: bytes) -> tuple[str, str, dict] | None:
     return device_id, mtype, message
 
 
-def in_transaction(requests: list[tuple[str, str, dict]], ctx: RequestContext
-                   ) -> list[Reply | None]:
+def in_transaction(requests: list[tuple[str, str, dict]], ctx: RequestContext,
+                   careful: bool = False) -> list[Reply | None]:
     """Parsed requests handled in order inside one ctx.unit() transaction, committed together
     (a RetryRequest or any failure rolls all of them back). Re-keys start after the commit."""
     rekeys: list[str] = []
-    with ctx.unit() as (store, ledger):
+    with ctx.unit(careful) as (store, ledger):
         bound = replace(ctx, store=store, ledger=ledger, unit=None,
                         on_rekey_needed=rekeys.append if ctx.on_rekey_needed else None)
         replies = [_handle_request(*request, bound) for request in requests]
@@ -124,9 +124,9 @@ def handle_in_one_transaction(request: tuple[str, str, dict], ctx: RequestContex
     # A lost race (a twin of this request stored first) rolls back everything, money
     # included; the next attempt reads the twin's stored result.
     device_id, _mtype, message = request
-    for _ in range(_ATTEMPTS):
+    for attempt in range(_ATTEMPTS):
         try:
-            return in_transaction([request], ctx)[0]
+            return in_transaction([request], ctx, careful=attempt > 0)[0]
         except RetryRequest:
             continue
     log.error("request %s:%d kept conflicting with others; not answered", device_id,

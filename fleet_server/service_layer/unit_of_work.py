@@ -131,6 +131,9 @@ class RequestUnit(abc.ABC):
     durable commit per request. A remote ledger has none: its idempotency key does that job."""
 
     @abc.abstractmethod
-    def __call__(self) -> "AbstractContextManager[tuple[RequestStore, Ledger]]":
+    def __call__(self, careful: bool = False
+                 ) -> "AbstractContextManager[tuple[RequestStore, Ledger]]":
         """A transaction: the store and the ledger bound to it. Commits when the block ends,
-        rolls back on an exception; a lost race comes out as RetryRequest."""
+        rolls back on an exception; a lost race comes out as RetryRequest. careful: the next
+        attempt after one: the ledger looks up its idempotency key before it moves money
+        (the first attempt records it only with the answer, one statement fewer)."""

@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select
 from fleet_server.bootstrap import bootstrap
 from fleet_server.domain.partners import Partner
 from fleet_server.ledger import rules
+from fleet_server.ledger.port import DebitRequest
 from fleet_server.ledger.reference import PotView
 from fleet_server.ledger.tables import OperationRow, PotRow
 from fleet_server.service_layer import registry
@@ -145,3 +146,21 @@ def test_groups_racing_on_a_twin_roll_back_and_still_debit_once(fleet):
         for pending, out in ((pa, one[0]), (pb, one[1]), (pc, two[1])):
             assert WireTerminal.read_result(pending, out[0][1])["st"] == "approved"
     assert _balance_and_operations(fleet) == (30_000 - 900, 9)
+
+
+def test_a_key_the_ledger_answered_before_gets_that_answer_and_moves_no_more_money(fleet):
+    # A request whose ledger debit committed while its result was never stored (the server
+    # stopped in between, before requests and money shared a transaction): no request record,
+    # the key taken. The first attempt's INSERT of the key conflicts; the careful one reads it.
+    wire, card = _terminal(fleet)
+    pending = wire.debit(card, 400, "books")
+    device = fleet.dispatcher.requests.store.load(wire.device_id, 0)[0]
+    earlier = fleet.ledger.debit(DebitRequest(
+        idempotency_key=f"{wire.device_id}:{wire.initial_key_id.upper()}:{pending.seq}",
+        partner_id=device.partner_id, token=card, amount_cents=400, category="books",
+        requested_at=datetime.now(UTC), device_id=wire.device_id))
+    out = fleet.dispatcher(pending.topic, pending.payload)
+    result = WireTerminal.read_result(pending, out[0][1])
+    assert (result["st"], result["op"], result["auth"]) == (
+        "approved", earlier.operation_id, earlier.auth_code)
+    assert _balance_and_operations(fleet) == (10_000 - 400, 1)
