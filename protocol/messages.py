@@ -55,6 +55,17 @@ SPECS = {
     "void_res": "512 dukpt_result t:s1,16 v:i0,255 dev:s11,11,I seq:i1,4294967295 "
                 "ts:i1577836800,4102444800 st:eR ?code:s1,32,C amt:i0,99999999 "
                 "?bal:i0,99999999 ?auth:s1,12,R ?op:s1,40,R rq:h32 mac:h32 oseq:i1,4294967295",
+    # A voucher or coupon code's value, asked before the amount is typed (nothing moves, no
+    # DUKPT counter is spent). id: a fresh nonce of the terminal, echoed in the answer with
+    # rq (the request's MAC) so that an old answer cannot pass for another scan's.
+    "code_req": "256 command_key t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 "
+                "id:s1,32,R tok:s1,64,T mac:h64",
+    # code: why the code cannot be used now by this partner (a decline code: used, out of
+    # order, not in agreement, unknown...), absent when it can; amt: its value; cat: its
+    # category.
+    "code_res": "512 command_key t:s1,16 v:i0,255 dev:s11,11,I ts:i1577836800,4102444800 "
+                "id:s1,32,R tok:s1,64,T ?code:s1,32,C amt:i0,99999999 ?cat:s1,16,C "
+                "rq:h64 mac:h64",
     # up: seconds since boot; rssi: dBm, absent on a wired or simulated link; heap: free heap
     # bytes; rst: reset cause (power_on, watchdog, soft...); jn: seq of the pending journal
     # entry, 0 if none; scn: scanner state; sales: since boot.

@@ -14,6 +14,8 @@ LEAVES = {
     "debit/res": ("debit_res", "down", 1, False),
     "void/req": ("void_req", "up", 1, False),
     "void/res": ("void_res", "down", 1, False),
+    "code/req": ("code_req", "up", 1, False),  # a voucher's value, before the amount
+    "code/res": ("code_res", "down", 1, False),
     "hb": ("heartbeat", "up", 0, False),
     "status": ("status", "up", 1, True),  # also the device's last will ("offline")
     "cmd": ("command", "down", 1, False),

@@ -30,6 +30,11 @@ SAMPLES = {
     "void_req": {"dev": DEV, "kid": KID.hex(), "seq": 8, "ts": TS + 60, "oseq": 7},
     "void_res": {"dev": DEV, "seq": 8, "oseq": 7, "ts": TS + 61, "st": "declined",
                  "code": "void_not_allowed", "amt": 0},
+    "code_req": {"dev": DEV, "ts": TS, "id": "9f3a61c0e2b74d58",
+                 "tok": tokens.make_voucher("2DZHB6PQ")},
+    "code_res": {"dev": DEV, "ts": TS + 1, "id": "9f3a61c0e2b74d58",
+                 "tok": tokens.make_voucher("2DZHB6PQ"), "code": "voucher_used", "amt": 30000,
+                 "cat": "driving"},
     "heartbeat": {"dev": DEV, "ts": TS, "up": 86400, "rssi": -67, "heap": 81234,
                   "fw": "1.4.0", "boots": 12, "rst": "power_on", "jn": 0, "scn": "ok",
                   "err": "Librairie des Écoles: «réseau» lent", "drift": -2, "sales": 31},
@@ -99,8 +104,8 @@ def token_vectors():
 
 
 # A result carries the MAC of the request it answers (rq): debit_res answers debit_req,
-# void_res answers void_req.
-ANSWERS = {"debit_res": "debit_req", "void_res": "void_req"}
+# void_res answers void_req, code_res answers code_req.
+ANSWERS = {"debit_res": "debit_req", "void_res": "void_req", "code_res": "code_req"}
 
 
 def main():

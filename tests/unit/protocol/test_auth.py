@@ -82,3 +82,19 @@ def test_a_result_is_bound_to_the_request_it_answers(res_type, req_type):
     with pytest.raises(ProtocolError) as err:
         auth.verify_result(message, key, req_mac)
     assert err.value.code == "bad_mac"
+
+
+def test_a_code_lookup_answer_is_bound_to_its_request_and_its_nonce():
+    request = messages.parse(next(v for v in VECTORS if v["type"] == "code_req")["payload"]
+                             .encode())
+    vector = next(v for v in VECTORS if v["type"] == "code_res")
+    answer = messages.parse(vector["payload"].encode(), "code_res")
+    key = bytes.fromhex(vector["key"])
+    assert answer["id"] == request["id"] and answer["tok"] == request["tok"]
+    auth.verify_result(answer, key, request["mac"])  # the whole HMAC of the request
+    # An answer the server gave an earlier scan of the same coupon: right key, other request.
+    answer["rq"] = "0" * 64
+    answer["mac"] = auth.compute_mac(answer, key)
+    with pytest.raises(ProtocolError) as err:
+        auth.verify_result(answer, key, request["mac"])
+    assert err.value.code == "bad_mac"
