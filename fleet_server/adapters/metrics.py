@@ -73,6 +73,9 @@ class TimedLedger(Ledger):
         finally:
             self._void.observe(time.perf_counter() - started)
 
+    def lookup(self, partner_id: str, token: str):
+        return self.ledger.lookup(partner_id, token)  # read-only, not a money request
+
 
 class _CampaignCollector:
     """Devices per state of each running or paused campaign, read when scraped."""

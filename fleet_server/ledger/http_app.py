@@ -3,6 +3,9 @@
     POST /v1/debits   Idempotency-Key: <key>   {"partner_id", "token", "amount_cents",
                                                 "category", "requested_at", "device_id"}
     POST /v1/voids    Idempotency-Key: <key>   {"partner_id", "operation_id", "requested_at"}
+    POST /v1/lookups  (read-only, no key)      {"partner_id", "token"}
+         -> {"code": str|null, "value_cents": int, "category": str|null}: a voucher or
+            coupon's value and the decline a debit of it would get now (null: usable)
     GET  /v1/health   (no token needed)        {"status": "ok"}
 
 A debit or void answers 200 with the result, approved or declined alike:
@@ -92,6 +95,17 @@ class VoidIn(_Strict):
     partner_id: _text(40)
     operation_id: _text(64)
     requested_at: UtcTime
+
+
+class LookupIn(_Strict):
+    partner_id: _text(40)
+    token: _text(64)
+
+
+class LookupOut(_Strict):
+    code: _text(64) | None
+    value_cents: Cents
+    category: _text(32) | None
 
 
 class ResultOut(_Strict):
@@ -276,6 +290,19 @@ def create_ledger_app(ledger: Ledger, token: str | None) -> FastAPI:
             idempotency_key=_idempotency_key(idempotency_key), partner_id=body.partner_id,
             operation_id=body.operation_id, requested_at=body.requested_at.astimezone(UTC))
         return call("void", ledger.void, request, (body.operation_id,))
+
+    @app.post("/v1/lookups")
+    def lookup(body: LookupIn) -> JSONResponse:
+        try:
+            info = ledger.lookup(body.partner_id, body.token)
+            out = LookupOut(code=info.code, value_cents=info.value_cents,
+                            category=info.category)
+        except LedgerUnavailable as err:
+            raise ApiError(503, "ledger_unavailable", f"the ledger is unavailable: {err}") from err
+        except Exception as err:  # the ledger's own failure, or an invalid answer of it
+            log.exception("ledger failed on a lookup")
+            raise ApiError(500, "ledger_error", f"the ledger failed: {type(err).__name__}") from err
+        return JSONResponse(out.model_dump())
 
     @app.get(HEALTH_PATH)
     def health() -> dict:

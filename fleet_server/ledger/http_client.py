@@ -20,6 +20,7 @@ import httpx
 from fleet_server.ledger.port import (
     APPROVED,
     DECLINED,
+    CodeInfo,
     DebitRequest,
     Ledger,
     LedgerResult,
@@ -104,6 +105,28 @@ class HttpLedger(Ledger):
         body = {"partner_id": request.partner_id, "operation_id": request.operation_id,
                 "requested_at": _iso(request.requested_at)}
         return self._post("/v1/voids", request.idempotency_key, body)
+
+    def lookup(self, partner_id: str, token: str) -> CodeInfo:
+        """One attempt within attempt_timeout_s: a terminal waits for this answer with the
+        clerk, and falls back to typing the amount if it is late; nothing to retry for."""
+        what = "ledger /v1/lookups"
+        try:
+            response = self._client.post(
+                "/v1/lookups", json={"partner_id": partner_id, "token": token},
+                timeout=self._timeout(self.attempt_timeout_s))
+        except httpx.HTTPError as err:
+            raise LedgerUnavailable(f"{what}: {type(err).__name__}: {err}") from err
+        if response.status_code != 200:
+            raise LedgerUnavailable(f"{what}: HTTP {response.status_code}{_detail(response)}")
+        try:
+            data = response.json()
+            code, value, category = data["code"], data["value_cents"], data["category"]
+        except (ValueError, TypeError, KeyError) as err:
+            raise LedgerUnavailable(f"{what}: malformed answer {response.text[:120]!r}") from err
+        if not (code is None or (isinstance(code, str) and is_known(code))) or not (
+                _is_int(value) and value >= 0) or not (category is None or _is_text(category)):
+            raise LedgerUnavailable(f"{what}: malformed answer {response.text[:120]!r}")
+        return CodeInfo(code, value, category)
 
     def health(self) -> bool:
         """True when the ledger answers its health check within timeout_s (one attempt)."""

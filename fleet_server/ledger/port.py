@@ -49,6 +49,21 @@ class LedgerResult:
         return self.status == APPROVED
 
 
+@dataclass(frozen=True)
+class CodeInfo:
+    """What a voucher or coupon code is worth to a partner now (a lookup: nothing moves).
+    The terminal shows the value before the clerk types anything; the debit is still decided
+    by the ledger when it comes."""
+
+    code: str | None  # the decline code a debit of its value would get now; None: usable
+    value_cents: int = 0  # 0 when the code is unknown
+    category: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.code is None
+
+
 class LedgerUnavailable(Exception):
     """The ledger could not be reached or did not answer in time: nothing was decided."""
 
@@ -62,3 +77,9 @@ class Ledger(abc.ABC):
 
     @abc.abstractmethod
     def void(self, request: VoidRequest) -> LedgerResult: ...
+
+    def lookup(self, partner_id: str, token: str) -> CodeInfo:
+        """A voucher or coupon code's value, category, and whether `partner_id` may debit it
+        now (read-only: no idempotency record, no lock held past the read). Not abstract: a
+        ledger without it answers LedgerUnavailable and terminals type the amount as before."""
+        raise LedgerUnavailable("this ledger does not look codes up")

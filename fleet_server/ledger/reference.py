@@ -40,6 +40,7 @@ from fleet_server.ledger.admin import (
 from fleet_server.ledger.port import (
     APPROVED,
     DECLINED,
+    CodeInfo,
     DebitRequest,
     Ledger,
     LedgerResult,
@@ -194,6 +195,40 @@ class ReferenceLedger(LedgerAdmin, Ledger):
     def void(self, request: VoidRequest) -> LedgerResult:
         return self._once(request.partner_id, request.idempotency_key, "void",
                           lambda conn: self._void(conn, request))
+
+    def lookup(self, partner_id: str, token: str) -> CodeInfo:
+        # The debit's own decision for the voucher's value, in a transaction that is rolled
+        # back: the answer is the refusal a debit would get now (used, out of order, not in
+        # the agreement...) or none. Cards have no fixed value: unknown here.
+        _check_names(partner_id, "lookup")
+        if not isinstance(token, str) or not 0 < len(token) <= 64:
+            return CodeInfo("unknown_code")
+        try:
+            # A plain BEGIN on SQLite: a lookup must not queue behind (or block) the debits.
+            with self._engine.execution_options(sqlite_readonly=True).connect() as conn:
+                row = conn.execute(_VOUCHER, {"token": token}).first()
+                if row is None:
+                    return CodeInfo("unknown_code")
+                partner, agreements = _partner(conn, partner_id)
+                owner = None
+                if row.owner_id is not None:
+                    owner = rules.Beneficiary(row.owner_id, row.owner_card, row.owner_program,
+                                              row.owner_blocked)
+                series = None
+                if row.series_id is not None:
+                    coupons = conn.execute(_COUPONS, {"series_id": row.series_id})
+                    series = rules.CouponSeries(row.series_id,
+                                                tuple(_voucher(c) for c in coupons))
+                conn.rollback()
+        except OperationalError as err:
+            raise LedgerUnavailable(f"reference ledger database: {err.orig}") from err
+        voucher = _voucher(row)
+        decision = rules.decide_debit(
+            amount_cents=voucher.value_cents, category=None, partner=partner,
+            program=_program(row), agreements=agreements, beneficiary=owner, voucher=voucher,
+            series=series, now=self._clock())
+        code = decision.code if isinstance(decision, rules.Decline) else None
+        return CodeInfo(code, voucher.value_cents, voucher.category)
 
     def within(self, conn: Connection, careful: bool = False) -> Ledger:
         """The port, run inside the caller's transaction on `conn` (the fleet server's request

@@ -43,6 +43,9 @@ class _Swappable(Ledger):
     def void(self, request):
         return self.target.void(request)
 
+    def lookup(self, partner_id, token):
+        return self.target.lookup(partner_id, token)
+
 
 _SERVED = _Swappable()
 _SERVER: dict = {}

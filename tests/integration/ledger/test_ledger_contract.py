@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fleet_server.ledger import rules
+from protocol import tokens
 
 
 def declined(result, code):
@@ -227,3 +228,26 @@ def test_idempotency_keys_of_two_partners_do_not_mix(ledger_env):
     theirs = ledger_env.debit(other, card, 300, "books", key="CT0001:1")
     assert mine.approved and theirs.approved and mine.operation_id != theirs.operation_id
     assert admin.balance(card, "books") == 1_200
+
+
+def test_lookup_tells_a_vouchers_value_and_category_without_using_it(ledger_env):
+    shop, voucher = ledger_env.admin.partner("theatre"), ledger_env.admin.voucher("theatre", 900)
+    info = ledger_env.ledger.lookup(shop, voucher)
+    assert info.usable and info.code is None
+    assert (info.value_cents, info.category) == (900, "theatre")
+    assert ledger_env.ledger.lookup(shop, voucher).usable  # asking twice changes nothing
+    assert ledger_env.debit(shop, voucher, 900).approved
+    used = ledger_env.ledger.lookup(shop, voucher)
+    assert (used.code, used.value_cents) == ("voucher_used", 900)
+
+
+def test_lookup_says_why_a_code_cannot_be_used_now(ledger_env):
+    admin = ledger_env.admin
+    driving, elsewhere = admin.partner("driving"), admin.partner("books")
+    c1, c2 = admin.coupons(30_000, 50_000)
+    assert ledger_env.ledger.lookup(driving, c2).code == "coupon_out_of_order"
+    assert ledger_env.ledger.lookup(elsewhere, c1).code == "not_in_agreement"
+    unknown = ledger_env.ledger.lookup(driving, tokens.make_voucher("ZZZZZZZZ"))
+    assert (unknown.code, unknown.value_cents) == ("unknown_code", 0)
+    assert admin.operations(driving) == []  # nothing moved
+
