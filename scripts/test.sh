@@ -14,6 +14,16 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   fi
 fi
 
+# The broker-cluster tests start their own 3-node NATS cluster (MQTT on JetStream).
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing nats-server from Debian packages..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+  else
+    echo "warning: nats-server is not installed; cluster tests will be skipped (CI fails instead)" >&2
+  fi
+fi
+
 # Browser tests drive Debian's Chromium through Playwright (never a downloaded browser build).
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

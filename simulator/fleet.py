@@ -50,8 +50,10 @@ class FleetRun:
 
 
 def sell(scenario, stack, workdir: Path, progress: bool = False,
-         micropython_bin: str | None = None) -> FleetRun:
-    """Seed, provision, boot, sell while the faults strike; the terminals are stopped after."""
+         micropython_bin: str | None = None, ready=None) -> FleetRun:
+    """Seed, provision, boot, sell while the faults strike; the terminals are stopped after.
+    ready(terminals), when given, runs between boot and the first sale (e.g. until every
+    terminal's subscriptions are acknowledged)."""
     year = datetime.now(UTC).year
     world = World(stack, scenario, year).create(scenario.terminals)
     terminals = build_terminals(stack, world, workdir, scenario.micropython, micropython_bin)
@@ -59,6 +61,8 @@ def sell(scenario, stack, workdir: Path, progress: bool = False,
     try:
         for terminal in terminals:
             terminal.boot()
+        if ready is not None:
+            ready(terminals)
         now = time.monotonic()
         sellers = [Seller(t, tw.plan, scenario, random.Random(scenario.seed * 7919 + tw.index),
                           now) for t, tw in zip(terminals, world.terminals, strict=True)]

@@ -26,10 +26,13 @@ def _provisioning_writer():
     return provision_into_directory
 
 
-def write_flash(root: Path, secrets, broker_host: str, broker_port: int) -> None:
-    """device.json + config.json for the simulated board, secrets readable by the owner only."""
+def write_flash(root: Path, secrets, broker_host, broker_port: int | None) -> None:
+    """device.json + config.json for the simulated board, secrets readable by the owner only.
+    broker_host: a name, or a cluster's nodes as [[host, port], ...] (broker_port unused)."""
     root = Path(root)
-    config = {"board": "unix_sim", "broker": {"host": broker_host, "port": broker_port}}
+    broker = ({"hosts": broker_host} if isinstance(broker_host, list)
+              else {"host": broker_host, "port": broker_port})
+    config = {"board": "unix_sim", "broker": broker}
     writer = _provisioning_writer()
     if writer is not None:
         writer(root, secrets, config)  # the same files and writing code as a board gets
