@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import text
 
@@ -15,7 +16,7 @@ from fleet_server.adapters.sql_support import SqlSupportStore
 from fleet_server.adapters.sql_uow import SqlUnitOfWork
 from fleet_server.bootstrap_lifecycle import wire_lifecycle
 from fleet_server.ledger.port import Ledger
-from fleet_server.service_layer import money_requests
+from fleet_server.service_layer import code_lookup, money_requests
 from fleet_server.service_layer.device_config import ConfigPublisher
 from fleet_server.service_layer.device_status import StatusTracker
 from fleet_server.service_layer.dispatch import Dispatcher
@@ -106,6 +107,9 @@ def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
     dispatcher = Dispatcher(requests, StatusTracker(support_store, clock, writes=lease.held),
                             ConfigPublisher(request_store.load, ledger, keys, clock),
                             runs_jobs=lease.held, observe=metrics.observe_request)
+    dispatcher.codes = partial(code_lookup.handle, ctx=code_lookup.LookupContext(
+        request_store.load, ledger, keys, clock, settings.ts_past_window_s,
+        settings.ts_future_window_s))
     fleet = Fleet(settings, engine, session_factory, ledger, keys, dispatcher, lease=lease,
                   metrics=metrics)
     metrics.watch(fleet)

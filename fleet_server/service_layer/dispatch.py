@@ -37,6 +37,10 @@ class Dispatcher:
     # device id -> whether it is in the registry (registry_gate.RegistryGate): heartbeats and
     # statuses of other ids are dropped. None: every id is taken (tests).
     registered: Callable[[str], bool] | None = None
+    # (topic, payload) of a code_req -> its code_res (code_lookup.handle, bound to its
+    # context): a voucher's value before the amount is typed. None: not answered, the
+    # terminal falls back to typing the amount.
+    codes: Callable[[str, bytes], list[Outgoing]] | None = None
     received: int = 0
     refused: int = 0
 
@@ -76,6 +80,8 @@ class Dispatcher:
             if self.support is not None:
                 self.support.on_result(topic, payload)
             return self.config.messages_for(switched) if switched and self.config else []
+        if mtype == "code_req":
+            return self.codes(topic, payload) if self.codes is not None else []
         if mtype in ("update_req", "update_report"):
             return self.updates.handle(topic, payload) if self.updates is not None else []
         log.debug("no handler yet for %s", mtype)
