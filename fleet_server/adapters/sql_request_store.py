@@ -7,8 +7,9 @@ SqlRequestStore gives one short read transaction and one short write transaction
 A request is named by (device_id, key_id, seq): a re-keyed terminal starts its DUKPT counter
 again under its new Initial Key ID."""
 
+import threading
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 from sqlalchemy import Integer, and_, bindparam, case, func, insert, select, update
@@ -116,11 +117,15 @@ class SqlRequestUnit(RequestUnit):
 
     def __init__(self, engine: Engine, ledger, wrap: Callable[[Ledger], Ledger] = lambda x: x):
         self.engine, self.ledger, self.wrap = engine, ledger, wrap
+        # SQLite lets one writer in at a time and makes the others sleep and retry (busy
+        # timeout), so with groups of requests some workers waited seconds while others went
+        # in again and again; the workers of this process take turns on a lock instead.
+        self._turns = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
     @contextmanager
     def __call__(self, careful: bool = False):
         try:
-            with self.engine.begin() as conn:
+            with self._turns, self.engine.begin() as conn:
                 yield _InTransaction(conn), self.wrap(self.ledger.within(conn, careful))
         except (IntegrityError, Conflict) as err:
             raise RetryRequest() from err
