@@ -68,6 +68,7 @@ class MqttBus:
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._next_node
         self.client.on_message = self._on_message
         self.client.on_socket_open = _nodelay
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
@@ -115,13 +116,17 @@ class MqttBus:
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props):
         self.connected.clear()
         log.warning("disconnected from the broker %s:%d: %s", self.host, self.port, reason_code)
-        if len(self.nodes) > 1:  # paho's own reconnection goes to the next node
+        self._next_node()
+
+    def _next_node(self, *_args) -> None:
+        """A cluster: paho's own reconnection (after its delay) goes to the next node; also
+        after a failed attempt (on_connect_fail), so a dead node is passed."""
+        if len(self.nodes) > 1:
             self.host, self.port = self.nodes[(self.nodes.index((self.host, self.port)) + 1)
                                               % len(self.nodes)]
-            try:
-                self.client.host, self.client.port = self.host, self.port
-            except RuntimeError:  # not closed yet: the next disconnect moves it
-                pass
+            # paho's host/port setters refuse while a connection is being torn down or
+            # retried, which is exactly when this runs; reconnect() reads these two.
+            self.client._host, self.client._port = self.host, self.port
 
     def _on_message(self, client, _userdata, msg) -> None:
         ack = (lambda: client.ack(msg.mid, msg.qos)) if msg.qos > 0 else None

@@ -3,6 +3,7 @@ JetStream work queue (each handled by one server, acknowledged after handling), 
 once, and the same request handled by both servers at the same moment debited once."""
 
 import threading
+import time
 
 import pytest
 from fleet_stack import Stack
@@ -106,3 +107,25 @@ def _at_once(pending, contexts) -> list:
     for t in threads:
         t.join(20)
     return replies
+
+
+def test_the_bus_moves_to_another_node_when_its_node_dies(tmp_path):
+    binary = find_nats_server()
+    if not binary:
+        missing("nats-server (apt-get install nats-server)")
+    from fleet_server.adapters.mqtt_bus import MqttBus
+
+    cluster = NatsCluster(binary, tmp_path / "nats")
+    cluster.start()
+    bus = MqttBus(cluster.broker_url, lambda _t, _p: [], client_id="fleet-rotation")
+    try:
+        bus.start()
+        assert bus.connected.wait(10) and bus.port == cluster.nodes[0].mqtt_port
+        cluster.nodes[0].kill()
+        deadline = time.monotonic() + 30
+        while not (bus.connected.is_set() and bus.port != cluster.nodes[0].mqtt_port):
+            assert time.monotonic() < deadline, "the bus stayed on the dead node"
+            time.sleep(0.1)
+    finally:
+        bus.stop()
+        cluster.stop()
