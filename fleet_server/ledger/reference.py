@@ -271,8 +271,8 @@ class ReferenceLedger(LedgerAdmin, Ledger):
             "operation_id": result.operation_id, "auth_code": result.auth_code})
         return result
 
-    def _debit(self, conn: Connection, req: DebitRequest) -> LedgerResult:
-        partner, agreements = _partner(conn, req.partner_id)
+    def _debit(self, conn: Connection, req: DebitRequest, partners=None) -> LedgerResult:
+        partner, agreements = (partners or _partner)(conn, req.partner_id)
         program, beneficiary, voucher, series = _code(conn, req.token)
         now = self._clock()
         decision = rules.decide_debit(
@@ -343,10 +343,20 @@ class ReferenceLedger(LedgerAdmin, Ledger):
 class _Within(Ledger):
     def __init__(self, ledger: ReferenceLedger, conn: Connection, careful: bool):
         self._ledger, self._conn, self._careful = ledger, conn, careful
+        # A partner and its agreements, read once per transaction (a group of requests is
+        # mostly one partner's terminals). Nothing locks those rows in either path: a debit
+        # decides on them as read at some moment of its transaction, here its first read.
+        self._partners: dict[str, tuple] = {}
 
     def debit(self, request: DebitRequest) -> LedgerResult:
         return self._one(request.partner_id, request.idempotency_key, "debit",
-                         lambda conn: self._ledger._debit(conn, request))
+                         lambda conn: self._ledger._debit(conn, request, self._partner))
+
+    def _partner(self, conn: Connection, partner_id: str) -> tuple:
+        found = self._partners.get(partner_id)
+        if found is None:
+            found = self._partners[partner_id] = _partner(conn, partner_id)
+        return found
 
     def void(self, request: VoidRequest) -> LedgerResult:
         return self._one(request.partner_id, request.idempotency_key, "void",
