@@ -20,6 +20,7 @@ SLOW_RETRANSMIT_MS = const(30000)  # after giving up, keep asking (the server ma
 SENT_TIMEOUT_MS = const(15000)  # the runtime never said it sent: nothing was persisted
 SCREEN_MS = const(20000)  # result and notice screens return to idle
 ENTRY_TIMEOUT_MS = const(120000)  # a sale left half-typed is abandoned
+_LOOKUP_MS = const(4000)  # a voucher's value not known by then: the clerk types the amount
 
 # Not final: the ledger did not answer; the server keeps the request pending and answers a
 # retransmission of the same bytes later (docs/protocol.md section 7).
@@ -29,10 +30,10 @@ UPDATE_ACTIVE = ("downloading", "verifying", "installing", "rebooting")
 
 IDLE, MENU, CODE, CATEGORY, AMOUNT = "idle", "menu", "code", "category", "amount"
 CONFIRM, VOID_CONFIRM, WAITING, NO_ANSWER = "confirm", "void_confirm", "waiting", "no_answer"
-RESULT, NOTICE, UPDATE = "result", "notice", "update"
+RESULT, NOTICE, UPDATE, LOOKUP = "result", "notice", "update", "lookup"
 STATES = (IDLE, MENU, CODE, CATEGORY, AMOUNT, CONFIRM, VOID_CONFIRM, WAITING, NO_ANSWER,
-          RESULT, NOTICE, UPDATE)
-_SALE_STATES = (CODE, CATEGORY, AMOUNT, CONFIRM, VOID_CONFIRM)  # a sale being entered
+          RESULT, NOTICE, UPDATE, LOOKUP)
+_SALE_STATES = (CODE, CATEGORY, AMOUNT, CONFIRM, VOID_CONFIRM, LOOKUP)  # a sale being entered
 _SHOWN = (RESULT, NOTICE, NO_ANSWER)  # screens read once, then back to idle
 _OK = ("A", "#")
 
@@ -113,6 +114,10 @@ class CounterApp:
                 return self._go(NO_ANSWER, out, "alert")
         if self.state in _SHOWN and now - self.shown_at >= SCREEN_MS:
             self._idle(out)
+        elif self.state == LOOKUP and now - self.shown_at >= _LOOKUP_MS:
+            # No answer (server or ledger down, or a server that predates lookups).
+            out.append(("log", "app: no code value, amount typed"))
+            self._go(AMOUNT, out)
         elif self.state in _SALE_STATES or self.state == MENU:
             if now - self.activity >= ENTRY_TIMEOUT_MS:
                 out.append(("log", "app: sale abandoned after inactivity"))
@@ -148,6 +153,10 @@ class CounterApp:
             self._category_key(k, out)
         elif s == AMOUNT:
             self._amount_key(k, out)
+        elif s == LOOKUP and k == "B":
+            self._idle(out)
+        elif s == LOOKUP and k in "0123456789":
+            self._amount_key(k, out)  # the clerk types the amount: no need to wait
         elif s == CONFIRM and k in _OK:
             cat = self.cat.get("c") if self.cat else None
             self._send(("debit", self.token, self.amount.cents, cat), out)
@@ -246,6 +255,24 @@ class CounterApp:
         ok = st == "approved"
         self._go(RESULT, out, "happy" if ok else "sad", "ok" if ok else "fail")
 
+    def _on_code(self, msg, out):
+        # What the scanned voucher is worth (code_res; its MAC and nonce checked by the
+        # runtime). Ignored unless it is the voucher on screen and the terminal still asks.
+        if self.state != LOOKUP or not isinstance(msg, dict) or msg.get("tok") != self.token:
+            return out.append(("log", "app: code value not asked"))
+        code = msg.get("code")
+        if code in RETRY_CODES or code == "internal_error":
+            return self._go(AMOUNT, out)  # nothing known: typed as before, the ledger decides
+        if code:  # used, out of order, not in the agreement...: said at once, no amount
+            self.fixed = screens.declined(code, False, False)
+            return self._go(RESULT, out, "sad", "fail")
+        cents = msg.get("amt") or 0
+        if 0 < cents <= self.amount.max_cents:
+            # Shown and pre-filled: the clerk confirms the value with one key ("B" corrects).
+            self.amount.cents = cents
+            return self._go(CONFIRM, out, "click")
+        self._go(AMOUNT, out)  # over the program's maximum: typed, and refused, as before
+
     def _on_update(self, st, out):
         self.update_state = st
         if st in UPDATE_ACTIVE:
@@ -326,6 +353,9 @@ class CounterApp:
         cats = (self.config.get("cats") or []) if kind == "card" else []
         self.cats = [c for c in cats if isinstance(c, dict) and c.get("c")][:8]
         self._pick(self.cats[0] if len(self.cats) == 1 else None)
+        if kind != "card":  # a voucher has one value: ask it, the runtime sends a code_req
+            out.append(("lookup", code))
+            return self._go(LOOKUP, out, "click")
         self._go(CATEGORY if len(self.cats) > 1 else AMOUNT, out, "click")
 
     def _pick(self, cat):

@@ -11,6 +11,7 @@
 # live data plus the garbage of one step (docs/firmware.md, "Memory on the board").
 
 import gc
+import random
 import sys
 
 from protocol import auth, messages, topics
@@ -46,6 +47,7 @@ class Runtime:
         self.result_types = {topics.topic(self.dev, "debit_res"): "debit_res",
                              topics.topic(self.dev, "void_res"): "void_res"}
         self._was_idle = True
+        self.lookup = None  # the MAC of the code_req awaiting its answer (a voucher's value)
         # Firmware updates (terminal/update/): the agent is imported only when an update is in
         # flight; main.py sets update_root (the data directory) and boot_info (boot selector).
         self.updater = None
@@ -133,6 +135,13 @@ class Runtime:
         try:
             if topic in self.result_types:
                 self._result(self.result_types[topic], payload)
+            elif topic == topics.topic(self.dev, "code_res"):
+                message = messages.parse(payload, "code_res")
+                # Bound to the last scan's request (its nonce is under that MAC): an answer
+                # kept from an earlier scan, or made without our command key, is refused.
+                auth.verify_result(message, self.vault.command_key, self.lookup or "")
+                self.lookup = None
+                self._do(self.app.handle(("code", message)))
             elif topic == topics.topic(self.dev, "config"):
                 self._config(payload)
             elif topic == topics.topic(self.dev, "command"):
@@ -217,6 +226,16 @@ class Runtime:
                 self._send("debit_req", fields)
             elif kind == "void":
                 self._send("void_req", {"oseq": action[1]})
+            elif kind == "lookup" and self.online and self.now_s() >= messages.TS_MIN:
+                # A voucher's value before the amount (docs/protocol.md, code lookups): MACed
+                # with the command key, no DUKPT counter spent, a fresh nonce per scan. Not
+                # sent, or not answered: the app has the amount typed after its timeout.
+                message = messages.build("code_req", {
+                    "dev": self.dev, "ts": self.now_s(), "tok": action[1],
+                    "id": "%08x%08x" % (random.getrandbits(30), random.getrandbits(30))})
+                payload = auth.seal(message, self.vault.command_key)
+                self.lookup = message["mac"]
+                self.mqtt.publish(topics.topic(self.dev, "code_req"), payload, 1)
             elif kind == "retransmit":
                 entry = self.journal.get()
                 if entry and entry["seq"] == action[1]:

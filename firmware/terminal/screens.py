@@ -219,6 +219,9 @@ def for_state(app):
     if s == "category":
         return category(app.cats, app.page)
     token = token_line(app.kind, app.token) if app.token else ""
+    if s == "lookup":  # a voucher's value asked of the server
+        return fit(["COUPON", token, "", "Patientez...", "", "Ou tapez le", "montant",
+                    "B: retour"])
     if s == "amount":
         return amount(token, app.amount.cents, app.amount.max_cents, app.error)
     if s == "confirm":

@@ -174,8 +174,8 @@ def flow_typed_voucher():
     for group in ("2222", "3", "9999", "44", "22", "666", "7", "77", "666"):
         c.keys(group)
         c.wait(1500)
-    c.keys("A")
-    return c.app.state == "amount" and c.app.token == VOUCHER, c.text()
+    asked = ("lookup", VOUCHER) in c.keys("A")  # its value is asked, as for a scan
+    return asked and c.app.state == "lookup" and c.app.token == VOUCHER, c.text()
 
 
 def flow_amount_max():
@@ -296,6 +296,28 @@ def flow_coupon_value():
     return shown and ("debit", VOUCHER, 30000, None) in out, c.text()
 
 
+def flow_coupon_lookup():
+    # Scanned: its value is asked, shown pre-filled, and one key sends it; not answered in
+    # time: typed as before; used: refused at once, no amount screen.
+    c = Counter(dict(CONFIG, amax=50000))  # a driving school: coupons of 300 EUR
+    out = c.send("scan", VOUCHER)
+    ok = ("lookup", VOUCHER) in out and c.app.state == "lookup"
+    c.send("code", {"t": "code_res", "tok": VOUCHER, "amt": 30000, "cat": "driving"})
+    ok = ok and c.app.state == "confirm" and "      300,00 EUR" in c.app.screen
+    ok = ok and ("debit", VOUCHER, 30000, None) in c.keys("A")
+    c.send("sent", 7)
+    c.send("result", approved(7))
+    c.keys("B")
+    c.send("scan", VOUCHER)
+    c.wait(4000)
+    ok = ok and c.app.state == "amount"
+    c.keys("B")
+    c.send("scan", VOUCHER)
+    c.send("code", {"t": "code_res", "tok": VOUCHER, "amt": 30000, "code": "voucher_used"})
+    ok = ok and c.app.state == "result" and "Coupon deja" in c.text()
+    return ok and len(c.money()) == 1, c.text()
+
+
 def flow_texts():
     # Short texts: a typed typo, the menu without a sale, the cancel question naming the card.
     c = Counter()
@@ -317,6 +339,7 @@ for name, check in (("sale_approved", flow_sale_approved), ("declined", flow_dec
                     ("void_last_sale", flow_void), ("typed_voucher", flow_typed_voucher),
                     ("amount_over_max", flow_amount_max), ("update_screen", flow_update),
                     ("cap", flow_cap), ("coupon_value", flow_coupon_value),
+                    ("coupon_lookup", flow_coupon_lookup),
                     ("short_texts", flow_texts),
                     ("memory", memory)):
     try:

@@ -117,8 +117,8 @@ def test_the_balance_line_is_left_out_when_the_ledger_does_not_give_it():
 def test_a_voucher_sale_asks_no_category():
     c = Counter()
     c.send("scan", VOUCHER)
-    assert c.app.state == "amount" and ("Coupon " + VOUCHER) in c.app.screen
-    out = c.keys("1000AA")
+    assert c.app.state == "lookup" and ("Coupon " + VOUCHER) in c.app.screen
+    out = c.keys("1000AA")  # typed without waiting for its value: the amount screen takes it
     assert ("debit", VOUCHER, 1000, None) in out
 
 
@@ -193,8 +193,8 @@ def test_a_voucher_code_is_typed_with_multi_tap_letters():
         c.keys(group)
         c.wait(1500)  # the letter is committed by the time-out
     assert c.app.code.value() == VOUCHER
-    c.keys("A")
-    assert c.app.state == "amount" and c.app.token == VOUCHER
+    assert ("lookup", VOUCHER) in c.keys("A")  # its value is asked, as for a scan
+    assert c.app.state == "lookup" and c.app.token == VOUCHER
 
 
 def test_multi_tap_offers_only_crockford_letters():
@@ -244,6 +244,7 @@ def test_an_amount_over_the_program_maximum_is_refused_locally():
 def test_a_zero_amount_cannot_be_validated():
     c = Counter()
     c.send("scan", VOUCHER)
+    c.wait(5000)  # its value never came: the amount is typed
     c.keys("A")
     assert c.app.state == "amount" and "Montant invalide" in c.app.screen
 
@@ -576,6 +577,9 @@ _event = st.one_of(
     st.tuples(st.just("config"), _config),
     st.tuples(st.just("result"), _result),
     st.tuples(st.just("sent"), st.integers(1, 3)),
+    st.tuples(st.just("code"), st.fixed_dictionaries(
+        {"tok": st.sampled_from([VOUCHER, CARD]), "amt": st.integers(0, 99999999)},
+        optional={"code": st.sampled_from(sorted(CODES))})),
     st.tuples(st.just("update"), st.sampled_from([None, "queued", "downloading", "installing",
                                                   "succeeded", "failed"])),
 )
@@ -612,7 +616,8 @@ def test_random_event_sequences_keep_the_invariants(config, steps):
         out = app.handle((kind, arg))
         assert isinstance(out, list)
         for action in out:
-            assert action[0] in ("show", "beep", "led", "debit", "void", "retransmit", "log")
+            assert action[0] in ("show", "beep", "led", "debit", "void", "retransmit", "log",
+                                 "lookup")
             if action[0] == "log":
                 assert not action[1].startswith("app error"), action
             if action[0] == "show":
@@ -635,5 +640,85 @@ def test_random_event_sequences_keep_the_invariants(config, steps):
         assert outstanding == (app.pending is not None) or not outstanding
         assert app.state in ("idle", "menu", "code", "category", "amount", "confirm",
                              "void_confirm", "waiting", "no_answer", "result", "notice",
-                             "update")
+                             "update", "lookup")
         assert_fits(app.screen)
+
+
+DRIVING = dict(CONFIG, amax=50000)  # a driving school: coupons of 300 and 500 EUR
+
+
+def value_of(code=VOUCHER, amt=30000, refusal=None):
+    """A code_res as the runtime hands it over (MAC and nonce checked)."""
+    msg = {"t": "code_res", "v": 1, "tok": code, "amt": amt, "cat": "driving"}
+    if refusal:
+        msg["code"] = refusal
+    return msg
+
+
+def test_a_scanned_coupon_shows_its_value_pre_filled_and_one_key_sends_it():
+    c = Counter(DRIVING)
+    out = c.send("scan", VOUCHER)
+    assert ("lookup", VOUCHER) in out and c.money() == []  # asked, nothing moves yet
+    out = c.send("code", value_of())
+    assert c.app.state == "confirm" and c.beeps(out) == ["click"]
+    assert c.app.screen[:4] == ["CONFIRMER ?", "Coupon " + VOUCHER, "", "      300,00 EUR"]
+    assert ("debit", VOUCHER, 30000, None) in c.keys("A")  # no amount typed
+    c.send("sent", 7)
+    c.send("result", approved(7, amt=30000))
+    assert c.app.state == "result" and "      300,00 EUR" in c.app.screen
+
+
+def test_a_coupon_whose_value_never_comes_is_typed_as_before():
+    c = Counter(DRIVING)
+    c.send("scan", VOUCHER)
+    c.wait(3000)
+    assert c.app.state == "lookup"
+    out = c.wait(1500)  # server or ledger down, or a server without lookups
+    assert c.app.state == "amount" and ("Coupon " + VOUCHER) in c.app.screen
+    assert any(a[0] == "log" and "no code value" in a[1] for a in out)
+    c.send("code", value_of())  # too late: the clerk is typing, nothing changes under them
+    assert c.app.state == "amount" and c.app.amount.cents == 0
+    assert ("debit", VOUCHER, 1500, None) in c.keys("1500AA")
+
+
+def test_a_used_coupon_is_refused_at_once_without_an_amount_screen():
+    c = Counter(DRIVING)
+    c.send("scan", VOUCHER)
+    out = c.send("code", value_of(refusal="voucher_used"))
+    assert c.app.state == "result" and c.beeps(out) == ["sad"]
+    assert c.app.screen[0] == "VENTE REFUSEE" and "Coupon deja" in c.text()
+    c.keys("A")
+    assert c.app.state == "idle" and c.money() == []
+
+
+def test_a_coupon_lookup_the_ledger_could_not_answer_falls_back_to_the_amount():
+    c = Counter(DRIVING)
+    c.send("scan", VOUCHER)
+    c.send("code", value_of(amt=0, refusal="service_unavailable"))
+    assert c.app.state == "amount" and c.app.amount.cents == 0
+
+
+def test_an_answer_for_another_code_or_when_nothing_is_asked_is_ignored():
+    c = Counter(DRIVING)
+    c.send("code", value_of())
+    assert c.app.state == "idle"
+    c.send("scan", VOUCHER)
+    c.send("code", value_of(code=make_voucher("00000000")))
+    assert c.app.state == "lookup"
+    c.keys("B")
+    assert c.app.state == "idle"
+
+
+def test_a_coupon_value_is_confirmed_or_corrected_like_any_amount():
+    c = Counter(DRIVING)
+    c.send("scan", VOUCHER)
+    c.send("code", value_of())
+    c.keys("B")  # the clerk wants another amount: the value stays, to correct
+    assert c.app.state == "amount" and c.app.amount.cents == 30000
+
+
+def test_a_coupon_worth_more_than_the_terminal_may_take_is_typed_and_refused_as_before():
+    c = Counter()  # amax 150 EUR
+    c.send("scan", VOUCHER)
+    c.send("code", value_of())
+    assert c.app.state == "amount" and c.app.amount.cents == 0
