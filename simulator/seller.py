@@ -131,7 +131,12 @@ class Seller:
             elif title in ("CONFIRMER ?", "ANNULER ?") and repress and can_send:
                 self._press("A", now)  # the link dropped as it was validated: again
             return
-        if title == "CATEGORIE ?" and repress:
+        if title in RESULT_TITLES and self.state == "enter":
+            # A coupon refused as soon as it is scanned (its value asked first: used, out of
+            # order, not in the agreement): an answer, though nothing was validated.
+            sale.confirmed = now
+            self._answer(now, title, lines)
+        elif title == "CATEGORIE ?" and repress:
             label = LABELS.get(sale.category or "", "")
             choice = next((line.split()[0] for line in lines[1:] if line.endswith(label)), "1")
             self._press(choice, now)

@@ -125,10 +125,30 @@ class Operator(Peer):
 
 def sell(terminal: FirmwareProcess, code: str, cents: int, expect: str) -> str:
     terminal.send("scan " + code)
+    if tokens.parse_token(code)[0] != "card":
+        # A coupon's value is asked first: refused at once, or shown pre-filled on the
+        # confirm screen, where "B" goes to the amount and "C" clears it to type another.
+        screen = any_screen(terminal, "VENTE REFUSEE", "CONFIRMER", "MONTANT")
+        if "VENTE REFUSEE" in screen:
+            assert expect in screen, screen
+            return screen
+        if "CONFIRMER" in screen:
+            terminal.send("keys B")
+            terminal.wait_screen("MONTANT")
+        terminal.send("keys C")
     terminal.send(f"keys {cents}A")
     terminal.wait_screen("CONFIRMER")
     terminal.send("keys A")
     return terminal.wait_screen(expect)
+
+
+def any_screen(terminal: FirmwareProcess, *texts: str, timeout: float = 20.0) -> str:
+    """The next screen that shows one of `texts`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        line = terminal.wait_screen("", max(0.1, deadline - time.monotonic()))
+        if any(text in line for text in texts):
+            return line
 
 
 def typed(code: str) -> str:
@@ -225,12 +245,33 @@ def test_a_voucher_code_typed_by_multitap_sells(stack, counter):
     counter.send("keys D2")
     counter.wait_screen("CODE COUPON")
     counter.send("keys " + typed(code) + "A")
-    assert code in counter.wait_screen("MONTANT", timeout=10)
-    counter.send("keys 1500A")
-    counter.wait_screen("CONFIRMER")
+    # Typed or scanned alike: its value is asked and offered, nothing to type.
+    assert "|Coupon " + code + "||       15,00 EUR|" in counter.wait_screen("CONFIRMER",
+                                                                          timeout=10)
     counter.send("keys A")
     counter.wait_screen("VENTE ACCEPTEE")
     assert stack.ledger.voucher_used(code)
+
+
+def test_a_scanned_coupon_shows_its_value_and_one_key_sells_it(stack, counter):
+    first, second = (tokens.make_voucher(tokens.random_payload32(8, os.urandom))
+                     for _ in range(2))
+    stack.ledger.create_coupon_series(stack.program, "books", YEAR,
+                                      [(first, 30000), (second, 20000)])
+    counter.send("scan " + first)
+    # Asked of the server before any amount (code_req, command key): no DUKPT counter spent.
+    screen = counter.wait_screen("CONFIRMER", timeout=10)
+    assert screen.startswith("SCREEN CONFIRMER ?|Coupon " + first + "||      300,00 EUR|")
+    assert not stack.ledger.voucher_used(first)
+    counter.send("keys A")  # no amount typed
+    assert "300,00 EUR" in counter.wait_screen("VENTE ACCEPTEE")
+    assert stack.ledger.voucher_used(first)
+    counter.send("keys B")
+    counter.wait_screen("PRET")
+    # Used now: said at once, before any amount screen.
+    counter.send("scan " + first)
+    screen = any_screen(counter, "VENTE REFUSEE", "MONTANT", "CONFIRMER")
+    assert screen.startswith("SCREEN VENTE REFUSEE|") and "Coupon deja" in screen, screen
 
 
 # ---- 3. cancelling the last sale -----------------------------------------------------------------
