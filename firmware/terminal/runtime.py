@@ -94,8 +94,12 @@ class Runtime:
             device = self.d.get(name)
             if device is not None and hasattr(device, "tick"):
                 device.tick(now)
-        if self.online and (self.hb_last is None
-                            or self.ticks_diff(now, self.hb_last) >= self.hb_every_ms):
+        if self.online and (self.hb_last is None or self.ticks_diff(now, self.hb_last) >= (
+                self.hb_every_ms if self.config else 10000)):
+            if self.hb_last is not None and self.config is None:
+                # Still no configuration: it answers our "online", which may have been lost
+                # (the server that had it died) or crossed our SUBSCRIBE on a broker cluster.
+                self._announce()
             self.hb_last = now
             self._heartbeat(now)
         if self.updater is not None:
@@ -107,14 +111,17 @@ class Runtime:
     # ---- MQTT callbacks -----------------------------------------------------------------------
     def _connected(self):
         self.online = True
+        self._announce()
+        self._do(self.app.handle(("net", True)))
+        if self.updater is not None:
+            self.updater.connected()
+
+    def _announce(self):
         # Before the first NTP sync a board's clock says 2000: the status goes out anyway.
         ts = max(self.now_s(), messages.TS_MIN)
         status = messages.build("status", {"dev": self.dev, "ts": ts, "st": "online",
                                            "fw": self.fw})
         self.mqtt.publish(topics.topic(self.dev, "status"), messages.encode(status), 1, True)
-        self._do(self.app.handle(("net", True)))
-        if self.updater is not None:
-            self.updater.connected()
 
     def _disconnected(self):
         self.online = False
