@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import BigInteger, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -53,7 +53,7 @@ _INSERT = insert(requests_t)
 _ANSWER = update(requests_t).where(
     _r.device_id == bindparam("w_device_id"), _r.key_id == bindparam("w_key_id"),
     _r.seq == bindparam("w_seq"), _r.status != ANSWERED)
-_KEY, _SEQ = bindparam("w_key_id"), bindparam("w_seq", type_=Integer)
+_KEY, _SEQ = bindparam("w_key_id"), bindparam("w_seq", type_=BigInteger)  # up to 0xFFFFFFFF
 # The highest counter of the key the request used: the current one or, during the grace
 # period after a re-key, the previous one.
 _RAISE_COUNTER = update(devices_t).where(_d.device_id == bindparam("w_device_id")).values(

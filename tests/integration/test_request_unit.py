@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select
 
 from fleet_server.bootstrap import bootstrap
 from fleet_server.domain.partners import Partner
+from fleet_server.domain.requests import ANSWERED, DEBIT, StoredRequest
 from fleet_server.ledger import rules
 from fleet_server.ledger.port import DebitRequest
 from fleet_server.ledger.reference import PotView
@@ -164,3 +165,21 @@ def test_a_key_the_ledger_answered_before_gets_that_answer_and_moves_no_more_mon
     assert (result["st"], result["op"], result["auth"]) == (
         "approved", earlier.operation_id, earlier.auth_code)
     assert _balance_and_operations(fleet) == (10_000 - 400, 1)
+
+
+def test_counters_above_two_to_the_31_are_stored_and_raise_the_highest(fleet):
+    # DUKPT counters go up to 0xFFFF0000: the counter columns and parameters are 64-bit.
+    wire, _card = _terminal(fleet)
+    store = fleet.dispatcher.requests.store
+    device = store.load(wire.device_id, 0)[0]
+    seq = 0xF0000000
+    record = StoredRequest(
+        device_id=wire.device_id, seq=seq, kind=DEBIT, status=ANSWERED,
+        created_at=datetime.now(UTC), partner_id=device.partner_id, amount_cents=0,
+        key_id=wire.initial_key_id.upper(), result_payload=b"{}",
+        ledger_key=f"{wire.device_id}:{wire.initial_key_id.upper()}:{seq}")
+    with fleet.dispatcher.requests.unit() as (bound, _ledger):
+        bound.save(record, True)
+    device, _partner, stored, _sale = store.load(wire.device_id, seq,
+                                                 key_id=wire.initial_key_id.upper())
+    assert device.highest_seq == seq and stored.seq == seq
