@@ -75,7 +75,8 @@ def test_moves_to_the_next_node_and_resends_the_unacknowledged_sale():
     assert c.client.state == DOWN and (c.client.host, c.client.port) == NODES[1]
     c.wait_and_service()  # backoff with jitter, then the next node
     assert c.tried[-1] == NODES[1] and c.now >= 500
-    c.connack(session_present=True)  # the cluster kept the session: no SUBSCRIBE again
+    c.connack(session_present=True)  # the cluster kept the session; subscribed again anyway
+    assert c.read()[0] == 0x82
     assert c.read() == (0x3A, b"\x00\x0et/c1/debit/req" + pid.to_bytes(2, "big") + b"sale")
     c.ends[-1].sendall(pk.puback(pid))
     c.client.service()

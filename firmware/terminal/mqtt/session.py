@@ -29,13 +29,13 @@ class Session:
         self.session_present = session_present
         self._attempts, self._ping_at, self._last_rx = 0, None, now
         self.connections += 1
-        if session_present:  # the broker kept our subscriptions; resend only unconfirmed ones
-            topics = [t for pids in self._sub_wait.values() for t in pids if t in self._subs]
-        else:
-            topics = list(self._subs)
+        # Every subscription again, even when the broker kept the session: on a cluster, a
+        # session that moved to another node can keep a subscription that delivers nothing
+        # (seen on NATS after a node died: its results and configuration piled up unsent);
+        # subscribing again makes the node deliver it, retained configuration included.
         self._sub_wait = {}
-        if topics:
-            self._queue_subscribe(topics)
+        if self._subs:
+            self._queue_subscribe(list(self._subs))
         if self._unsubs:
             self._outq.append(pk.unsubscribe(self._next_pid(), self._unsubs))
             self._unsubs = []
