@@ -365,3 +365,35 @@ def test_bad_arguments_are_refused_before_sending():
             client.debit(debit(key="clé"))
         with pytest.raises(ValueError):
             client.debit(DebitRequest("k", "p", "t", 1, None, datetime(2024, 5, 4), None))
+
+
+@pytest.mark.parametrize("status,answer", [
+    (503, {"error": "ledger_unavailable", "detail": "down"}),
+    (500, {"error": "ledger_error", "detail": "bug"}),
+    (200, {"code": "no_such_code", "value_cents": 900, "category": "books"}),
+    (200, {"code": None, "value_cents": -1, "category": "books"}),
+    (200, {"code": None, "value_cents": True, "category": None}),
+    (200, {"value_cents": 900}),
+    (200, ["not", "an", "object"]),
+])
+def test_a_lookup_that_is_not_a_valid_answer_is_unavailable_not_a_crash(status, answer):
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, json=answer))
+    with HttpLedger("http://ledger.test", transport=transport) as ledger, \
+            pytest.raises(LedgerUnavailable):
+        ledger.lookup("shop-1", "2DZHB6PQ6")
+
+
+def test_a_lookup_makes_one_attempt_and_sends_no_idempotency_key():
+    seen = []
+
+    def answer(request):
+        seen.append(request)
+        return httpx.Response(200, json={"code": "voucher_used", "value_cents": 30000,
+                                         "category": "driving"})
+
+    with HttpLedger("http://ledger.test", transport=httpx.MockTransport(answer)) as ledger:
+        info = ledger.lookup("shop-1", "2DZHB6PQ6")
+    assert (info.code, info.value_cents, info.category) == ("voucher_used", 30000, "driving")
+    [request] = seen
+    assert request.url.path == "/v1/lookups" and "Idempotency-Key" not in request.headers
+    assert json.loads(request.content) == {"partner_id": "shop-1", "token": "2DZHB6PQ6"}
