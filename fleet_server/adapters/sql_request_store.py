@@ -63,6 +63,13 @@ _RAISE_COUNTER = update(devices_t).where(_d.device_id == bindparam("w_device_id"
         (and_(_d.previous_key_id == _KEY, func.coalesce(_d.previous_highest_seq, 0) < _SEQ),
          _SEQ), else_=_d.previous_highest_seq))
 
+# PostgreSQL: a new request's row and its key's counter in one statement, the INSERT as a CTE
+# of the UPDATE (one round trip fewer per request); a duplicate request fails the whole
+# statement as the INSERT alone would. SQLite has no data-modifying CTE: two statements. ("n_"
+# parameters: a name of a column of devices would be taken for the UPDATE's SET clause.)
+_INSERT_AND_RAISE = _RAISE_COUNTER.add_cte(insert(requests_t).values(
+    {c.name: bindparam("n_" + c.name, type_=c.type) for c in requests_t.c}).cte("new_request"))
+
 
 class SqlRequestStore(RequestStore):
     def __init__(self, engine: Engine):
@@ -171,6 +178,10 @@ def _load(conn: Connection, device_id, seq, original_seq, key_id):
 
 def _save(conn: Connection, record: StoredRequest, is_new: bool) -> None:
     where = {"w_device_id": record.device_id, "w_key_id": record.key_id, "w_seq": record.seq}
+    if is_new and conn.dialect.name == "postgresql":
+        conn.execute(_INSERT_AND_RAISE, {**{"n_" + k: v for k, v in _values(record).items()},
+                                         **where})
+        return
     if is_new:
         conn.execute(_INSERT, _values(record))
     else:

@@ -17,6 +17,7 @@ from fleet_server.ledger.port import DebitRequest
 from fleet_server.ledger.reference import PotView
 from fleet_server.ledger.tables import OperationRow, PotRow
 from fleet_server.service_layer import registry
+from fleet_server.service_layer.unit_of_work import RetryRequest
 from fleet_server.settings import Settings
 from protocol import tokens
 from simulator.wire_terminal import WireTerminal
@@ -183,3 +184,17 @@ def test_counters_above_two_to_the_31_are_stored_and_raise_the_highest(fleet):
     device, _partner, stored, _sale = store.load(wire.device_id, seq,
                                                  key_id=wire.initial_key_id.upper())
     assert device.highest_seq == seq and stored.seq == seq
+
+
+def test_a_request_stored_twice_is_a_lost_race(fleet):
+    wire, _card = _terminal(fleet)
+    device = fleet.dispatcher.requests.store.load(wire.device_id, 0)[0]
+    record = StoredRequest(
+        device_id=wire.device_id, seq=7, kind=DEBIT, status=ANSWERED,
+        created_at=datetime.now(UTC), partner_id=device.partner_id, amount_cents=0,
+        key_id=wire.initial_key_id.upper(), result_payload=b"{}")
+    with fleet.dispatcher.requests.unit() as (bound, _ledger):
+        bound.save(record, True)
+    with pytest.raises(RetryRequest):
+        with fleet.dispatcher.requests.unit() as (bound, _ledger):
+            bound.save(record, True)
