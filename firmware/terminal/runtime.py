@@ -43,7 +43,7 @@ class Runtime:
         self.sales = 0
         self.last_error = None
         self.hb_every_ms = ((config or {}).get("hb") or 60) * 1000
-        self.hb_last = None
+        self.hb_last, self._asks = None, 0
         self.result_types = {topics.topic(self.dev, "debit_res"): "debit_res",
                              topics.topic(self.dev, "void_res"): "void_res"}
         self._was_idle = True
@@ -98,8 +98,14 @@ class Runtime:
                 self.hb_every_ms if self.config else 10000)):
             if self.hb_last is not None and self.config is None:
                 # Still no configuration: it answers our "online", which may have been lost
-                # (the server that had it died) or crossed our SUBSCRIBE on a broker cluster.
-                self._announce()
+                # (the server that had it died), or a broker cluster's node may deliver
+                # nothing on a moved session's subscription: say it again twice, then
+                # reconnect (to the next node, subscribing again).
+                self._asks += 1
+                if self._asks % 3:
+                    self._announce()
+                else:
+                    self.mqtt._drop(now, OSError(110, "no configuration"))
             self.hb_last = now
             self._heartbeat(now)
         if self.updater is not None:
@@ -247,6 +253,14 @@ class Runtime:
                 entry = self.journal.get()
                 if entry and entry["seq"] == action[1]:
                     self.mqtt.publish(entry["topic"], entry["payload"], 1)
+                    p = self.app.pending
+                    if p and p["tries"] % 3 == 0:
+                        # Asked three times, no answer: the connection may deliver nothing
+                        # (a broker cluster's node can keep a moved session's subscription
+                        # dead). A new one, on the next node, subscribes again. Counted once
+                        # more, so the ask that follows the reconnection does not drop it.
+                        p["tries"] += 1
+                        self.mqtt._drop(self.ticks_ms(), OSError(110, "no answer"))
             elif kind == "log":
                 self.log.add(action[1])
         if unsent:

@@ -39,12 +39,15 @@ def _statuses(broker):
             if t.endswith("/status")]
 
 
-def test_unconfigured_terminal_says_online_again_every_ten_seconds(tmp_path):
+def test_unconfigured_terminal_says_online_again_then_reconnects(tmp_path):
     runtime, broker, ticks = _runtime(str(tmp_path), None)
-    for t in range(0, 25001, 500):
+    drops = []
+    broker._drop = lambda now, err: drops.append((now, str(err)))
+    for t in range(0, 35001, 500):
         ticks[0] = t
         runtime.step()
     assert _statuses(broker) == ["online", "online", "online"]  # at 0, 10 and 20 s
+    assert [d[0] for d in drops] == [30000]  # then a new connection, subscribing again
 
 
 def test_configured_terminal_does_not(tmp_path):
