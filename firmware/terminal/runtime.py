@@ -254,11 +254,12 @@ class Runtime:
                 if entry and entry["seq"] == action[1]:
                     self.mqtt.publish(entry["topic"], entry["payload"], 1)
                     p = self.app.pending
-                    if p and p["tries"] % 3 == 0:
-                        # Asked three times, no answer: the connection may deliver nothing
+                    if p and p["tries"] % 6 == 0:
+                        # Asked six times (25 s), no answer: the connection may deliver nothing
                         # (a broker cluster's node can keep a moved session's subscription
-                        # dead). A new one, on the next node, subscribes again. Counted once
-                        # more, so the ask that follows the reconnection does not drop it.
+                        # dead). A new one, on the next node, subscribes again. Not sooner: a
+                        # slow server is no reason to reconnect. Counted once more, so the
+                        # ask that follows the reconnection does not drop it again.
                         p["tries"] += 1
                         self.mqtt._drop(self.ticks_ms(), OSError(110, "no answer"))
             elif kind == "log":
