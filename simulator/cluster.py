@@ -165,16 +165,20 @@ def wait_subscribed(terminals, timeout_s: float = 300.0) -> float:
 
 def recovery(sales, kills: list[dict], window_s: float = 10.0) -> list[dict]:
     """Per kill, how long a sale waited on account of it: over the sales in flight at the kill
-    (validated before, answered after) and those validated within window_s after it, the
+    (validated before, answered after) and those validated within window_s after it (and
+    before the next kill), the
     longest time from max(validation, kill) to the answer. `in_flight` counts the first."""
     out = []
+    starts = sorted(k["at"] for k in kills)
     for kill in kills:
         at, worst, in_flight = kill["at"], 0.0, 0
+        # A sale validated after the next kill is that kill's, not this one's.
+        until = min([t for t in starts if t > at] + [at + window_s])
         for sale in sales:
             if sale.confirmed is None or sale.latency_ms is None:
                 continue
             answered = sale.confirmed + sale.latency_ms / 1000
-            if answered < at or sale.confirmed > at + window_s:
+            if answered < at or sale.confirmed > until:
                 continue
             in_flight += sale.confirmed <= at
             worst = max(worst, answered - max(sale.confirmed, at))
