@@ -5,22 +5,14 @@ the printed sheet and the CSV export show the French label. SQLite and PostgreSQ
 import re
 
 import pytest
-from test_web_console import MASTER, csrf, logged_in, message
+import test_web_console
+from test_web_console import csrf, logged_in, message
 
-from fleet_server.bootstrap import bootstrap
 from fleet_server.ledger import categories, settlement
 from fleet_server.ledger.reference import PotView
-from fleet_server.settings import Settings
 from protocol import tokens
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def fleet(request, tmp_path):
-    url = (f"sqlite:///{tmp_path}/fleet.sqlite3" if request.param == "sqlite"
-           else request.getfixturevalue("fresh_postgres_url"))
-    fleet = bootstrap(Settings(db_url=url, master_secret=MASTER))
-    yield fleet
-    fleet.close()
+fleet = test_web_console.fleet  # the fixture: a server on SQLite and on PostgreSQL
 
 
 def test_a_new_database_lists_the_usual_categories_with_french_labels(fleet):
