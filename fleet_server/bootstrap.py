@@ -167,7 +167,7 @@ def wire_support(fleet: Fleet, store, clock) -> None:
     from fleet_server.service_layer.registry_gate import RegistryGate
 
     status = fleet.dispatcher.status
-    fleet.dispatcher.registered = RegistryGate(store.terminal)  # no live view for made-up ids
+    fleet.dispatcher.registered = RegistryGate(store.device_ids)  # no live view for made-up ids
     commands = CommandDesk(store, status, fleet.keys, publish, clock)
     fleet.dispatcher.support = commands
     fleet.extras["support"] = SupportDesk(store, status, commands,

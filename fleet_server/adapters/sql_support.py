@@ -71,6 +71,10 @@ class SqlSupportStore(SupportStore):
         with self._read.connect() as conn:
             return [_terminal(r) for r in conn.execute(_TERMINAL.order_by(_D.device_id))]
 
+    def device_ids(self) -> list[str]:
+        with self._read.connect() as conn:
+            return list(conn.execute(select(_D.device_id)).scalars())
+
     def terminal(self, device_id: str) -> TerminalInfo | None:
         with self._read.connect() as conn:
             row = conn.execute(_TERMINAL.where(_D.device_id == device_id)).first()

@@ -2,59 +2,60 @@
 
 On a broker without per-device access control (a dev Mosquitto, an open embedded broker)
 anyone can publish heartbeats and statuses under made-up ids; without this gate each one would
-grow the live view and the timeline for good. Registered ids are remembered once seen. An id
-not (yet) known is looked up in the registry every time it shows up, within a budget of
-lookups per second shared by all unknown ids, so a flood costs a bounded number of queries.
+grow the live view and the timeline for good.
 
-No refusal is remembered per id: a terminal whose first status arrives before its registration
-is committed (or whose registration a cached refusal had not seen) is let in at its very next
-message. An earlier version kept refusals for a minute; a terminal whose retained "online"
-status was refused then stayed out of the live view until a later heartbeat.
+The gate holds every registered id, read in one query at first use, and reads them again
+(one query) when an id it does not know shows up and the last read is older than a second. So
+a flood of made-up ids costs one query a second, and every registered terminal is let in at
+once even when thousands come back together: after a broker or server restart their retained
+"online" statuses all arrive in the same second, and a per-id lookup budget (an earlier
+version) dropped most of them, leaving terminals without their configuration for minutes.
+
+A terminal whose first status arrives before its registration is committed is let in at its
+next message once a second has passed: no refusal is remembered per id.
 """
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger("fleet.status")
 
-LOOKUPS_PER_S = 20
-MAX_KNOWN = 200_000
+REFRESH_EVERY_S = 1.0
 
 
 class RegistryGate:
-    def __init__(self, lookup: Callable[[str], object | None], per_second: int = LOOKUPS_PER_S,
+    def __init__(self, registered_ids: Callable[[], Iterable[str]],
+                 refresh_every_s: float = REFRESH_EVERY_S,
                  monotonic: Callable[[], float] = time.monotonic):
-        self.lookup, self.per_second, self.monotonic = lookup, per_second, monotonic
-        self.known: set[str] = set()
-        self.refused = 0
-        self._tokens, self._at = float(per_second), monotonic()
+        self.registered_ids, self.refresh_every_s = registered_ids, refresh_every_s
+        self.monotonic = monotonic
+        self.known: frozenset[str] | None = None  # read at first use
+        self.refused = self.reads = 0
+        self._read_at = float("-inf")
         self._lock = threading.Lock()
 
     def __call__(self, device_id: str) -> bool:
-        if device_id in self.known:
+        known = self.known
+        if known is not None and device_id in known:
             return True
         with self._lock:
-            now = self.monotonic()
-            self._tokens = min(self.per_second, self._tokens + (now - self._at) * self.per_second)
-            self._at = now
-            if self._tokens < 1:
-                self.refused += 1
-                return False  # over budget: dropped unasked, asked again next time
-            self._tokens -= 1
-        try:
-            found = self.lookup(device_id) is not None
-        except Exception:  # the registry cannot say: keep the view as it is, ask next time
-            log.exception("registry lookup of %s failed", device_id)
-            return False
-        if not found:
+            if (self.known is None or device_id not in self.known) and (
+                    self.monotonic() - self._read_at >= self.refresh_every_s):
+                self._read()
+            if self.known is not None and device_id in self.known:
+                return True
             self.refused += 1
-            if self.refused % 1000 == 1:
-                log.warning("status from %s, not in the registry: dropped (%d so far)",
-                            device_id, self.refused)
-            return False
-        if len(self.known) >= MAX_KNOWN:
-            self.known.clear()
-        self.known.add(device_id)
-        return True
+        if self.refused % 1000 == 1:
+            log.warning("status from %s, not in the registry: dropped (%d so far)",
+                        device_id, self.refused)
+        return False
+
+    def _read(self) -> None:
+        self._read_at = self.monotonic()
+        try:
+            self.known = frozenset(self.registered_ids())
+            self.reads += 1
+        except Exception:  # the registry cannot say: keep what is known, read again later
+            log.exception("registered device ids could not be read")

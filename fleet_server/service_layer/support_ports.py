@@ -47,6 +47,10 @@ class SupportStore(abc.ABC):
     @abc.abstractmethod
     def terminal(self, device_id: str) -> TerminalInfo | None: ...
 
+    @abc.abstractmethod
+    def device_ids(self) -> list[str]:
+        """Every registered device id (the live view's gate reads them in one query)."""
+
     # status, samples and timeline
     @abc.abstractmethod
     def write_batch(self, seen: list[Seen], events: list[TimelineEvent]) -> None:

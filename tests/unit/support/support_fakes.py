@@ -46,6 +46,9 @@ class FakeStore(SupportStore):
     def terminal(self, device_id):
         return self._terminals.get(device_id)
 
+    def device_ids(self):
+        return list(self._terminals)
+
     def write_batch(self, seen, events):
         if self.fail_writes:
             raise OSError("database away")
