@@ -71,7 +71,9 @@ class MqttBus:
         self.client.on_connect_fail = self._next_node
         self.client.on_message = self._on_message
         self.client.on_socket_open = _nodelay
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        # On a cluster the next node is worth trying soon: a surviving node may refuse the
+        # first attempts while its JetStream elects a new leader (a few seconds).
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2 if len(self.nodes) > 1 else 10)
         if username:  # the server account of `fleet broker-config`
             self.client.username_pw_set(username, password)
         if broker_uses_tls(url):  # the broker's certificate is checked against the fleet root
