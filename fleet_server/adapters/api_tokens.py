@@ -16,12 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from fleet_server.adapters.db import Base
+from fleet_server.domain.roles import PARTNER_ROLES, ROLES
 from fleet_server.ledger.tables import UTCDateTime
 
-OPERATOR, SUPPORT = "operator", "support"
-PARTNER_ADMIN, PARTNER_USER = "partner_admin", "partner_user"
-ROLES = (OPERATOR, SUPPORT, PARTNER_ADMIN, PARTNER_USER)
-PARTNER_ROLES = (PARTNER_ADMIN, PARTNER_USER)
 # last_used_at is written at most this often per token, so reading the API does not turn every
 # GET into a database write (on SQLite every write takes the one write lock).
 LAST_USED_PRECISION = timedelta(minutes=1)

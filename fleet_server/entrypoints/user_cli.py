@@ -13,7 +13,9 @@ in any case.
 
 import sys
 
-from fleet_server.service_layer.accounts_policy import ROLE_LABELS, ROLES, normalise_email
+from fleet_server.domain.roles import ROLES
+from fleet_server.entrypoints.web.labels import ROLES as ROLE_LABELS
+from fleet_server.service_layer.accounts_policy import normalise_email
 
 
 def add_user_parser(sub, common) -> None:

@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from fleet_server.domain.roles import PARTNER_ROLES, ROLES
 from fleet_server.service_layer.accounts_policy import (
-    PARTNER_ROLES,
-    ROLES,
     Throttle,
     normalise_email,
     password_problems,

@@ -7,13 +7,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-OPERATOR, SUPPORT = "operator", "support"
-PARTNER_ADMIN, PARTNER_USER = "partner_admin", "partner_user"
-ROLES = (OPERATOR, SUPPORT, PARTNER_ADMIN, PARTNER_USER)
-PARTNER_ROLES = (PARTNER_ADMIN, PARTNER_USER)
-ROLE_LABELS = {OPERATOR: "Opérateur du programme", SUPPORT: "Assistance",
-               PARTNER_ADMIN: "Administrateur partenaire", PARTNER_USER: "Utilisateur partenaire"}
-
 PASSWORD_MIN = 12
 PASSWORD_MAX = 128  # bounds the hashing work an attacker can ask for
 SPECIALS = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")

@@ -5,6 +5,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from fleet_server.domain.roles import PARTNER_ADMIN
 from fleet_server.domain.support import (
     CATEGORIES,
     REASON_MIN,
@@ -21,7 +22,7 @@ from fleet_server.service_layer.device_status import StatusTracker
 from fleet_server.service_layer.support_ports import SupportStore
 
 SYSTEM = "surveillance"  # the author of what the alert monitor does by itself
-PARTNER = "partner_admin"  # the role a partner's help request is made under
+PARTNER = PARTNER_ADMIN  # the role a partner's help request is made under
 log = logging.getLogger("fleet.support")
 
 # Told of a change the partner follows: (intervention after the change, who made it, what:

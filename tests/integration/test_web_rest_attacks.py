@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from fleet_stack import Stack
 from test_web_console import PASSWORD, csrf, logged_in
 
-from fleet_server.adapters.api_tokens import OPERATOR, issue_token
+from fleet_server.adapters.api_tokens import issue_token
 from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import bootstrap
+from fleet_server.domain.roles import OPERATOR
 from fleet_server.entrypoints.app import create_app
 from fleet_server.ledger.port import DebitRequest
 from fleet_server.service_layer import registry

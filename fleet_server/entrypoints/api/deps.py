@@ -17,23 +17,23 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from fleet_server.adapters.api_tokens import (
+from fleet_server.adapters.api_tokens import Principal, authenticate
+from fleet_server.bootstrap import Fleet
+from fleet_server.domain.roles import (
     OPERATOR,
     PARTNER_ADMIN,
+    PARTNER_ROLES,
     PARTNER_USER,
+    ROLES,
     SUPPORT,
-    Principal,
-    authenticate,
 )
-from fleet_server.bootstrap import Fleet
 from fleet_server.ledger.reference import ReferenceLedger
 from protocol import errors, tokens
 from protocol.errors import ProtocolError
 
-__all__ = ["OPERATOR", "SUPPORT", "PARTNER_ADMIN", "PARTNER_USER", "Principal"]
+__all__ = ["OPERATOR", "SUPPORT", "PARTNER_ADMIN", "PARTNER_USER", "PARTNER_ROLES", "Principal"]
 
-ALL_ROLES = (OPERATOR, SUPPORT, PARTNER_ADMIN, PARTNER_USER)
-PARTNER_ROLES = (PARTNER_ADMIN, PARTNER_USER)
+ALL_ROLES = ROLES
 
 # Field types. Identifiers are short and plain; free text has no control characters
 # (PostgreSQL refuses NUL in text, and nothing we show needs them).

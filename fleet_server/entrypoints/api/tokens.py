@@ -25,7 +25,7 @@ TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 class TokenIn(StrictModel):
     name: TokenName
-    role: Literal["operator", "support", "partner_admin", "partner_user"]
+    role: Literal["operator", "support", "partner_admin", "partner_user"]  # domain.roles.ROLES
     partner_id: PartnerId | None = None
 
     @model_validator(mode="after")

@@ -28,17 +28,16 @@ from markupsafe import Markup, escape
 
 from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import Fleet
-from fleet_server.entrypoints.web import labels
-from fleet_server.entrypoints.web.layout import format_cents, format_paris, navigation
-from fleet_server.service_layer.accounts import AccountService, User
-from fleet_server.service_layer.accounts_policy import (
+from fleet_server.domain.roles import (
     OPERATOR,
     PARTNER_ADMIN,
     PARTNER_ROLES,
     PARTNER_USER,
-    ROLE_LABELS,
     SUPPORT,
 )
+from fleet_server.entrypoints.web import labels
+from fleet_server.entrypoints.web.layout import format_cents, format_paris, navigation
+from fleet_server.service_layer.accounts import AccountService, User
 
 __all__ = ["OPERATOR", "SUPPORT", "PARTNER_ADMIN", "PARTNER_USER", "PARTNER_ROLES", "WebUser",
            "FleetDep", "require_user", "render", "templates", "redirect", "PageError"]
@@ -52,7 +51,7 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["euros"] = format_cents
 templates.env.filters["paris"] = format_paris
-templates.env.globals["ROLE_LABELS"] = ROLE_LABELS
+templates.env.globals["ROLE_LABELS"] = labels.ROLES
 labels.install(templates.env)
 
 WebUser = User  # who is logged in: id, email, name, role, partner_id

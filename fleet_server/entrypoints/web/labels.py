@@ -8,10 +8,13 @@ is rather than hidden, so a new one is visible and gets its word added here.
 
 import re
 
+from fleet_server.domain.roles import OPERATOR, PARTNER_ADMIN, PARTNER_USER, SUPPORT
 from fleet_server.domain.support import STATUSES
 from fleet_server.domain.support_alerts import KINDS as ALERT_KINDS  # noqa: F401 (for the CLI)
 from protocol import errors
 
+ROLES = {OPERATOR: "Opérateur du programme", SUPPORT: "Assistance",
+         PARTNER_ADMIN: "Administrateur partenaire", PARTNER_USER: "Utilisateur partenaire"}
 DEVICE_STATES = {"provisioned": "en préparation", "assigned": "alloué, à mettre en service",
                  "active": "en service", "suspended": "suspendu", "retired": "retiré"}
 EVENT_KINDS = {"status": "Connexion", "error": "Erreur", "reboot": "Redémarrage",

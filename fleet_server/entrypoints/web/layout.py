@@ -7,7 +7,7 @@ desk adds its pages for the support role, for instance), so this file needs no e
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from fleet_server.service_layer.accounts_policy import (
+from fleet_server.domain.roles import (
     OPERATOR,
     PARTNER_ADMIN,
     PARTNER_USER,

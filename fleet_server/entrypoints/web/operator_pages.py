@@ -6,10 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 
 from fleet_server.adapters.smtp_mailer import MailFailed, MailNotConfigured
+from fleet_server.domain.roles import OPERATOR, PARTNER_ADMIN, PARTNER_ROLES, STAFF_ROLES
 from fleet_server.entrypoints.web.deps import (
-    OPERATOR,
-    PARTNER_ADMIN,
-    SUPPORT,
     AccountsDep,
     WebUser,
     redirect,
@@ -112,7 +110,7 @@ def agreement_status(user: Operator, console: OperatorDep, agreement_id: str,
 @router.post("/operator/partners/{partner_id}/users")
 def invite_partner_user(user: Operator, accounts: AccountsDep, partner_id: str, email: Field,
                         role: Field = PARTNER_ADMIN):
-    role = role if role in (PARTNER_ADMIN, "partner_user") else PARTNER_ADMIN
+    role = role if role in PARTNER_ROLES else PARTNER_ADMIN
     return redirect(f"/operator/partners/{partner_id[:40]}",
                     _invite(accounts, email, role, partner_id[:40]))
 
@@ -149,7 +147,7 @@ def users(request: Request, user: Operator, accounts: AccountsDep):
 
 @router.post("/operator/users")
 def invite_staff(user: Operator, accounts: AccountsDep, email: Field, role: Field):
-    if role not in (OPERATOR, SUPPORT):
+    if role not in STAFF_ROLES:
         return redirect("/operator/users", "Profil inconnu.")
     return redirect("/operator/users", _invite(accounts, email, role, None))
 
