@@ -27,7 +27,7 @@ def build_broker_access(settings) -> BrokerAccess:
     ca = None
     pki_dir = getattr(settings, "pki_dir", None)
     if pki_dir:
-        from provisioning.pki import CertificateAuthority
+        from fleet_server.adapters.pki import CertificateAuthority
 
         ca = CertificateAuthority(pki_dir)
     return BrokerSecurity(directory, ca)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fleet_server.adapters.pki import CertificateAuthority
+from fleet_server.adapters.secure_files import ensure_private_dir, write_private, write_public
 from provisioning.flash import device_json
 from provisioning.labels import Label, write_sheets
-from provisioning.pki import CertificateAuthority
-from provisioning.secure_files import ensure_private_dir, write_private, write_public
 
 MAX_COUNT = 10_000
 MODEL = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")

@@ -14,10 +14,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fleet_server.adapters.data_dir import data_dir, secrets_folder
+from fleet_server.adapters.pki import CertificateAuthority, PkiError
 from provisioning.batch import BatchError
-from provisioning.data_dir import data_dir, secrets_folder
 from provisioning.flash import FlashError
-from provisioning.pki import CertificateAuthority, PkiError
 
 
 def _ca(args) -> CertificateAuthority:
@@ -38,7 +38,7 @@ def cmd_pki(args) -> int:
     elif args.action == "renew":
         cred = ca.renew(_one(args.target, "DEVICE"), new_key=args.new_key)
         out = secrets_folder(args.out or ".", "renewed")
-        from provisioning.secure_files import write_private, write_public
+        from fleet_server.adapters.secure_files import write_private, write_public
 
         write_public(out / "cert.der", cred.cert_der)
         if cred.key_der:

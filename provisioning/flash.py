@@ -127,7 +127,7 @@ class DirectoryTarget:
         return st.f_bavail * st.f_frsize
 
     def write(self, path: str, data: bytes) -> None:
-        from provisioning.secure_files import write_private, write_public
+        from fleet_server.adapters.secure_files import write_private, write_public
 
         target = self.root / path
         if not target.resolve().is_relative_to(self.root.resolve()):

@@ -125,7 +125,7 @@ class BrokerSecurity:
     deny in the ACL, and a running Mosquitto reloads both (SIGHUP).
 
     config_dir is the folder written by `fleet broker-config` (acl, revoked-devices.txt);
-    `ca` is a provisioning.pki.CertificateAuthority or None (no PKI: ACL only);
+    `ca` is a fleet_server.adapters.pki.CertificateAuthority or None (no PKI: ACL only);
     `broker_pid` an int or a callable returning the running Mosquitto's pid; by default the
     pid in config_dir/mosquitto.pid (written by `mosquitto -d` with the generated config), used
     only if that process is a Mosquitto (a stale file must not signal someone else).
@@ -188,7 +188,7 @@ class BrokerSecurity:
             raise ValueError(f"{device_id!r} is not a device id")
         with _REVOKE_LOCK:
             if self.ca is not None:
-                from provisioning.pki import PkiError
+                from fleet_server.adapters.pki import PkiError
 
                 try:
                     self.ca.revoke(device_id)

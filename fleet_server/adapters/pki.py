@@ -29,9 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from protocol import tokens
-from provisioning.secure_files import write_private, write_public
-from provisioning.x509_tools import (  # noqa: F401  (PkiError, load_certificate: public here)
+from fleet_server.adapters.secure_files import write_private, write_public
+from fleet_server.adapters.x509_tools import (  # noqa: F401  (PkiError, load_certificate: public here)
     DeviceCredentials,
     PkiError,
     dn,
@@ -41,6 +40,7 @@ from provisioning.x509_tools import (  # noqa: F401  (PkiError, load_certificate
     pem_key,
     sign,
 )
+from protocol import tokens
 
 ROOT_DAYS, ISSUING_DAYS, LEAF_DAYS = 20 * 365, 10 * 365, 5 * 365
 CRL_DAYS = 30  # Mosquitto refuses every client once the CRL expires: refresh it before then

@@ -43,7 +43,7 @@ def generate(out: Path, pki: Path, tls_port: int = 8883, dev_port: int | None = 
              server_password: str | None = None, run_as: str | None = None,
              renew_cert: bool = False) -> list[str]:
     """Write the broker's files; returns lines to show the operator (no secrets)."""
-    from provisioning.pki import CertificateAuthority
+    from fleet_server.adapters.pki import CertificateAuthority
 
     out, pki = Path(out).resolve(), Path(pki).resolve()
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -108,13 +108,13 @@ def add_parser(sub) -> None:
 
 
 def cmd_broker_config(args) -> int:
-    from provisioning.pki import PkiError
+    from fleet_server.adapters.pki import PkiError
 
     for port in (args.tls_port, args.dev_port):
         if not 0 <= port <= 65535:
             print(f"fleet broker-config: port {port} out of range", file=sys.stderr)
             return 2
-    from provisioning.data_dir import InsideRepository, secrets_folder
+    from fleet_server.adapters.data_dir import InsideRepository, secrets_folder
 
     try:
         out, pki = secrets_folder(args.out, "broker"), secrets_folder(args.pki, "pki")

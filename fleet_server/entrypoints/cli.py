@@ -165,9 +165,9 @@ def _device_action(fleet, args, now) -> int:
 def _renew_certificate(fleet, device_id: str, args) -> None:
     from pathlib import Path
 
+    from fleet_server.adapters.pki import CertificateAuthority, PkiError
+    from fleet_server.adapters.secure_files import write_private, write_public
     from fleet_server.service_layer import device_lifecycle
-    from provisioning.pki import CertificateAuthority, PkiError
-    from provisioning.secure_files import write_private, write_public
 
     pki = args.pki or fleet.settings.pki_dir
     if not pki:

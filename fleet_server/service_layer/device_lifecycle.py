@@ -231,8 +231,8 @@ def retire_device(uow: UnitOfWork, device_id: str, now: datetime,
 
 def renew_certificate(uow: UnitOfWork, device_id: str, ca, new_key: bool = False):
     """A new certificate for a registered, not retired terminal from the fleet CA
-    (provisioning.pki.CertificateAuthority.renew: new serial and validity, the same key or a
-    new pair). Returns the CA's DeviceCredentials; the caller writes them for the board."""
+    (fleet_server.adapters.pki.CertificateAuthority.renew: new serial and validity, the same key
+    or a new pair). Returns the CA's DeviceCredentials; the caller writes them for the board."""
     with uow:
         device = _get(uow, device_id)
         if device.state == "retired":

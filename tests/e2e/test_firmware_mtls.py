@@ -30,10 +30,10 @@ from fleet_server.adapters.broker_security import (  # noqa: E402
     BrokerSecurity,
 )
 from fleet_server.adapters.mosquitto import find_mosquitto  # noqa: E402
+from fleet_server.adapters.pki import CertificateAuthority  # noqa: E402
 from fleet_server.service_layer import registry  # noqa: E402
 from provisioning.firmware_build import build, find_mpy_cross  # noqa: E402
 from provisioning.flash import provision_into_directory  # noqa: E402
-from provisioning.pki import CertificateAuthority  # noqa: E402
 
 pytestmark = [pytest.mark.broker, pytest.mark.micropython]
 

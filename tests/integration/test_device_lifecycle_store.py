@@ -14,13 +14,13 @@ from sqlalchemy import text
 from fleet_server.adapters import orm
 from fleet_server.adapters.db import make_engine, make_session_factory
 from fleet_server.adapters.migrations import config, upgrade
+from fleet_server.adapters.pki import CertificateAuthority
 from fleet_server.adapters.sql_request_store import SqlRequestStore
 from fleet_server.adapters.sql_uow import SqlUnitOfWork
 from fleet_server.domain.requests import ANSWERED, DEBIT, StoredRequest
 from fleet_server.entrypoints import cli
 from fleet_server.service_layer import registry, rekey
 from fleet_server.service_layer.keys import KeyStore
-from provisioning.pki import CertificateAuthority
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 MASTER = "lifecycle-store-master-secret-0123456789abcdef"

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 
 from fleet_server.adapters.broker_security import SERVER_USER, BrokerSecurity, takeover
 from fleet_server.adapters.mosquitto import MosquittoProcess, free_port
+from fleet_server.adapters.pki import CertificateAuthority
 from fleet_server.entrypoints.broker_config import generate
 from protocol import tokens
-from provisioning.pki import CertificateAuthority
 
 SERVER_PASSWORD = "server-password-for-tests-0123"
 

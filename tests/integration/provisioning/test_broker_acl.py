@@ -8,8 +8,8 @@ import time
 import pytest
 from secure_broker import Client, device_client, new_device_id, server_client
 
+from fleet_server.adapters.pki import CertificateAuthority
 from protocol import topics
-from provisioning.pki import CertificateAuthority
 
 pytestmark = pytest.mark.broker
 

@@ -9,8 +9,8 @@ from secure_broker import Client, device_client, new_device_id
 from fleet_server.adapters.broker_security import SERVER_USER, hash_password
 from fleet_server.adapters.embedded_broker import EmbeddedBroker, EmbeddedSecurity
 from fleet_server.adapters.mosquitto import free_port
+from fleet_server.adapters.pki import CertificateAuthority
 from protocol import topics
-from provisioning.pki import CertificateAuthority
 
 PASSWORD = "embedded-server-password-1"
 

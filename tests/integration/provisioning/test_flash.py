@@ -17,6 +17,7 @@ from real_parts import missing
 from secure_broker import new_device_id
 from unix_board import UnixBoard
 
+from fleet_server.adapters.pki import CertificateAuthority
 from provisioning.board import BoardTarget
 from provisioning.firmware_build import build, find_mpy_cross
 from provisioning.flash import (
@@ -28,7 +29,6 @@ from provisioning.flash import (
     sha256,
     write_files,
 )
-from provisioning.pki import CertificateAuthority
 
 pytestmark = pytest.mark.micropython
 MPREMOTE = str(Path(sys.executable).parent / "mpremote")

@@ -53,7 +53,7 @@ def test_the_provisioned_der_files_connect_and_the_server_is_checked(
     wrong_name = run_tls(micropython_bin, tmp_path, secure_broker, cred.cert_der,
                          cred.key_der, root, host="broker.elsewhere.example")
     assert "REFUSED" in wrong_name and "does not match" in wrong_name, wrong_name
-    from provisioning.pki import CertificateAuthority
+    from fleet_server.adapters.pki import CertificateAuthority
 
     other = CertificateAuthority(tmp_path / "other")
     other.init()

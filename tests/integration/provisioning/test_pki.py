@@ -1,4 +1,4 @@
-"""provisioning/pki.py: the fleet CA, device and broker certificates, CRL, renewal, and the
+"""fleet_server/adapters/pki.py: the fleet CA, device and broker certificates, CRL, renewal, and the
 refusal of malformed, foreign, expired or revoked certificates and malformed requests."""
 
 import os
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from secure_broker import new_device_id
 
-from provisioning.pki import CertificateAuthority, PkiError, load_certificate
+from fleet_server.adapters.pki import CertificateAuthority, PkiError, load_certificate
 
 
 @pytest.fixture(scope="module")
