@@ -221,9 +221,15 @@ def cmd_seed_demo(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from fleet_server.entrypoints.demo import run_demo
-
-    return run_demo(_settings(args))
+    """The demo runs simulated terminals, so it is the simulator's command (`fleet-demo`): the
+    simulator builds on this package, never the other way round. Hand over to it, options and
+    all, in this process's place (Ctrl-C and the exit code are the demo's own)."""
+    argv = [sys.executable, "-m", "simulator.demo_cli"] + (["-v"] if args.verbose else [])
+    for option in ("db", "ledger_url", "port", "host", "mqtt_port"):
+        if getattr(args, option, None) is not None:
+            argv += ["--" + option.replace("_", "-"), str(getattr(args, option))]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
 
 
 def build_parser() -> argparse.ArgumentParser:
