@@ -16,7 +16,7 @@ venv: $(STAMP)
 
 # make demo PORT=8001 MQTT_PORT=1885 when the default ports are taken.
 demo: $(STAMP)
-	$(BIN)/fleet demo $(if $(PORT),--port $(PORT)) $(if $(MQTT_PORT),--mqtt-port $(MQTT_PORT))
+	$(BIN)/fleet-demo $(if $(PORT),--port $(PORT)) $(if $(MQTT_PORT),--mqtt-port $(MQTT_PORT))
 
 test: $(STAMP)
 	bash scripts/test.sh $(ARGS)

@@ -1,7 +1,7 @@
 """The demo's terminals: the real firmware, selling the demo codes gently.
 
-`fleet demo` (fleet_server/entrypoints/demo.py) calls provision_demo_flash() for its three
-terminals and one more for `terminal-sim run`, then start_demo_terminals(). Flash directories
+`fleet-demo` (simulator/demo_cli.py) calls provision_demo_flash() for its three
+terminals and one more for `terminal-sim run`, then DemoTerminals(...).start(). Flash directories
 live in <demo dir>/flash/<name>/ and are kept between runs: the DUKPT counter on "flash" moves
 on, as on a board, so a counter is never used twice.
 """

@@ -1,14 +1,27 @@
-"""`fleet demo`: embedded broker, SQLite, demo data, the server, and three simulated terminals
-running the real firmware (simulator/) that sell the demo codes gently; one more terminal is
-provisioned for `terminal-sim run`, the interactive one.
+"""`fleet-demo` (what `make demo` and `fleet demo` run): embedded broker, SQLite, demo data, the
+server, and three simulated terminals running the real firmware that sell the demo codes
+gently; one more terminal is provisioned for `terminal-sim run`, the interactive one.
+
+It lives in the simulator because it runs simulated terminals: the simulator builds on the
+fleet server, never the other way round (docs/architecture.md).
 """
 
+import argparse
 import json
+import sys
 from pathlib import Path
 
+from fleet_server.bootstrap import bootstrap, connect_broker
 from fleet_server.demo import PARTNERS, seed_demo
 from fleet_server.demo_terminal_codes import FILE as TERMINAL_CODES
+from fleet_server.entrypoints import http_serve, logs
+from fleet_server.entrypoints.app import create_app
+from fleet_server.entrypoints.ports import check_ports
+from fleet_server.entrypoints.scheduler import start_scheduler
+from fleet_server.entrypoints.web.demo_accounts import seed_demo_accounts
+from fleet_server.settings import Settings
 from protocol import errors, text
+from simulator.demo import INTERACTIVE, DemoTerminals, provision_demo_flash
 
 DEMO_DIR = Path("demo-codes")
 
@@ -19,13 +32,6 @@ DEMO_SUPPORT = {"support_phone": "01 99 00 12 34",
 
 
 def run_demo(settings) -> int:
-    from fleet_server.bootstrap import bootstrap, connect_broker
-    from fleet_server.entrypoints import http_serve
-    from fleet_server.entrypoints.app import create_app
-    from fleet_server.entrypoints.ports import check_ports
-    from fleet_server.entrypoints.scheduler import start_scheduler
-    from simulator.demo import INTERACTIVE, DemoTerminals, provision_demo_flash
-
     check_ports(settings, embedded_broker=True, make_target="demo")
     # The demo partners' support line, unless FLEET_SUPPORT_* give one (01 99 00: a range
     # kept for fiction).
@@ -34,11 +40,8 @@ def run_demo(settings) -> int:
     fleet = bootstrap(settings)
     for line in seed_demo(fleet, DEMO_DIR):
         print(line)
-    if _has_console():
-        from fleet_server.entrypoints.web.demo_accounts import seed_demo_accounts
-
-        for line in seed_demo_accounts(fleet):
-            print(line)
+    for line in seed_demo_accounts(fleet):
+        print(line)
     connect_broker(fleet)
     start_scheduler(fleet)
     flash = provision_demo_flash(fleet, DEMO_DIR, fleet.bus.host, fleet.bus.port)
@@ -50,9 +53,8 @@ def run_demo(settings) -> int:
     demo = DemoTerminals([flash[t["device_id"]] for t in terminals], codes, categories,
                          on_sale=_print_sale).start()
     base = f"http://{settings.http_host}:{settings.http_port}"
-    console = f"{base}/login" if _has_console() else None
     print(f"\nDemo running. API docs: {base}/docs   health: {base}/health"
-          + (f"   console: {console}" if console else ""))
+          f"   console: {base}/login")
     print(f"MQTT broker: {fleet.bus.host}:{fleet.bus.port}   database: {settings.db_url}")
     print(f"{len(terminals)} simulated terminals (the real firmware) are selling.")
     print(f"Demo codes to scan: {DEMO_DIR.resolve()}/codes.md")
@@ -68,14 +70,6 @@ def run_demo(settings) -> int:
     return 0
 
 
-def _has_console() -> bool:
-    try:
-        import fleet_server.entrypoints.web  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _print_sale(sale) -> None:
     shown = text.format_cents(sale.amount_cents)
     what = "cancel" if sale.kind == "void" else "sale"
@@ -86,3 +80,38 @@ def _print_sale(sale) -> None:
     else:
         outcome = f"{sale.outcome} ({sale.code})"
     print(f"[{sale.device_id}] {what} {sale.token} {shown}: {outcome}", flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fleet-demo", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--db", help="database URL (default: SQLite in the working directory)")
+    parser.add_argument("--ledger-url", help="external ledger (default: the reference ledger)")
+    parser.add_argument("--port", type=int, help="HTTP port")
+    parser.add_argument("--host", help="HTTP address (default 127.0.0.1)")
+    parser.add_argument("--mqtt-port", type=int,
+                        help="the embedded broker's port (default 1884; make demo MQTT_PORT=N)")
+    return parser
+
+
+def settings_from(args) -> Settings:
+    overrides = {name: value for name, value in (
+        ("db_url", args.db), ("ledger_url", args.ledger_url), ("http_port", args.port),
+        ("http_host", args.host), ("embedded_mqtt_port", args.mqtt_port)) if value is not None}
+    return Settings(**overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(args.verbose)
+    try:
+        return run_demo(settings_from(args))
+    except (ValueError, LookupError) as err:  # a busy port, a bad setting: one line
+        print(f"fleet-demo: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
