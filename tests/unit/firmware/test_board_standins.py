@@ -9,13 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from terminal.boards import build_drivers, load
 
 REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal.boards import build_drivers, load  # noqa: E402
 
 # Loaded from its file: bench/ on sys.path would shadow packages with its own module names.
 _spec = importlib.util.spec_from_file_location("board_standins",

@@ -1,18 +1,9 @@
 """Buzzer tunes and LED patterns, played without blocking by tick(now_ms)."""
 
-import sys
-from pathlib import Path
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal.drivers.buzzer import BUZZER_PATTERNS, LED_PATTERNS, Buzzer, Led  # noqa: E402
-from terminal.drivers.sim import SimBuzzer, SimLED, SimPin, SimPWM  # noqa: E402
+from terminal.drivers.buzzer import BUZZER_PATTERNS, LED_PATTERNS, Buzzer, Led
+from terminal.drivers.sim import SimBuzzer, SimLED, SimPin, SimPWM
 
 APP_BEEPS = ("click", "alert", "happy", "sad")  # docs/firmware.md: the app's beep actions
 APP_LEDS = ("idle", "offline", "wait", "ok", "fail", "update")

@@ -1,22 +1,13 @@
 """The counter application, walked through whole flows the way the runtime drives it."""
 
-import sys
-from pathlib import Path
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from terminal import screens
+from terminal.app import CounterApp
+from terminal.keyentry import AmountEntry, CodeEntry
 
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal import screens  # noqa: E402
-from terminal.app import CounterApp  # noqa: E402
-from terminal.keyentry import AmountEntry, CodeEntry  # noqa: E402
-
-from protocol.errors import CODES  # noqa: E402
-from protocol.tokens import make_card, make_voucher  # noqa: E402
+from protocol.errors import CODES
+from protocol.tokens import make_card, make_voucher
 
 CARD = make_card("12345678901")
 VOUCHER = make_voucher("2DZHB6PQ")

@@ -2,22 +2,13 @@
 most 8 lines, title on an inverted bar. On CPython SimDisplay keeps the text-lines model (no
 framebuf here); the pixels are checked on the MicroPython binary (check_drivers.py)."""
 
-import sys
-from pathlib import Path
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from terminal import screens
+from terminal.drivers.display_ssd1306 import SSD1306, Screen, layout, message
+from terminal.drivers.sim import SimDisplay
 
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal import screens  # noqa: E402
-from terminal.drivers.display_ssd1306 import SSD1306, Screen, layout, message  # noqa: E402
-from terminal.drivers.sim import SimDisplay  # noqa: E402
-
-from protocol.text import ascii_fold  # noqa: E402
+from protocol.text import ascii_fold
 
 FRENCH = [
     "Solde insuffisant sur la carte",

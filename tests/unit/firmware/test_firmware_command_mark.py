@@ -1,16 +1,8 @@
 """Commands are single use across reboots: the persisted high-water mark of command times."""
 
-import sys
-from pathlib import Path
+from terminal.commands import MAX_SAME_TS, CommandHandler
 
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal.commands import MAX_SAME_TS, CommandHandler  # noqa: E402
-
-from protocol import auth, messages  # noqa: E402
+from protocol import auth, messages
 
 DEV = "0123456789A"
 KEY = bytes(range(32))

@@ -1,21 +1,13 @@
 """Remote commands on the terminal: MAC, expiry, id dedup, dispatch, hostile input."""
 
 import json
-import sys
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from terminal.commands import CommandHandler
+from terminal.heartbeat import build_heartbeat
 
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal.commands import CommandHandler  # noqa: E402
-from terminal.heartbeat import build_heartbeat  # noqa: E402
-
-from protocol import auth, messages  # noqa: E402
+from protocol import auth, messages
 
 DEV = "0123456789A"
 KEY = bytes(range(32))

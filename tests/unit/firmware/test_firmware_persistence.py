@@ -3,21 +3,13 @@
 import binascii
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
+from terminal import keys, store
+from terminal.journal import Journal
+from terminal.ringlog import RingLog
 
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal import keys, store  # noqa: E402
-from terminal.journal import Journal  # noqa: E402
-from terminal.ringlog import RingLog  # noqa: E402
-
-from protocol import auth, dukpt, messages  # noqa: E402
+from protocol import auth, dukpt, messages
 
 BDK = bytes(range(16))
 IKID = bytes.fromhex("1234567890123456")

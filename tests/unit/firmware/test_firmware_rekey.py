@@ -4,23 +4,15 @@ binary in tests/e2e/test_rekey_firmware.py."""
 
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from terminal import keys, store
+from terminal.commands import CommandHandler
 
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal import keys, store  # noqa: E402
-from terminal.commands import CommandHandler  # noqa: E402
-
-from protocol import auth, dukpt, keywrap, messages  # noqa: E402
-from protocol.errors import ProtocolError  # noqa: E402
+from protocol import auth, dukpt, keywrap, messages
+from protocol.errors import ProtocolError
 
 BDK = bytes(range(16))
 DEV = "CT4F7KQ2MZ1"

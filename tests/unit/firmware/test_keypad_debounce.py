@@ -1,18 +1,9 @@
 """4x4 keypad: the real scan code on SimMatrix wires; bounces, held keys, ghosting."""
 
-import sys
-from pathlib import Path
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal.drivers.keypad_matrix import KEYS, Keypad  # noqa: E402
-from terminal.drivers.sim import SimMatrix  # noqa: E402
+from terminal.drivers.keypad_matrix import KEYS, Keypad
+from terminal.drivers.sim import SimMatrix
 
 DEBOUNCE = 30
 

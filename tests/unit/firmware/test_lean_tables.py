@@ -2,20 +2,13 @@
 says: the decline/error table looked up in one string agrees with the server's dict, and the
 build names each .mpy by its dotted module name (docs/firmware.md, "Identifiers")."""
 
-import sys
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-REPO = Path(__file__).resolve().parents[3]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from protocol import errors  # noqa: E402
-from protocol.errors import ProtocolError  # noqa: E402
-from provisioning.firmware_build import module_name  # noqa: E402
+from protocol import errors
+from protocol.errors import ProtocolError
+from provisioning.firmware_build import module_name
 
 
 def test_the_table_lookups_agree_with_the_codes_dict():

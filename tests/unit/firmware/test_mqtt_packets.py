@@ -4,17 +4,14 @@ The same vectors (tests/micropython/mqtt_vectors.json) run on the MicroPython bi
 tests/micropython/check_mqtt.py."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from terminal.mqtt import packets as pk
 
 REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO / "firmware"))
-
-from terminal.mqtt import packets as pk  # noqa: E402
 
 VECTORS = json.loads((REPO / "tests/micropython/mqtt_vectors.json").read_text())
 

@@ -3,22 +3,14 @@ server answers that status with the configuration, and the first answer can be l
 server process that had the status died before sending it, or on a broker cluster the
 retained configuration crossed the terminal's SUBSCRIBE). Configured, it stays quiet."""
 
-import sys
-from pathlib import Path
+from terminal.boards import build_drivers, load
+from terminal.journal import Journal
+from terminal.keys import KeyVault, provision
+from terminal.ringlog import RingLog
+from terminal.runtime import Runtime
+from test_runtime_unset_clock import DEV, WiredBroker
 
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal.boards import build_drivers, load  # noqa: E402
-from terminal.journal import Journal  # noqa: E402
-from terminal.keys import KeyVault, provision  # noqa: E402
-from terminal.ringlog import RingLog  # noqa: E402
-from terminal.runtime import Runtime  # noqa: E402
-from test_runtime_unset_clock import DEV, WiredBroker  # noqa: E402
-
-from protocol import messages  # noqa: E402
+from protocol import messages
 
 NOW = 1790000000
 

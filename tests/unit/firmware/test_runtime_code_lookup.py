@@ -1,23 +1,16 @@
 """The real Runtime (CPython, unix_sim drivers) asks a scanned coupon's value: a code_req MACed
 with the command key, no DUKPT counter spent; only the answer bound to that request is taken."""
 
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from terminal.boards import build_drivers, load
+from terminal.journal import Journal
+from terminal.keys import KeyVault, provision
+from terminal.ringlog import RingLog
+from terminal.runtime import Runtime
+from test_runtime_unset_clock import WiredBroker
 
-from terminal.boards import build_drivers, load  # noqa: E402
-from terminal.journal import Journal  # noqa: E402
-from terminal.keys import KeyVault, provision  # noqa: E402
-from terminal.ringlog import RingLog  # noqa: E402
-from terminal.runtime import Runtime  # noqa: E402
-from test_runtime_unset_clock import WiredBroker  # noqa: E402
-
-from protocol import auth, messages, tokens, topics  # noqa: E402
+from protocol import auth, messages, tokens, topics
 
 DEV = tokens.make_device_id("ABCDEFGH")
 COMMAND_KEY = bytes.fromhex("22" * 32)

@@ -1,21 +1,13 @@
 """A board boots at 2000-01-01 until NTP answers: the real Runtime (CPython, unix_sim drivers)
 must still come online, and refuse a sale at once without spending a DUKPT counter."""
 
-import sys
-from pathlib import Path
+from terminal.boards import build_drivers, load
+from terminal.journal import Journal
+from terminal.keys import KeyVault, provision
+from terminal.ringlog import RingLog
+from terminal.runtime import Runtime
 
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal.boards import build_drivers, load  # noqa: E402
-from terminal.journal import Journal  # noqa: E402
-from terminal.keys import KeyVault, provision  # noqa: E402
-from terminal.ringlog import RingLog  # noqa: E402
-from terminal.runtime import Runtime  # noqa: E402
-
-from protocol import messages, tokens  # noqa: E402
+from protocol import messages, tokens
 
 BOARD_EPOCH_2000 = 946684800 + 30
 DEV = tokens.make_device_id("ABCDEFGH")

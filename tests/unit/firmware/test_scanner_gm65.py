@@ -2,20 +2,11 @@
 against the SimUART module twin. Frame bytes come from the worked examples of the Grow GM65
 manual (chapter 8) and Waveshare's barcode scanner manual (appendix B)."""
 
-import sys
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal.drivers import scanner_gm65 as gm  # noqa: E402
-from terminal.drivers.sim import SimClock, SimUART  # noqa: E402
+from terminal.drivers import scanner_gm65 as gm
+from terminal.drivers.sim import SimClock, SimUART
 
 
 def hx(text):

@@ -7,13 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from terminal.boards import load
 
 REPO = Path(__file__).resolve().parents[3]
-for _path in (str(REPO / "firmware"), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from terminal.boards import load  # noqa: E402
 
 
 def _module(name, path):

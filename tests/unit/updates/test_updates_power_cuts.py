@@ -9,17 +9,11 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from terminal import store
+from terminal.update import agent as agent_mod
+from terminal.update import boot
 
 from fleet_server.service_layer import updates_releases as rel
-
-REPO = Path(__file__).resolve().parents[3]
-import sys  # noqa: E402
-
-sys.path.insert(0, str(REPO / "firmware"))
-
-from terminal import store  # noqa: E402
-from terminal.update import agent as agent_mod  # noqa: E402
-from terminal.update import boot  # noqa: E402
 
 DEV = "CT4F7KQ2MZ0"
 
