@@ -147,18 +147,16 @@ def _device_action(fleet, args, now) -> int:
     elif args.action == "renew-cert":
         _need(rest, 1, "fleet device renew-cert DEVICE --pki DIR [--out DIR] [--new-key]")
         _renew_certificate(fleet, rest[0], args)
-    elif args.action == "retire":
-        _need(rest, 1, "fleet device retire DEVICE")
-        device, clears = device_lifecycle.retire_device(fleet.uow(), rest[0], now,
-                                                        broker_access(fleet))
-        print(device.device_id, device.state, "- retained messages to clear:",
-              " ".join(topic for topic, *_ in clears),
-              "(cleared by the server when the terminal connects, or via the API now)")
     else:
         _need(rest, 1, f"fleet device {args.action} DEVICE")
-        device = registry.change_state(fleet.uow(), rest[0], args.action,
-                                       broker=broker_access(fleet))
-        print(device.device_id, device.state)
+        device, clears = device_lifecycle.change_state(fleet.uow(), rest[0], args.action, now,
+                                                       broker_access(fleet))
+        if clears:  # a retirement: this process has no broker connection to clear them
+            print(device.device_id, device.state, "- retained messages to clear:",
+                  " ".join(topic for topic, *_ in clears),
+                  "(cleared by the server when the terminal connects, or via the API now)")
+        else:
+            print(device.device_id, device.state)
     return 0
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from fleet_server.domain.devices import Device, LifecycleRefused
 from fleet_server.service_layer.keys import KeyStore
+from fleet_server.service_layer.registry import NotFound
 from fleet_server.service_layer.unit_of_work import UnitOfWork
 from protocol import tokens, topics
 from protocol.errors import ProtocolError
@@ -200,6 +201,39 @@ def _failed(uow: UnitOfWork, partner_id: str, device_id: str, code: str, now: da
     log.warning("wrong claim code from %s for %s", partner_id, device_id)
 
 
+# ---- state changes --------------------------------------------------------------------------
+
+ACTIONS = ("activate", "suspend", "resume", "retire", "unassign")
+
+
+def change_state(uow: UnitOfWork, device_id: str, action: str, now: datetime | None = None,
+                 broker: BrokerAccess | None = None) -> tuple[Device, list[Outgoing]]:
+    """The one way every front end (REST, console, CLI) changes a terminal's state.
+
+    Suspending and retiring reach the broker at once, resuming lets the device in again
+    (`broker` None: none is configured, which is logged). Returns the device and the messages
+    the caller publishes (a retirement's retained clears; nothing otherwise). Refusals:
+    registry.NotFound for an unknown device (LifecycleRefused device_unknown when retiring),
+    DeviceStateError for a move its state does not allow, ValueError for an unknown action."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action}")
+    broker = broker or NoBrokerAccessControl()
+    if action == "retire":
+        return retire_device(uow, device_id, now, broker)
+    with uow:
+        device = uow.devices.get(device_id)
+        if device is None:
+            raise NotFound(f"no device {device_id}")
+        was = device.state
+        getattr(device, action)()
+        uow.commit()
+    if action == "suspend":
+        broker.suspend(device_id)
+    elif was == "suspended" and device.state == "active":
+        broker.reinstate(device_id)
+    return device, []
+
+
 # ---- retirement -----------------------------------------------------------------------------
 
 def retained_topics(device_id: str) -> list[str]:
@@ -212,7 +246,7 @@ def clear_retained(device_id: str) -> list[Outgoing]:
     return [(topic, b"", 1, True) for topic in retained_topics(device_id)]
 
 
-def retire_device(uow: UnitOfWork, device_id: str, now: datetime,
+def retire_device(uow: UnitOfWork, device_id: str, now: datetime | None,
                   broker: BrokerAccess) -> tuple[Device, list[Outgoing]]:
     """Retire for good: the server refuses its requests (device_retired) and they never reach
     the ledger, the broker refuses the device, its retained messages are cleared (the caller

@@ -270,18 +270,13 @@ class OperatorConsole:
         from fleet_server.service_layer import device_lifecycle
 
         try:
-            if action == "retire":
-                _, clears = device_lifecycle.retire_device(
-                    self.uow_factory(), device_id[:24], self.clock(),
-                    self.broker or device_lifecycle.NoBrokerAccessControl())
-                if self.publish is not None:
-                    self.publish(clears)
-                return
-            registry.change_state(self.uow_factory(), device_id[:24], action,
-                                  broker=self.broker)
+            _, clears = device_lifecycle.change_state(self.uow_factory(), device_id[:24], action,
+                                                      self.clock(), self.broker)
         except (registry.NotFound, LookupError) as err:
             raise OperatorError("Terminal introuvable.") from err
         except LifecycleRefused as err:
             raise OperatorError(f"Changement impossible : {err.message}") from err
         except (DeviceStateError, ValueError) as err:
             raise OperatorError(f"Changement impossible : {err}") from err
+        if clears and self.publish is not None:
+            self.publish(clears)

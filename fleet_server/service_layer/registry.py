@@ -66,32 +66,11 @@ def assign_device(uow: UnitOfWork, device_id: str, partner_id: str) -> Device:
 
 def change_state(uow: UnitOfWork, device_id: str, action: str,
                  now: datetime | None = None, broker=None) -> Device:
-    """action: activate, suspend, resume, retire, unassign. Suspending and retiring reach the
-    broker at once (`broker`: a device_lifecycle.BrokerAccess; None means none is configured,
-    which is logged), resuming lets the device in again. Retained messages are cleared by
-    device_lifecycle.retire_device, which front ends call for a retirement."""
-    if action not in ("activate", "suspend", "resume", "retire", "unassign"):
-        raise ValueError(f"unknown action {action}")
-    with uow:
-        device = _device(uow, device_id)
-        was = device.state
-        if action == "retire":
-            device.retire(now)
-        else:
-            getattr(device, action)()
-        uow.commit()
-    if action in ("retire", "suspend") or (was == "suspended" and device.state == "active"):
-        if broker is None:
-            from fleet_server.service_layer.device_lifecycle import NoBrokerAccessControl
+    """Setup code's shortcut (demo, simulator, tests) to device_lifecycle.change_state, which
+    front ends call so they can publish a retirement's retained-message clears."""
+    from fleet_server.service_layer import device_lifecycle
 
-            broker = NoBrokerAccessControl()
-        if action == "retire":
-            broker.revoke(device_id)
-        elif action == "suspend":
-            broker.suspend(device_id)
-        else:
-            broker.reinstate(device_id)
-    return device
+    return device_lifecycle.change_state(uow, device_id, action, now, broker)[0]
 
 
 def add_partner(uow: UnitOfWork, partner: Partner) -> Partner:

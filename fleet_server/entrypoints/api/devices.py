@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from fleet_server.domain.devices import STATES, Device
+from fleet_server.domain.devices import STATES, Device, LifecycleRefused
 from fleet_server.entrypoints.api.deps import (
     ALL_ROLES,
     FleetDep,
@@ -26,13 +26,13 @@ from fleet_server.entrypoints.api.deps import (
     require,
     utcnow,
 )
-from fleet_server.service_layer import registry
+from fleet_server.service_layer import device_lifecycle, registry
 from protocol import tokens
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
 DevicePath = Annotated[str, id_path(24)]
-Action = Literal["activate", "suspend", "resume", "retire", "unassign"]
+Action = Literal["activate", "suspend", "resume", "retire", "unassign"]  # device_lifecycle.ACTIONS
 
 
 class DeviceOut(BaseModel):
@@ -125,11 +125,16 @@ def assign_device(fleet: FleetDep, _: OperatorDep, device_id: DevicePath, body: 
 
 @router.post("/{device_id}/{action}", response_model=DeviceOut)
 def change_state(fleet: FleetDep, _: OperatorDep, device_id: DevicePath, action: Action):
-    if action == "retire":  # more than a state: broker revocation, retained messages cleared
-        from fleet_server.entrypoints.api.lifecycle import retire
+    """Suspension and retirement reach the broker at once; a retirement also clears the
+    terminal's retained messages. registry.NotFound (404) and DeviceStateError (409) are
+    mapped in api/__init__.py, a retirement's refusal by lifecycle.refused."""
+    from fleet_server.bootstrap_lifecycle import broker_access, publish_now
+    from fleet_server.entrypoints.api.lifecycle import refused
 
-        return retire(fleet, device_id)
-    from fleet_server.bootstrap_lifecycle import broker_access
-
-    return DeviceOut.of(registry.change_state(fleet.uow(), device_id, action,
-                                              broker=broker_access(fleet)))
+    try:
+        device, clears = device_lifecycle.change_state(fleet.uow(), device_id, action, utcnow(),
+                                                       broker_access(fleet))
+    except LifecycleRefused as err:
+        raise refused(err) from err
+    publish_now(fleet, clears)
+    return DeviceOut.of(device)

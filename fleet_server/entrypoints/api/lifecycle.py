@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field, StringConstraints
 
-from fleet_server.bootstrap_lifecycle import broker_access, publish_now
+from fleet_server.bootstrap_lifecycle import publish_now
 from fleet_server.domain.devices import LifecycleRefused
 from fleet_server.entrypoints.api.deps import (
     PARTNER_ADMIN,
@@ -105,18 +105,6 @@ def rekey_device(fleet: FleetDep, _: OperatorDep, device_id: DevicePath):
     sent = publish_now(fleet, [command])
     return RekeyOut(device_id=device.device_id, current_key_id=device.initial_key_id,
                     pending_key_id=device.pending_key_id, sent=sent)
-
-
-def retire(fleet, device_id: str) -> DeviceOut:
-    """POST /devices/{id}/retire (devices.py) lands here: refused by the server and the
-    broker, retained messages cleared."""
-    try:
-        device, clears = device_lifecycle.retire_device(fleet.uow(), device_id, utcnow(),
-                                                        broker_access(fleet))
-    except LifecycleRefused as err:
-        raise refused(err) from err
-    publish_now(fleet, clears)
-    return DeviceOut.of(device)
 
 
 @router.post("/keys/bdk-rotations", response_model=BdkRotation,

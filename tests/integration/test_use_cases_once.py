@@ -1,0 +1,68 @@
+"""Each command is one service-layer use case that the REST API, the web console and the CLI
+all call: a front end that does the work itself (and skips, say, the broker revocation or a
+check) fails here."""
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from test_web_console import csrf, logged_in
+
+from fleet_server.adapters.api_tokens import issue_token
+from fleet_server.bootstrap import bootstrap
+from fleet_server.domain.partners import Partner
+from fleet_server.entrypoints.app import create_app
+from fleet_server.entrypoints.cli import main as fleet_cli
+from fleet_server.service_layer import device_lifecycle, registry
+from fleet_server.settings import Settings
+
+MASTER = "use-cases-once-master-secret-0123456789"
+
+
+@pytest.fixture
+def fleet(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEET_MASTER_SECRET", MASTER)  # for the CLI's own bootstrap
+    fleet = bootstrap(Settings(db_url=f"sqlite:///{tmp_path}/fleet.sqlite3",
+                               master_secret=MASTER, settlement_enabled=False))
+    registry.add_partner(fleet.uow(), Partner("P1", "Librairie des Lilas"))
+    yield fleet
+    fleet.close()
+
+
+def _api(fleet) -> TestClient:
+    token = issue_token(fleet.session_factory, "operator", None, "ops")
+    return TestClient(create_app(fleet), headers={"Authorization": f"Bearer {token}"})
+
+
+def _active_terminal(fleet) -> str:
+    device_id = registry.register_device(fleet.uow(), fleet.keys, "esp32-gm65",
+                                         datetime.now(UTC)).device_id
+    registry.assign_device(fleet.uow(), device_id, "P1")
+    registry.change_state(fleet.uow(), device_id, "activate")
+    return device_id
+
+
+def test_every_front_end_changes_a_terminal_through_the_one_use_case(fleet, monkeypatch):
+    api, console = _api(fleet), logged_in(fleet, "ops@programme.example", "operator")
+    by_api, by_console, by_cli = (_active_terminal(fleet) for _ in range(3))
+    calls = []
+    real = device_lifecycle.change_state
+
+    def spy(uow, device_id, action, now=None, broker=None):
+        calls.append((device_id, action, broker is not None))
+        return real(uow, device_id, action, now, broker)
+
+    monkeypatch.setattr(device_lifecycle, "change_state", spy)
+    url = fleet.engine.url.render_as_string(hide_password=False)
+    for action in ("suspend", "resume", "retire"):
+        assert api.post(f"/api/v1/devices/{by_api}/{action}").status_code == 200
+        token = csrf(console.get("/operator/terminals"))
+        page = console.post(f"/operator/terminals/{by_console}/state",
+                            data={"action": action, "csrf_token": token})
+        assert page.status_code == 200
+        assert fleet_cli(["device", action, by_cli, "--db", url]) == 0
+    # Each front end, each action, with the broker's access control (the revocation).
+    assert calls == [(device, action, True) for action in ("suspend", "resume", "retire")
+                     for device in (by_api, by_console, by_cli)]
+    with fleet.uow() as uow:
+        assert {uow.devices.get(d).state for d in (by_api, by_console, by_cli)} == {"retired"}
