@@ -31,9 +31,9 @@ sys.path.insert(0, str(REPO))
 
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
-from fleet_server.entrypoints import release_cli  # noqa: E402
 from fleet_server.service_layer import updates_releases as rel  # noqa: E402
 from protocol import messages  # noqa: E402
+from provisioning.release_build import build_release  # noqa: E402
 
 CHUNK = 2048  # what the terminal asks for (firmware/terminal/update/machine.py)
 
@@ -59,13 +59,13 @@ def wire_bytes(doc: dict, manifest: bytes, held: set) -> int:
 
 
 def delta_figures(work: Path) -> dict:
-    old = release_cli.build_release(work / "old", "1.0.0", ["unix_sim"])
+    old = build_release(work / "old", "1.0.0", ["unix_sim"])
     copy = work / "repo"
     for part in ("firmware", "protocol"):
         shutil.copytree(REPO / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
     screens = copy / "firmware" / "terminal" / "screens.py"
     screens.write_text(screens.read_text() + "\n# 1.0.1: a one-module change\nREVISION = 101\n")
-    new = release_cli.build_release(work / "new", "1.0.1", ["unix_sim"], repo=copy)
+    new = build_release(work / "new", "1.0.1", ["unix_sim"], repo=copy)
     old_doc, new_doc = json.loads(old), json.loads(new)
     held = {f["sha256"] for f in old_doc["files"]}
     delta, full = wire_bytes(new_doc, new, held), wire_bytes(new_doc, new, set())

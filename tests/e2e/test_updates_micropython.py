@@ -17,6 +17,7 @@ from test_firmware_sale import FirmwareProcess, provision
 from fleet_server.entrypoints import release_cli
 from fleet_server.service_layer import updates_releases as rel
 from fleet_server.service_layer.campaigns_ports import Rules, Target
+from provisioning.release_build import build_release
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.broker, pytest.mark.micropython]
@@ -38,7 +39,7 @@ def stack(mosquitto, tmp_path, signing_key):
 
 
 def publish(stack, key, out: Path, version: str, repo: Path = REPO) -> dict:
-    manifest = release_cli.build_release(out, version, ["unix_sim"], repo=repo)
+    manifest = build_release(out, version, ["unix_sim"], repo=repo)
     (out / "manifest.sig").write_text(rel.sign_manifest(key, manifest))
     return stack.fleet.extras["updates"].publish(release_cli.load_candidate(out))
 

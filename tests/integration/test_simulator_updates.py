@@ -15,6 +15,7 @@ from fleet_server.entrypoints import release_cli
 from fleet_server.service_layer import updates_releases as rel
 from fleet_server.service_layer.campaigns_ports import Rules, Target
 from provisioning.firmware_build import find_mpy_cross
+from provisioning.release_build import build_release
 from simulator.identities import make_identity
 from simulator.scenario import from_dict
 from simulator.stack import LocalFleet
@@ -62,7 +63,7 @@ def test_a_campaign_updates_a_simulated_terminal(stack, tmp_path, signing_key):
     (root / "release_keys.json").write_text(json.dumps(
         [rel.public_key_bytes(signing_key.public_key()).hex()]))
     out = tmp_path / "r110"
-    manifest = release_cli.build_release(out, "1.1.0", ["unix_sim"], repo=REPO)
+    manifest = build_release(out, "1.1.0", ["unix_sim"], repo=REPO)
     (out / "manifest.sig").write_text(rel.sign_manifest(signing_key, manifest))
     service = stack.fleet.extras["updates"]
     version = service.publish(release_cli.load_candidate(out))["version"]
