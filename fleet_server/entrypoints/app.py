@@ -52,13 +52,9 @@ def create_app(fleet: Fleet) -> FastAPI:
                 "runs_jobs": fleet.lease is None or fleet.lease.held()}
         return JSONResponse(body)
 
-    try:
-        from fleet_server.entrypoints.api import include_routers
-    except ImportError:
-        include_routers = None
-    if include_routers:
-        include_routers(app)
+    from fleet_server.entrypoints.api import include_routers
     from fleet_server.entrypoints.web import include_web  # the console: login, pages, static
 
+    include_routers(app)
     include_web(app)
     return app
