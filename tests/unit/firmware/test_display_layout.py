@@ -1,6 +1,7 @@
 """Screen layout: French messages folded to the 8x8 font's ASCII, wrapped to 16 columns, at
 most 8 lines, title on an inverted bar. On CPython SimDisplay keeps the text-lines model (no
-framebuf here); the pixels are checked on the MicroPython binary (check_drivers.py)."""
+framebuf here); the pixels are checked on the MicroPython binary
+(tests/micropython/test_drivers_on_twins.py)."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
