@@ -189,13 +189,19 @@ def _need(rest: list, n: int, usage: str) -> None:
 
 
 def cmd_partner(args) -> int:
-    from fleet_server.domain.partners import Partner
-    from fleet_server.service_layer import registry
+    from fleet_server.ledger.reference import ReferenceLedger
+    from fleet_server.service_layer import partners
 
     fleet = _fleet(args)
-    partner = registry.add_partner(fleet.uow(), Partner(
-        args.partner_id, args.name, can_take_payments=not args.deals_only, phone=args.phone,
-        email=args.email, created_at=datetime.now(UTC)))
+    # As the API and the console do: the reference ledger keeps its own record, same id.
+    ledger = fleet.ledger if isinstance(fleet.ledger, ReferenceLedger) else None
+    try:
+        partner = partners.create_partner(fleet.uow, ledger, partners.NewPartner(
+            args.name, not args.deals_only, args.phone, args.email, partner_id=args.partner_id),
+            datetime.now(UTC))
+    except partners.PartnerRefused as err:
+        print(f"refused ({err.code}): {err.message}", file=sys.stderr)
+        return 1
     print(partner.partner_id, partner.name)
     return 0
 

@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from fleet_server.domain.devices import DeviceStateError, LifecycleRefused
-from fleet_server.domain.partners import Partner
 from fleet_server.ledger import categories as category_list
 from fleet_server.ledger import listings, rules
-from fleet_server.ledger.reference import NotFound, PotView, ReferenceLedger, new_id
+from fleet_server.ledger.reference import NotFound, PotView, ReferenceLedger
+from fleet_server.service_layer import partners as partner_use_cases
 from fleet_server.service_layer import registry
 from protocol import tokens
 from protocol.errors import ProtocolError
@@ -75,23 +75,10 @@ class OperatorConsole:
             raise OperatorError("Partenaire introuvable.")
         return found
 
-    def create_partner(self, name: str, can_take_payments: bool, phone: str | None = None,
-                       email: str | None = None, address: str | None = None) -> str:
-        name = (name or "").strip()
-        if not 0 < len(name) <= 120 or not name.isprintable():
-            raise OperatorError("Nom invalide (1 à 120 caractères).")
-        if phone and not re.fullmatch(r"[0-9+() .-]{6,40}", phone):
-            raise OperatorError("Téléphone invalide.")
-        if email and not re.fullmatch(r"[^@\s]{1,100}@[^@\s]{1,99}", email):
-            raise OperatorError("E-mail invalide.")
-        partner_id = new_id("PA")
-        # The ledger decides payment rights with its own record, under the same id.
-        self.ledger.create_partner(name, can_take_payments, partner_id=partner_id)
-        registry.add_partner(self.uow_factory(), Partner(
-            partner_id, name, can_take_payments=can_take_payments, phone=phone or None,
-            email=email or None, address=(address or "").strip()[:300] or None,
-            created_at=self.clock()))
-        return partner_id
+    def create_partner(self, new: partner_use_cases.NewPartner) -> str:
+        """partners.PartnerRefused (with its code) when the request is refused."""
+        return partner_use_cases.create_partner(self.uow_factory, self.ledger, new,
+                                                self.clock()).partner_id
 
     def set_suspended(self, partner_id: str, suspended: bool) -> None:
         """A suspended partner's terminals and till refuse every sale (partner_cannot_pay)."""

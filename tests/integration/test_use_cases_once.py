@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from test_web_console import csrf, logged_in
+from test_web_console import csrf, logged_in, message
 
 from fleet_server.adapters.api_tokens import issue_token
 from fleet_server.bootstrap import bootstrap
 from fleet_server.domain.partners import Partner
 from fleet_server.entrypoints.app import create_app
 from fleet_server.entrypoints.cli import main as fleet_cli
-from fleet_server.service_layer import device_lifecycle, registry
+from fleet_server.service_layer import device_lifecycle, partners, registry
 from fleet_server.settings import Settings
 
 MASTER = "use-cases-once-master-secret-0123456789"
@@ -66,3 +66,38 @@ def test_every_front_end_changes_a_terminal_through_the_one_use_case(fleet, monk
                      for device in (by_api, by_console, by_cli)]
     with fleet.uow() as uow:
         assert {uow.devices.get(d).state for d in (by_api, by_console, by_cli)} == {"retired"}
+
+
+def test_every_front_end_creates_a_partner_through_the_one_use_case(fleet, monkeypatch,
+                                                                    capsys):
+    api, console = _api(fleet), logged_in(fleet, "ops@programme.example", "operator")
+    url = fleet.engine.url.render_as_string(hide_password=False)
+    calls = []
+    real = partners.create_partner
+
+    def spy(uow_factory, ledger_directory, new, now):
+        calls.append(ledger_directory is not None)  # the reference ledger gets its record
+        return real(uow_factory, ledger_directory, new, now)
+
+    monkeypatch.setattr(partners, "create_partner", spy)
+
+    def console_form(**fields):
+        token = csrf(console.get("/operator/partners"))
+        return message(console.post("/operator/partners", data={"csrf_token": token,
+                                                                 **fields}))
+
+    # A phone number too short to call: the API's field type let it through before.
+    r = api.post("/api/v1/partners", json={"name": "Librairie", "phone": "12"})
+    assert r.status_code == 422 and r.json()["detail"]["code"] == "phone_invalid"
+    assert console_form(name="Librairie", phone="12") == "Téléphone invalide."
+    assert fleet_cli(["partner", "PX", "Librairie", "--phone", "12", "--db", url]) == 1
+    assert "(phone_invalid)" in capsys.readouterr().err
+    # Accepted alike.
+    assert api.post("/api/v1/partners", json={"name": "Théâtre"}).status_code == 201
+    assert console_form(name="Cinéma").startswith("Partenaire PA")
+    assert fleet_cli(["partner", "PX", "Musée", "--db", url]) == 0
+    assert calls == [True] * 6
+    with fleet.uow() as uow:
+        assert {"Théâtre", "Cinéma", "Musée"} <= {p.name for p in uow.partners.list()}
+    assert fleet_cli(["partner", "PX", "Musée", "--db", url]) == 1
+    assert "(partner_exists)" in capsys.readouterr().err

@@ -31,8 +31,8 @@ from fleet_server.entrypoints.api.deps import (
     utcnow,
 )
 from fleet_server.ledger import rules
-from fleet_server.ledger.reference import ReferenceLedger, new_id
-from fleet_server.service_layer import registry
+from fleet_server.ledger.reference import ReferenceLedger
+from fleet_server.service_layer import partners
 
 router = APIRouter(tags=["partners"])
 
@@ -110,23 +110,20 @@ def get_partner(fleet: FleetDep, who: Annotated[Principal, require(OPERATOR, SUP
 
 @router.post("/partners", response_model=PartnerOut, status_code=status.HTTP_201_CREATED)
 def add_partner(fleet: FleetDep, _: OperatorDep, body: PartnerIn):
-    partner_id = body.partner_id or new_id("PA")
-    with fleet.uow() as uow:
-        if uow.partners.get(partner_id) is not None:
-            raise HTTPException(status.HTTP_409_CONFLICT, f"partner {partner_id} exists")
+    """409 (detail: "partner ID exists") when the id is taken; 422 {"code", "message"} for what
+    the fields' types let through but the partner rules refuse (service_layer/partners.py)."""
     # The reference ledger keeps its own partner record under the same id (it decides payment
     # rights); an external ledger is told about partners on its side.
-    if isinstance(fleet.ledger, ReferenceLedger):
-        try:
-            fleet.ledger.create_partner(body.name, body.can_take_payments, partner_id=partner_id)
-        except IntegrityError:
-            pass  # the ledger knew this partner already (seed data): the ids agree
+    ledger = fleet.ledger if isinstance(fleet.ledger, ReferenceLedger) else None
     try:
-        partner = registry.add_partner(fleet.uow(), Partner(
-            partner_id, body.name, can_take_payments=body.can_take_payments, phone=body.phone,
-            email=body.email, address=body.address, created_at=utcnow()))
-    except ValueError as err:  # created by someone else between the check and now
-        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+        partner = partners.create_partner(fleet.uow, ledger, partners.NewPartner(
+            body.name, body.can_take_payments, body.phone, body.email, body.address,
+            body.partner_id), utcnow())
+    except partners.PartnerRefused as err:
+        if err.code == "partner_exists":
+            raise HTTPException(status.HTTP_409_CONFLICT, err.message) from err
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            {"code": err.code, "message": err.message}) from err
     return PartnerOut.of(partner)
 
 

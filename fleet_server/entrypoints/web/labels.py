@@ -102,6 +102,18 @@ def check_detail(key: str, value) -> str:
     return f"{label} : {shown}"
 
 
+PARTNER_REFUSALS = {"name_invalid": "Nom invalide (1 à 120 caractères).",
+                    "phone_invalid": "Téléphone invalide.", "email_invalid": "E-mail invalide.",
+                    "address_invalid": "Adresse invalide (300 caractères au plus, une ligne).",
+                    "partner_id_invalid": "Code de partenaire invalide.",
+                    "partner_exists": "Ce partenaire existe déjà."}
+
+
+def partner_refusal(code: str) -> str:
+    """Why the partner form was refused (service_layer/partners.py's codes), in French."""
+    return PARTNER_REFUSALS.get(code, code)
+
+
 def refusal(code: str | None) -> str:
     """Why a terminal refused a command (its error code), in French."""
     if code and errors.is_known(code):

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Form, Request
 
 from fleet_server.adapters.smtp_mailer import MailFailed, MailNotConfigured
 from fleet_server.domain.roles import OPERATOR, PARTNER_ADMIN, PARTNER_ROLES, STAFF_ROLES
+from fleet_server.entrypoints.web import labels
 from fleet_server.entrypoints.web.deps import (
     AccountsDep,
     WebUser,
@@ -18,6 +19,7 @@ from fleet_server.entrypoints.web.services import OperatorDep
 from fleet_server.service_layer.accounts import AccountError, switched_text
 from fleet_server.service_layer.operator_console import OperatorError
 from fleet_server.service_layer.partner_console import AGREEMENT_LABELS, STATE_LABELS
+from fleet_server.service_layer.partners import NewPartner, PartnerRefused
 
 router = APIRouter(include_in_schema=False)
 Operator = Annotated[WebUser, require_user(OPERATOR)]
@@ -50,10 +52,10 @@ def create_partner(user: Operator, console: OperatorDep, accounts: AccountsDep, 
                    payments: Field = "yes", phone: Field = "", email: Field = "",
                    address: Field = "", admin_email: Field = ""):
     try:
-        partner_id = console.create_partner(name, payments == "yes", phone.strip(),
-                                            email.strip(), address)
-    except OperatorError as err:
-        return redirect("/operator/partners", str(err))
+        partner_id = console.create_partner(NewPartner(name, payments == "yes", phone, email,
+                                                       address))
+    except PartnerRefused as err:
+        return redirect("/operator/partners", labels.partner_refusal(err.code))
     message = f"Partenaire {partner_id} créé."
     if admin_email.strip():
         message += " " + _invite(accounts, admin_email, PARTNER_ADMIN, partner_id)
