@@ -1,19 +1,12 @@
 """MQTT 3.1.1 packets of the terminal (firmware/terminal/mqtt/packets.py), byte for byte.
 
-The same vectors (tests/micropython/mqtt_vectors.json) run on the MicroPython binary through
-tests/micropython/check_mqtt.py."""
-
-import json
-from pathlib import Path
+The shared vectors (tests/micropython/mqtt_vectors.json) run on both runtimes in
+tests/micropython/test_mqtt_packet_vectors.py."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from terminal.mqtt import packets as pk
-
-REPO = Path(__file__).resolve().parents[3]
-
-VECTORS = json.loads((REPO / "tests/micropython/mqtt_vectors.json").read_text())
 
 
 def test_connect_minimal():
@@ -92,27 +85,6 @@ def test_decode_broker_packets():
     assert pk.Decoder().feed(data) == [
         (pk.CONNACK, True, 0), (pk.SUBACK, 1, [1, 0x80]), (pk.UNSUBACK, 3),
         (pk.PUBLISH, "t", b"\x01\xff", 1, True, True, 5), (pk.PUBACK, 0x1234), (pk.PINGRESP,)]
-
-
-@pytest.mark.parametrize("vector", VECTORS["encode"], ids=lambda v: v["name"])
-def test_shared_encode_vectors(vector):
-    args = [bytes.fromhex(a["hex"]) if isinstance(a, dict) else a for a in vector["args"]]
-    if vector["fn"] == "subscribe":
-        args[1] = [tuple(item) for item in args[1]]
-    assert bytes(getattr(pk, vector["fn"])(*args, **vector["kwargs"])).hex() == vector["hex"]
-
-
-@pytest.mark.parametrize("vector", VECTORS["decode"], ids=lambda v: v["name"])
-def test_shared_decode_vectors(vector):
-    got = pk.Decoder().feed(bytes.fromhex(vector["hex"]))
-    assert [[x.hex() if isinstance(x, bytes) else x for x in p] for p in got] == \
-        vector["packets"]
-
-
-@pytest.mark.parametrize("vector", VECTORS["malformed"], ids=lambda v: v["name"])
-def test_shared_malformed_vectors(vector):
-    with pytest.raises(pk.PacketError):
-        pk.Decoder(vector.get("max_packet", pk.MAX_PACKET)).feed(bytes.fromhex(vector["hex"]))
 
 
 def test_oversized_packet_is_refused_before_allocation():
