@@ -1,6 +1,7 @@
-"""The online till: a sale typed (or scanned with a webcam) in the browser when the counter has
-no working terminal. The same ledger, rules and French messages as a terminal: the money moves
-through the Ledger port's debit, refusals are protocol decline codes shown with
+"""A sale recorded without a terminal: the console's online till (typed, or scanned with a
+webcam, in the browser when the counter has no working terminal) and POST /api/v1/transactions
+both record it with record_sale. The same ledger, rules and French messages as a terminal: the
+money moves through the Ledger port's debit, refusals are protocol decline codes shown with
 protocol.errors.text_fr.
 
 A sale carries an idempotency key made when the till form is shown, so a double click or a
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fleet_server.ledger.port import DebitRequest, Ledger, LedgerUnavailable
+from fleet_server.service_layer.unit_of_work import UnitOfWork
 from protocol import errors, tokens
 from protocol.errors import ProtocolError
 
@@ -50,13 +52,22 @@ def refused(code: str, balance_cents: int | None = None, amount_cents: int = 0) 
                       balance_cents=balance_cents)
 
 
-def sell(ledger: Ledger, partner_refusal: str | None, partner_id: str, raw_code: str,
-         raw_amount: str, category: str | None, sale_key: str,
+def partner_refusal(uow_factory: Callable[[], UnitOfWork], partner_id: str) -> str | None:
+    """The directory's answer to "may this partner take payments now" (suspended, deals only,
+    unknown), asked before the ledger."""
+    with uow_factory() as uow:
+        partner = uow.partners.get(partner_id)
+        return partner.refusal() if partner is not None else "partner_cannot_pay"
+
+
+def sell(uow_factory: Callable[[], UnitOfWork], ledger: Ledger, partner_id: str,
+         raw_code: str, raw_amount: str, category: str | None, sale_key: str,
          clock: Callable[[], datetime]) -> TillResult:
-    """Record one sale for the partner. `partner_refusal` is the directory's answer to "may
-    this partner take payments now" (suspended, deals only), asked before the ledger."""
-    if partner_refusal:
-        return refused(partner_refusal)
+    """The till form's sale: its fields as typed, `sale_key` made when the form was shown. A
+    partner that may not take payments is told so before anything typed is checked."""
+    refusal = partner_refusal(uow_factory, partner_id)
+    if refusal:
+        return refused(refusal)
     try:
         amount = parse_amount(raw_amount)
     except ValueError as err:
@@ -67,15 +78,30 @@ def sell(ledger: Ledger, partner_refusal: str | None, partner_id: str, raw_code:
         return refused(err.code)
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", sale_key or ""):
         return TillResult(False, "Formulaire expiré : rechargez la page", "malformed")
+    return record_sale(uow_factory, ledger, partner_id, code, amount, category,
+                       f"till:{sale_key}", clock())
+
+
+def record_sale(uow_factory: Callable[[], UnitOfWork], ledger: Ledger, partner_id: str,
+                code: str, amount_cents: int, category: str | None, key: str,
+                now: datetime) -> TillResult:
+    """Record one sale for the partner: `code` a card or voucher code already normalised, `key`
+    the ledger's idempotency key (the same key again is the same sale, never a second one).
+    Refused with the protocol's decline code: the partner may not take payments, the ledger
+    declines or is unavailable (service_unavailable), or the key was used for another amount
+    (replay)."""
+    refusal = partner_refusal(uow_factory, partner_id)
+    if refusal:
+        return refused(refusal)
     try:
-        result = ledger.debit(DebitRequest(f"till:{sale_key}", partner_id, code, amount,
-                                           category or None, clock()))
+        result = ledger.debit(DebitRequest(key, partner_id, code, amount_cents,
+                                           category or None, now))
     except LedgerUnavailable:
         return refused("service_unavailable")
     if not result.approved:
         return refused(result.code or "internal_error", result.balance_cents,
                        result.amount_cents)
-    if result.amount_cents != amount:
+    if result.amount_cents != amount_cents:
         # The same form sent again with another amount: the first sale stands, nothing moved.
         return TillResult(False, "Cette vente est déjà enregistrée : rechargez la caisse",
                           "replay")

@@ -8,14 +8,14 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 import uvicorn
 from fleet_stack import Stack
-from test_support_desk import CommandTerminal, eventually
+from polling import eventually
+from test_support_desk import CommandTerminal
 
 from fleet_server.adapters.api_tokens import issue_token
 from fleet_server.entrypoints import cli
@@ -42,10 +42,7 @@ def served(mosquitto, tmp_path):
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
+    eventually(lambda: server.started, timeout=10, what="the server started")
     token = issue_token(stack.fleet.session_factory, "support", None,
                         "cli-" + uuid.uuid4().hex[:6])
     terminal = CommandTerminal(mosquitto, wire.wire.device_id,
@@ -69,7 +66,7 @@ def test_the_desk_from_a_shell(served, capsys):
     assert code == 0 and out.strip() == "Aucune alerte active : tout va bien."
     terminal.heartbeat(scn="fault")
     eventually(lambda: stack.fleet.extras["support"].status.connection(dev),
-               lambda c: c == "online")
+               until=lambda c: c == "online")
     code, out = run(capsys, base + ["find", "théâtre"])
     assert code == 0 and dev in out and "en ligne" in out
     code, out = run(capsys, base + ["status", dev])
@@ -85,7 +82,7 @@ def test_the_desk_from_a_shell(served, capsys):
     assert "indiquez la raison" in capsys.readouterr().err
     terminal.drop()
     eventually(lambda: stack.fleet.extras["support"].status.connection(dev),
-               lambda c: c == "offline")
+               until=lambda c: c == "offline")
     code, out = run(capsys, base + ["restart", dev, "--reason", "bloqué"])
     assert code == 0 and "en attente du terminal" in out, out
     stack.fleet.extras["support"].check_alerts()

@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
 from fleet_stack import Stack
+from polling import eventually
 
 from fleet_server.adapters.api_tokens import issue_token
 from fleet_server.entrypoints.app import create_app
@@ -114,22 +115,12 @@ def desk(mosquitto, db_url):
     stack.stop()
 
 
-def eventually(fetch, check, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if check(value):
-            return value
-        assert time.monotonic() < deadline, f"not reached: {value}"
-        time.sleep(0.1)
-
-
 def test_status_commands_offline_queue_interventions_and_audit(desk):
     stack, http, terminal, shop = desk
     dev = terminal.dev
     terminal.heartbeat()
     row = eventually(lambda: http.get(f"{V1}/terminals/{dev}").json(),
-                     lambda r: r["connection"] == "online" and r["rssi"] == -67)
+                     until=lambda r: r["connection"] == "online" and r["rssi"] == -67)
     assert row["partner"]["name"] == "Librairie des Lilas"
     found = http.get(f"{V1}/terminals", params={"q": "lilas", "connection": "online"}).json()
     assert [r["device_id"] for r in found["items"]] == [dev]
@@ -140,20 +131,20 @@ def test_status_commands_offline_queue_interventions_and_audit(desk):
     assert r.status_code == 202, r.text
     command_id = r.json()["command_id"]
     done = eventually(lambda: http.get(f"{V1}/commands/{command_id}").json(),
-                      lambda c: c["state"] == "succeeded")
+                      until=lambda c: c["state"] == "succeeded")
     assert done["result"]["network"] == {"ok": True}
 
     # The connection drops: the last will says offline; a restart waits in the queue.
     terminal.drop()
     eventually(lambda: http.get(f"{V1}/terminals/{dev}").json()["connection"],
-               lambda c: c == "offline")
+               until=lambda c: c == "offline")
     r = http.post(f"{V1}/terminals/{dev}/commands",
                   json={"name": "restart", "reason": "bloqué sur l'écran de vente"})
     queued_id = r.json()["command_id"]
     assert r.json()["state"] == "queued"
     terminal.come_back()
     delivered = eventually(lambda: http.get(f"{V1}/commands/{queued_id}").json(),
-                           lambda c: c["state"] == "succeeded")
+                           until=lambda c: c["state"] == "succeeded")
     assert delivered["result"] == {"scheduled": True}
     names = []
     while not terminal.commands.empty():
@@ -170,7 +161,7 @@ def test_status_commands_offline_queue_interventions_and_audit(desk):
                   json={"name": "get_logs", "args": {"lines": 20}, "reason": "pour le ticket",
                         "intervention_id": iid})
     eventually(lambda: http.get(f"{V1}/interventions/{iid}").json(),
-               lambda i: i["commands"] and i["commands"][0]["state"] == "succeeded")
+               until=lambda i: i["commands"] and i["commands"][0]["state"] == "succeeded")
     r = http.patch(f"{V1}/interventions/{iid}", json={"status": "resolved"})
     assert r.json()["status"] == "resolved"
 
@@ -201,7 +192,7 @@ def test_an_unanswered_command_times_out(desk):
                   json={"name": "ping", "reason": "présent ?", "timeout_s": 5})
     command_id = r.json()["command_id"]
     eventually(lambda: http.get(f"{V1}/commands/{command_id}").json()["state"],
-               lambda s: s == "timed_out", timeout=20)
+               until=lambda s: s == "timed_out", timeout=20)
 
 
 def test_alerts_with_partner_and_summary_and_intervention_from_alert(desk):

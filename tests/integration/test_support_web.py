@@ -8,7 +8,8 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 from fleet_stack import Stack
-from test_support_desk import CommandTerminal, eventually
+from polling import eventually
+from test_support_desk import CommandTerminal
 
 from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.entrypoints.app import create_app
@@ -60,7 +61,7 @@ def test_an_agent_finds_a_terminal_runs_a_diagnostic_and_opens_an_intervention(w
     terminal.heartbeat(rssi=-71)
     dev = terminal.dev
     eventually(lambda: http.get("/support", params={"q": "lilas"}).text,
-               lambda t: dev in t and "En ligne" in t)
+               until=lambda t: dev in t and "En ligne" in t)
     assert "Alertes" in http.get("/support/alertes").text
     page = http.get(f"/support/terminaux/{dev}")
     assert page.status_code == 200 and "Librairie des Lilas" in page.text
@@ -77,7 +78,7 @@ def test_an_agent_finds_a_terminal_runs_a_diagnostic_and_opens_an_intervention(w
                              "csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     live = eventually(lambda: http.get(f"/support/terminaux/{dev}/direct").text,
-                      lambda t: 'data-state="succeeded"' in t)
+                      until=lambda t: 'data-state="succeeded"' in t)
     assert 'data-check="network"' in live and "OK" in live
     r = http.post(f"/support/terminaux/{dev}/interventions",
                   data={"category": "assistance", "title": "Appel du partenaire",
@@ -122,11 +123,11 @@ def test_the_terminal_page_speaks_french_states_history_and_reboot_reasons(world
     dev = terminal.dev
     terminal.heartbeat(boots=2, rst="power_on")
     eventually(lambda: http.get(f"/support/terminaux/{dev}/direct").text,
-               lambda t: "mise sous tension" in t)
+               until=lambda t: "mise sous tension" in t)
     terminal.heartbeat(boots=3, rst="watchdog", scn="fault", up=5)
     desk = stack.fleet.extras["support"]
     eventually(lambda: (desk.status.flush(), desk.store.timeline(dev))[1],
-               lambda events: {e.kind for e in events} >= {"reboot", "error"})
+               until=lambda events: {e.kind for e in events} >= {"reboot", "error"})
     page = http.get(f"/support/terminaux/{dev}").text
     text = visible_text(page)
     assert "(en service)" in text and "chien de garde" in text and "lecteur : en panne" in text

@@ -3,22 +3,14 @@ would run: requests are shared (each handled once), every server keeps the whole
 and the once-only work (timeline writes, what a terminal coming online is sent, timeouts,
 alerts, campaigns, settlement) is done by the lease holder, and moves when it stops."""
 
-import time
-
 import pytest
 from fleet_stack import Stack
+from polling import eventually
 from test_support_desk import CommandTerminal
 
 from fleet_server.domain.support import ONLINE
 
 pytestmark = [pytest.mark.broker]
-
-
-def eventually(check, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what} not reached"
-        time.sleep(0.05)
 
 
 def test_two_servers_share_requests_and_each_keeps_the_live_view(mosquitto,

@@ -2,6 +2,7 @@
 all call: a front end that does the work itself (and skips, say, the broker revocation or a
 check) fails here."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -13,8 +14,9 @@ from fleet_server.bootstrap import bootstrap
 from fleet_server.domain.partners import Partner
 from fleet_server.entrypoints.app import create_app
 from fleet_server.entrypoints.cli import main as fleet_cli
-from fleet_server.service_layer import device_lifecycle, partners, registry
+from fleet_server.service_layer import device_lifecycle, online_till, partners, registry
 from fleet_server.settings import Settings
+from protocol import tokens
 
 MASTER = "use-cases-once-master-secret-0123456789"
 
@@ -101,3 +103,36 @@ def test_every_front_end_creates_a_partner_through_the_one_use_case(fleet, monke
         assert {"Théâtre", "Cinéma", "Musée"} <= {p.name for p in uow.partners.list()}
     assert fleet_cli(["partner", "PX", "Musée", "--db", url]) == 1
     assert "(partner_exists)" in capsys.readouterr().err
+
+
+def test_the_api_and_the_online_till_record_a_sale_through_the_one_use_case(fleet, monkeypatch):
+    token = issue_token(fleet.session_factory, "partner_user", "P1", "till")
+    api = TestClient(create_app(fleet), headers={"Authorization": f"Bearer {token}"})
+    clerk = logged_in(fleet, "caisse@lilas.example", "partner_user", "P1")
+    calls = []
+    real = online_till.record_sale
+
+    def spy(uow_factory, ledger, partner_id, *rest):
+        calls.append(partner_id)
+        return real(uow_factory, ledger, partner_id, *rest)
+
+    monkeypatch.setattr(online_till, "record_sale", spy)
+    card = tokens.make_card("12345678901")  # well formed, unknown to the ledger
+
+    def till_sale() -> str:
+        page = clerk.get("/till")
+        key = re.search(r'name="sale_key" id="sale-key" value="([^"]+)"', page.text).group(1)
+        page = clerk.post("/till/sale", data={"csrf_token": csrf(page), "code": card,
+                                              "amount": "5", "sale_key": key})
+        return re.search(r'data-code="([^"]*)"', page.text).group(1)
+
+    declined = api.post("/api/v1/transactions", json={"code": card, "amount_cents": 500})
+    assert declined.status_code == 409
+    assert till_sale() == declined.json()["detail"]["code"]
+    assert calls == ["P1", "P1"]
+    with fleet.uow() as uow:  # a suspended partner: refused alike, before the ledger
+        uow.partners.get("P1").suspended = True
+        uow.commit()
+    r = api.post("/api/v1/transactions", json={"code": card, "amount_cents": 500})
+    assert r.status_code == 409 and r.json()["detail"]["code"] == "partner_cannot_pay"
+    assert till_sale() == "partner_cannot_pay"

@@ -39,9 +39,10 @@ from fleet_server.entrypoints.api.deps import (
     require,
     utcnow,
 )
-from fleet_server.ledger.port import DebitRequest, VoidRequest
+from fleet_server.ledger.port import LedgerUnavailable, VoidRequest
 from fleet_server.ledger.reference import OperationView
 from fleet_server.ledger.settlement import paris_day, paris_day_bounds
+from fleet_server.service_layer import online_till
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
 
@@ -188,19 +189,16 @@ def record_sale(fleet: FleetDep, who: Annotated[Principal, require(*PARTNER_ROLE
                 body: SaleIn, idempotency_key: IdempotencyKey = None):
     """A sale at the counter without a terminal (the online till). A refusal is a 409 with the
     protocol's decline code and the French text the counter shows."""
-    with fleet.uow() as uow:
-        partner = uow.partners.get(who.partner_id)
-        refusal = partner.refusal() if partner is not None else "partner_cannot_pay"
-    if refusal:
-        raise declined(refusal)
     key = f"api-sale:{idempotency_key or secrets.token_hex(16)}"
-    result = fleet.ledger.debit(DebitRequest(key, who.partner_id, body.code, body.amount_cents,
-                                             body.category, utcnow()))
-    if not result.approved:
-        raise declined(result.code)
-    if result.amount_cents != body.amount_cents:
+    result = online_till.record_sale(fleet.uow, fleet.ledger, who.partner_id, body.code,
+                                      body.amount_cents, body.category, key, utcnow())
+    if result.code == "service_unavailable":
+        raise LedgerUnavailable()  # 503, as everywhere in the API (api/__init__.py)
+    if result.code == "replay":
         raise HTTPException(status.HTTP_409_CONFLICT,
                             "this Idempotency-Key was used for another sale")
+    if not result.approved:
+        raise declined(result.code)
     return LedgerAnswer(operation_id=result.operation_id, status="approved",
                         amount_cents=result.amount_cents, balance_cents=result.balance_cents,
                         auth_code=result.auth_code)

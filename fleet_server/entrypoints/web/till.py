@@ -39,10 +39,8 @@ def sale(request: Request, user: Clerk, fleet: FleetDep, console: ConsoleDep,
          amount: Annotated[str, Form(max_length=40)],
          sale_key: Annotated[str, Form(max_length=100)],
          category: Annotated[str, Form(max_length=40)] = ""):
-    partner = console.partner(user.partner_id)
-    refusal = partner["refusal"] if partner is not None else "partner_cannot_pay"
     allowed = console.signed_categories(user.partner_id)
-    result = online_till.sell(fleet.ledger, refusal, user.partner_id, code, amount,
+    result = online_till.sell(fleet.uow, fleet.ledger, user.partner_id, code, amount,
                               category if category in allowed else None, sale_key, utcnow)
     headers = {"X-Sale": "approved" if result.approved else "declined"}
     if "hx-request" in request.headers:
