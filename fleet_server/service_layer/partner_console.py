@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from fleet_server.ledger import listings, rules, settlement
-from fleet_server.ledger.port import LedgerUnavailable, VoidRequest
+from fleet_server.ledger.port import LedgerUnavailable
 from fleet_server.ledger.reference import NotFound, OperationView, ReferenceLedger
+from fleet_server.service_layer import operations
 from fleet_server.service_layer.partner_data import ExportInfo, PartnerDataStore
 from protocol import errors
 
@@ -209,11 +210,11 @@ class PartnerConsole:
             raise ConsoleError(blocker)
         key = f"web-void:{op.id}:{secrets.token_hex(8)}"
         try:
-            result = self.ledger.void(VoidRequest(key, partner_id, op.id, self.clock()))
+            operations.cancel_operation(self.ledger, partner_id, op.id, key, self.clock())
         except LedgerUnavailable as err:
             raise ConsoleError(errors.text_fr("service_unavailable")) from err
-        if not result.approved:
-            raise ConsoleError(errors.text_fr(result.code or "internal_error"))
+        except operations.CancelRefused as err:
+            raise ConsoleError(errors.text_fr(err.code)) from err
         return self.operation(partner_id, op.id)
 
     # Reimbursements.

@@ -14,7 +14,14 @@ from fleet_server.bootstrap import bootstrap
 from fleet_server.domain.partners import Partner
 from fleet_server.entrypoints.app import create_app
 from fleet_server.entrypoints.cli import main as fleet_cli
-from fleet_server.service_layer import device_lifecycle, online_till, partners, registry
+from fleet_server.ledger.reference import PotView
+from fleet_server.service_layer import (
+    device_lifecycle,
+    online_till,
+    operations,
+    partners,
+    registry,
+)
 from fleet_server.settings import Settings
 from protocol import tokens
 
@@ -136,3 +143,33 @@ def test_the_api_and_the_online_till_record_a_sale_through_the_one_use_case(flee
     r = api.post("/api/v1/transactions", json={"code": card, "amount_cents": 500})
     assert r.status_code == 409 and r.json()["detail"]["code"] == "partner_cannot_pay"
     assert till_sale() == "partner_cannot_pay"
+
+
+def test_the_api_and_the_console_cancel_through_the_one_use_case(fleet, monkeypatch):
+    ledger = fleet.ledger
+    program = ledger.create_program("Pass", 2026)
+    ledger.create_partner("Librairie des Lilas", partner_id="P1")
+    ledger.create_agreement("P1", program, "books", 2026, "signed")
+    card = tokens.make_card("97310000042")
+    ledger.create_beneficiary(program, card, [PotView("books", 10_000)])
+    by_api, by_console = (online_till.record_sale(
+        fleet.uow, ledger, "P1", tokens.parse_token(card)[1], 500, "books", f"setup-{n}",
+        datetime.now(UTC)).operation_id for n in range(2))
+    token = issue_token(fleet.session_factory, "partner_admin", "P1", "admin")
+    api = TestClient(create_app(fleet), headers={"Authorization": f"Bearer {token}"})
+    admin = logged_in(fleet, "admin@lilas.example", "partner_admin", "P1")
+    calls = []
+    real = operations.cancel_operation
+
+    def spy(ledger, partner_id, operation_id, key, now):
+        calls.append(operation_id)
+        return real(ledger, partner_id, operation_id, key, now)
+
+    monkeypatch.setattr(operations, "cancel_operation", spy)
+    assert api.post(f"/api/v1/transactions/{by_api}/cancel").json()["status"] == "voided"
+    page = admin.post(f"/partner/operations/{by_console}/cancel",
+                      data={"csrf_token": csrf(admin.get("/partner/operations"))})
+    assert message(page).startswith(f"Opération {by_console} annulée")
+    assert calls == [by_api, by_console]
+    again = api.post(f"/api/v1/transactions/{by_api}/cancel")
+    assert again.status_code == 409 and again.json()["detail"]["code"] == "already_voided"

@@ -39,10 +39,10 @@ from fleet_server.entrypoints.api.deps import (
     require,
     utcnow,
 )
-from fleet_server.ledger.port import LedgerUnavailable, VoidRequest
+from fleet_server.ledger.port import LedgerUnavailable
 from fleet_server.ledger.reference import OperationView
 from fleet_server.ledger.settlement import paris_day, paris_day_bounds
-from fleet_server.service_layer import online_till
+from fleet_server.service_layer import online_till, operations
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
 
@@ -175,11 +175,12 @@ def cancel_operation(ledger: LedgerDep, who: Annotated[Principal, require(OPERAT
     # The operation id is part of the ledger's key: a key reused for another operation is a
     # new request, never the stored answer about the first one.
     key = f"api-void:{op.id}:{idempotency_key or secrets.token_hex(16)}"
-    result = ledger.void(VoidRequest(key, op.partner_id, op.id, utcnow()))
-    if not result.approved:
-        if result.code == "void_unknown":
-            raise not_found("operation")
-        raise declined(result.code)
+    try:
+        result = operations.cancel_operation(ledger, op.partner_id, op.id, key, utcnow())
+    except operations.CancelRefused as err:
+        if err.code == "void_unknown":
+            raise not_found("operation") from err
+        raise declined(err.code) from err
     return LedgerAnswer(operation_id=op.id, status="voided", amount_cents=result.amount_cents,
                         balance_cents=result.balance_cents, auth_code=result.auth_code)
 
