@@ -16,6 +16,7 @@ from fleet_server.ledger import listings, rules
 from fleet_server.ledger.reference import NotFound, PotView, ReferenceLedger
 from fleet_server.service_layer import partners as partner_use_cases
 from fleet_server.service_layer import registry
+from fleet_server.service_layer.refusals import Refused
 from protocol import tokens
 from protocol.errors import ProtocolError
 
@@ -24,8 +25,9 @@ MAX_SERIES = 20  # coupons in one series
 _CATEGORY = re.compile(r"^[a-z0-9_-]{1,32}$")
 
 
-class OperatorError(Exception):
-    """A request the console refuses; the message is French, for the page."""
+class OperatorError(Refused):
+    """A request the operator console refuses: a code and its details (the console's pages
+    say it in French: entrypoints/web/refusals.py)."""
 
 
 @dataclass(frozen=True)
@@ -42,17 +44,18 @@ class PartnerRow:
 def category(raw: str) -> str:
     value = (raw or "").strip().lower()
     if not _CATEGORY.match(value):
-        raise OperatorError("Catégorie invalide (lettres minuscules, chiffres, - ou _).")
+        raise OperatorError("category_invalid")
     return value
 
 
-def cents(raw: str, what: str = "Montant") -> int:
+def cents(raw: str, what: str = "amount") -> int:
+    """Euros as typed -> cents; `what`: the field (amount, balance, cap, value, max_amount)."""
     from fleet_server.service_layer.online_till import parse_amount
 
     try:
         return parse_amount(raw)
     except ValueError as err:
-        raise OperatorError(f"{what} invalide : en euros, par exemple 12,50") from err
+        raise OperatorError("amount_invalid", field=what) from err
 
 
 class OperatorConsole:
@@ -72,7 +75,7 @@ class OperatorConsole:
     def partner(self, partner_id: str) -> PartnerRow:
         found = next((p for p in self.partners() if p.partner_id == partner_id), None)
         if found is None:
-            raise OperatorError("Partenaire introuvable.")
+            raise OperatorError("partner_unknown")
         return found
 
     def create_partner(self, new: partner_use_cases.NewPartner) -> str:
@@ -85,7 +88,7 @@ class OperatorConsole:
         with self.uow_factory() as uow:
             partner = uow.partners.get(partner_id)
             if partner is None:
-                raise OperatorError("Partenaire introuvable.")
+                raise OperatorError("partner_unknown")
             partner.suspended = suspended
             uow.commit()
 
@@ -98,15 +101,13 @@ class OperatorConsole:
         try:
             return self.ledger.save_category(code, label)
         except category_list.CategoryInvalid as err:
-            raise OperatorError("Catégorie invalide : code en lettres minuscules, chiffres, - "
-                                f"ou _ (32 au plus), libellé de 1 à {category_list.LABEL_MAX} "
-                                "caractères.") from err
+            raise OperatorError("category_definition_invalid",
+                                label_max=category_list.LABEL_MAX) from err
 
     def _category(self, raw: str) -> str:
         value = category(raw)
         if value not in self.ledger.category_labels():
-            raise OperatorError(f"Catégorie « {value} » inconnue : ajoutez-la d'abord dans "
-                                "« Catégories ».")
+            raise OperatorError("category_not_listed", category=value)
         return value
 
     def agreements(self, partner_id: str) -> list[dict]:
@@ -119,24 +120,23 @@ class OperatorConsole:
         program = next((p for p in listings.programs(self.ledger_sf) if p.id == program_id),
                        None)
         if program is None:
-            raise OperatorError("Programme inconnu.")
+            raise OperatorError("program_unknown")
         if status not in (rules.REQUESTED, rules.ACCEPTED, rules.SIGNED):
-            raise OperatorError("Statut inconnu.")
+            raise OperatorError("status_unknown")
         try:
             return self.ledger.create_agreement(partner_id, program.id,
                                                 self._category(raw_category),
                                                 program.market_year, status)
         except IntegrityError as err:
-            raise OperatorError("Partenaire inconnu du registre des opérations.") from err
+            raise OperatorError("partner_unknown_to_ledger") from err
 
     def set_agreement_status(self, agreement_id: str, status: str) -> None:
         try:
             self.ledger.set_agreement_status(agreement_id[:16], status)
         except NotFound as err:
-            raise OperatorError("Convention introuvable.") from err
+            raise OperatorError("agreement_unknown") from err
         except ValueError as err:
-            raise OperatorError("Ce changement de statut n'est pas permis (demandée → "
-                                "acceptée → signée → résiliée).") from err
+            raise OperatorError("agreement_move_refused") from err
 
     # Programs, cards and pots.
 
@@ -146,10 +146,10 @@ class OperatorConsole:
     def create_program(self, name: str, market_year: str, max_amount: str) -> str:
         name = (name or "").strip()
         if not 0 < len(name) <= 120:
-            raise OperatorError("Nom de programme invalide.")
+            raise OperatorError("program_name_invalid")
         if not (market_year.isdigit() and 2000 <= int(market_year) <= 2100):
-            raise OperatorError("Millésime invalide (année).")
-        limit = cents(max_amount, "Montant maximum") if max_amount.strip() else None
+            raise OperatorError("market_year_invalid")
+        limit = cents(max_amount, "max_amount") if max_amount.strip() else None
         return self.ledger.create_program(name, int(market_year), limit)
 
     def cards(self, search: str | None, page: int) -> list[listings.CardView]:
@@ -162,19 +162,19 @@ class OperatorConsole:
         for raw_category, balance, cap in pots:
             if not raw_category.strip():
                 continue
-            made.append(PotView(self._category(raw_category), cents(balance, "Solde")
+            made.append(PotView(self._category(raw_category), cents(balance, "balance")
                                 if balance.strip() not in ("", "0") else 0,
-                                cents(cap, "Plafond") if cap.strip() else None))
+                                cents(cap, "cap") if cap.strip() else None))
         if not made:
-            raise OperatorError("Au moins une cagnotte.")
+            raise OperatorError("pots_missing")
         if len({p.category for p in made}) != len(made):
-            raise OperatorError("Une cagnotte par catégorie.")
+            raise OperatorError("pots_repeated")
         card = tokens.make_card("".join(str(b % 10) for b in os.urandom(11)))
         try:
             self.ledger.create_beneficiary(program_id, card, made,
                                            name=(name or "").strip()[:120] or None)
         except (NotFound, IntegrityError) as err:
-            raise OperatorError("Programme inconnu.") from err
+            raise OperatorError("program_unknown") from err
         return card
 
     def load_pot(self, card: str, raw_category: str, amount: str) -> int:
@@ -182,18 +182,18 @@ class OperatorConsole:
             _kind, code = tokens.parse_token(card)
             return self.ledger.load_pot(code, self._category(raw_category), cents(amount))
         except ProtocolError as err:
-            raise OperatorError("Code de carte illisible.") from err
+            raise OperatorError("card_unreadable") from err
         except NotFound as err:
-            raise OperatorError("Carte ou cagnotte inconnue.") from err
+            raise OperatorError("card_or_pot_unknown") from err
         except ValueError as err:
-            raise OperatorError(f"Chargement impossible : {err}") from err
+            raise OperatorError("load_refused", reason=str(err)) from err
 
     # Vouchers and coupon series.
 
     def _program(self, program_id: str) -> listings.ProgramView:
         program = next((p for p in self.programs() if p.id == program_id), None)
         if program is None:
-            raise OperatorError("Programme inconnu.")
+            raise OperatorError("program_unknown")
         return program
 
     @staticmethod
@@ -204,8 +204,8 @@ class OperatorConsole:
                        count: str) -> list[str]:
         program = self._program(program_id)
         if not (count.isdigit() and 1 <= int(count) <= MAX_VOUCHERS):
-            raise OperatorError(f"Nombre de bons : de 1 à {MAX_VOUCHERS}.")
-        value_cents, cat = cents(value, "Valeur"), self._category(raw_category)
+            raise OperatorError("voucher_count_invalid", most=MAX_VOUCHERS)
+        value_cents, cat = cents(value, "value"), self._category(raw_category)
         return [self.ledger.create_voucher(program.id, self._number(), cat, value_cents,
                                            program.market_year) for _ in range(int(count))]
 
@@ -213,9 +213,9 @@ class OperatorConsole:
                       card: str | None = None) -> tuple[int, list[str]]:
         """values: the coupons' values in euros, in order, separated by ";" or spaces."""
         program = self._program(program_id)
-        amounts = [cents(v, "Valeur") for v in re.split(r"[;\s]+", values or "") if v]
+        amounts = [cents(v, "value") for v in re.split(r"[;\s]+", values or "") if v]
         if not 1 <= len(amounts) <= MAX_SERIES:
-            raise OperatorError(f"De 1 à {MAX_SERIES} coupons par série.")
+            raise OperatorError("series_size_invalid", most=MAX_SERIES)
         numbers = [self._number() for _ in amounts]
         try:
             owner = tokens.parse_token(card)[1] if card and card.strip() else None
@@ -224,9 +224,9 @@ class OperatorConsole:
                                                       list(zip(numbers, amounts, strict=True)),
                                                       card_code=owner)
         except NotFound as err:
-            raise OperatorError("Carte inconnue.") from err
+            raise OperatorError("card_unknown") from err
         except ProtocolError as err:
-            raise OperatorError("Code de carte illisible.") from err
+            raise OperatorError("card_unreadable") from err
         return series, numbers
 
     def vouchers(self, search: str | None, page: int, series_id: int | None = None
@@ -251,7 +251,7 @@ class OperatorConsole:
             device_lifecycle.allocate_devices(self.uow_factory(), partner_id[:40],
                                               [device_id[:24]], self.clock())
         except LifecycleRefused as err:
-            raise OperatorError(f"Allocation impossible : {err.message}") from err
+            raise OperatorError("allocation_refused", reason=err.message) from err
 
     def change_state(self, device_id: str, action: str) -> None:
         from fleet_server.service_layer import device_lifecycle
@@ -260,10 +260,10 @@ class OperatorConsole:
             _, clears = device_lifecycle.change_state(self.uow_factory(), device_id[:24], action,
                                                       self.clock(), self.broker)
         except (registry.NotFound, LookupError) as err:
-            raise OperatorError("Terminal introuvable.") from err
+            raise OperatorError("terminal_unknown") from err
         except LifecycleRefused as err:
-            raise OperatorError(f"Changement impossible : {err.message}") from err
+            raise OperatorError("state_change_refused", reason=err.message) from err
         except (DeviceStateError, ValueError) as err:
-            raise OperatorError(f"Changement impossible : {err}") from err
+            raise OperatorError("state_change_refused", reason=str(err)) from err
         if clears and self.publish is not None:
             self.publish(clears)

@@ -17,22 +17,15 @@ from fleet_server.ledger.port import LedgerUnavailable
 from fleet_server.ledger.reference import NotFound, OperationView, ReferenceLedger
 from fleet_server.service_layer import operations
 from fleet_server.service_layer.partner_data import ExportInfo, PartnerDataStore
-from protocol import errors
+from fleet_server.service_layer.refusals import Refused
 
 EXPORT_MAX = 50_000  # operations in one CSV file
 ONLINE_WITHIN = timedelta(minutes=5)  # a terminal heard from this recently counts as online
-STATE_LABELS = {"provisioned": "En préparation", "assigned": "Alloué, à mettre en service",
-                "active": "En service", "suspended": "Suspendu", "retired": "Retiré"}
-CONNECTION_LABELS = {"online": "En ligne", "offline": "Hors ligne",
-                     "unresponsive": "Connecté mais muet"}
-AGREEMENT_LABELS = {rules.REQUESTED: "Demandée", rules.ACCEPTED: "Acceptée, à signer",
-                    rules.SIGNED: "Signée", rules.TERMINATED: "Résiliée"}
-BATCH_LABELS = {settlement.REQUESTED: "Remboursement demandé", settlement.PAID: "Payé",
-                settlement.CANCELLED: "Annulé"}
 
 
-class ConsoleError(Exception):
-    """A request the console refuses; the message is French, for the page."""
+class ConsoleError(Refused):
+    """A request the partner console refuses: a code and its details (the console's pages
+    say it in French: entrypoints/web/refusals.py)."""
 
 
 @dataclass(frozen=True)
@@ -49,11 +42,10 @@ class TerminalView:
     device_id: str
     model: str
     state: str
-    state_label: str
     online: bool
     last_seen_at: datetime | None
     firmware_version: str | None
-    connection_label: str = ""
+    connection: str = "unknown"  # online, offline, unresponsive
 
 
 @dataclass(frozen=True)
@@ -65,31 +57,14 @@ class Home:
     latest: list[OperationView]
 
 
-def cancel_blocker(op: OperationView) -> str | None:
-    """Why an operation cannot be cancelled now (shown beside the greyed button), or None."""
+def cancel_blocker(op: OperationView) -> ConsoleError | None:
+    """Why an operation cannot be cancelled now (shown beside the greyed button), or None:
+    already_voided, or in_batch (its reimbursement is asked for: cancel the batch first)."""
     if op.status == rules.OP_VOIDED:
-        return "Opération déjà annulée."
+        return ConsoleError("already_voided")
     if op.batch_id is not None:
-        return (f"Remboursement déjà demandé (lot {op.batch_id}) : annulez d'abord ce lot "
-                "dans « Remboursements ».")
+        return ConsoleError("in_batch", batch_id=op.batch_id)
     return None
-
-
-CLAIM_MESSAGES = {
-    "claim_code_malformed": "Code mal saisi : 9 caractères, imprimés XXXX-XXXXX sur l'étiquette.",
-    "claim_code_wrong": "Ce code ne correspond pas à ce terminal (vérifiez le numéro et le code "
-                        "de l'étiquette).",
-    "claim_attempts_exceeded": "Trop de codes erronés : réessayez dans un moment.",
-    "device_retired": "Ce terminal est retiré du service.",
-    "not_allocated": "Ce terminal ne vous est pas encore alloué : contactez le programme.",
-    "allocated_to_other_partner": "Ce code ne correspond pas à ce terminal (vérifiez le numéro "
-                                  "et le code de l'étiquette).",
-    "already_claimed": "Ce terminal est déjà en service.",
-    "no_signed_agreement": "Il faut une convention signée avant de mettre un terminal en "
-                           "service.",
-    "partner_cannot_pay": "Votre structure ne peut pas encaisser (bons plans uniquement ou "
-                          "suspendue).",
-}
 
 
 class PartnerConsole:
@@ -109,14 +84,13 @@ class PartnerConsole:
         """Ask the support desk for help about one of the partner's terminals: (number,
         joined), joined when the terminal's open intervention took the request."""
         if self.interventions is None:
-            raise ConsoleError("L'assistance en ligne n'est pas disponible : appelez-la.")
+            raise ConsoleError("assistance_unavailable")
         if device_id not in {t.device_id for t in self.terminals(partner_id)}:
-            raise ConsoleError("Terminal introuvable.")
+            raise ConsoleError("terminal_unknown")
         try:
             item, joined = self.interventions.request_help(actor, device_id, category, title)
         except (ValueError, LookupError) as err:
-            raise ConsoleError("Demande incomplète : choisissez un motif et décrivez le "
-                               "problème (3 caractères au moins).") from err
+            raise ConsoleError("help_request_incomplete") from err
         return item.intervention_id, joined
 
     def claim(self, partner_id: str, device_id: str, code: str) -> str:
@@ -133,7 +107,7 @@ class PartnerConsole:
                 self.uow_factory(), self.keys, partner_id, device_id, code or "", self.clock(),
                 lambda _partner_id: rights)
         except device_lifecycle.ClaimRefused as err:
-            raise ConsoleError(CLAIM_MESSAGES.get(err.code, "Mise en service refusée.")) from err
+            raise ConsoleError("claim_refused", reason=err.code) from err
         if self.publish_config is not None:
             self.publish_config(device.device_id)  # the terminal gets its settings now
         return device.device_id
@@ -162,9 +136,8 @@ class PartnerConsole:
             if connection == "unknown":  # no live status: judge by the last message
                 recent = seen is not None and now - seen < ONLINE_WITHIN
                 connection = "online" if recent else "offline"
-            views.append(TerminalView(device_id, model, state, STATE_LABELS.get(state, state),
-                                      connection == "online", seen, firmware,
-                                      CONNECTION_LABELS.get(connection, connection)))
+            views.append(TerminalView(device_id, model, state, connection == "online", seen,
+                                      firmware, connection))
         return views
 
     # Operations.
@@ -193,7 +166,7 @@ class PartnerConsole:
     def operation(self, partner_id: str, operation_id: str) -> OperationView:
         op = self.ledger.get_operation(operation_id[:16], partner_id=partner_id)
         if op is None:
-            raise ConsoleError("Opération introuvable.")
+            raise ConsoleError("operation_unknown")
         return op
 
     def set_reference(self, partner_id: str, operation_id: str, reference: str) -> OperationView:
@@ -201,20 +174,20 @@ class PartnerConsole:
         try:
             return self.ledger.set_internal_reference(operation_id[:16], partner_id, text)
         except NotFound as err:
-            raise ConsoleError("Opération introuvable.") from err
+            raise ConsoleError("operation_unknown") from err
 
     def cancel(self, partner_id: str, operation_id: str) -> OperationView:
         op = self.operation(partner_id, operation_id)
         blocker = cancel_blocker(op)
         if blocker:
-            raise ConsoleError(blocker)
+            raise blocker
         key = f"web-void:{op.id}:{secrets.token_hex(8)}"
         try:
             operations.cancel_operation(self.ledger, partner_id, op.id, key, self.clock())
         except LedgerUnavailable as err:
-            raise ConsoleError(errors.text_fr("service_unavailable")) from err
+            raise ConsoleError("ledger_refused", reason="service_unavailable") from err
         except operations.CancelRefused as err:
-            raise ConsoleError(errors.text_fr(err.code)) from err
+            raise ConsoleError("ledger_refused", reason=err.code) from err
         return self.operation(partner_id, op.id)
 
     # Reimbursements.
@@ -227,10 +200,9 @@ class PartnerConsole:
             return settlement.cancel_batch(self.ledger_sf, batch_id[:16], partner_id,
                                            self.clock)
         except NotFound as err:
-            raise ConsoleError("Lot introuvable.") from err
+            raise ConsoleError("batch_unknown") from err
         except settlement.BatchError as err:
-            raise ConsoleError("Seul un lot dont le remboursement est demandé (pas encore "
-                               "payé) peut être annulé.") from err
+            raise ConsoleError("batch_not_cancellable") from err
 
     # Agreements.
 
@@ -239,8 +211,7 @@ class PartnerConsole:
 
     def agreements(self, partner_id: str) -> list[dict]:
         names = {p.id: p.name for p in self.programs()}
-        return [dict(a, program_name=names.get(a["program_id"], a["program_id"]),
-                     status_label=AGREEMENT_LABELS.get(a["status"], a["status"]))
+        return [dict(a, program_name=names.get(a["program_id"], a["program_id"]))
                 for a in reversed(self.ledger.agreements(partner_id))]
 
     def partner(self, partner_id: str) -> dict | None:
@@ -263,15 +234,14 @@ class PartnerConsole:
         program = next((p for p in self.programs() if p.id == program_id), None)
         category = (category or "").strip().lower()
         if program is None:
-            raise ConsoleError("Programme inconnu.")
+            raise ConsoleError("program_unknown")
         if category not in self.ledger.category_labels():
-            raise ConsoleError("Catégorie inconnue : choisissez-la dans la liste.")
+            raise ConsoleError("category_unknown")
         for a in self.ledger.agreements(partner_id):
             if (a["program_id"], a["category"], a["market_year"]) == (
                     program.id, category, program.market_year) and a["status"] != \
                     rules.TERMINATED:
-                raise ConsoleError("Une convention existe déjà pour ce programme et cette "
-                                   "catégorie.")
+                raise ConsoleError("agreement_exists")
         return self.ledger.create_agreement(partner_id, program.id, category,
                                             program.market_year)
 
@@ -289,7 +259,7 @@ class PartnerConsole:
         else:
             ops = self.ledger.list_operations(**query, limit=EXPORT_MAX)
         if not ops:
-            raise ConsoleError("Aucune opération à exporter.")
+            raise ConsoleError("nothing_to_export")
         content = settlement.operations_csv(ops, self.ledger.category_labels(),
                                             self.holders(ops))
         return self.data.add_export(partner_id, self._export_name(partner_id, "operations"),
@@ -298,7 +268,7 @@ class PartnerConsole:
     def export_batches(self, partner_id: str, user_id: int | None) -> ExportInfo:
         batches = self.batches(partner_id)
         if not batches:
-            raise ConsoleError("Aucun lot de remboursement à exporter.")
+            raise ConsoleError("no_batch_to_export")
         return self.data.add_export(partner_id, self._export_name(partner_id, "remboursements"),
                                     settlement.batches_csv(batches), len(batches), user_id,
                                     self.clock())

@@ -17,6 +17,14 @@ ROLES = {OPERATOR: "Opérateur du programme", SUPPORT: "Assistance",
          PARTNER_ADMIN: "Administrateur partenaire", PARTNER_USER: "Utilisateur partenaire"}
 DEVICE_STATES = {"provisioned": "en préparation", "assigned": "alloué, à mettre en service",
                  "active": "en service", "suspended": "suspendu", "retired": "retiré"}
+# The partner's and the operator's pages: table cells, capitalised.
+TERMINAL_STATES = {code: text[0].upper() + text[1:] for code, text in DEVICE_STATES.items()}
+PARTNER_CONNECTIONS = {"online": "En ligne", "offline": "Hors ligne",
+                       "unresponsive": "Connecté mais muet"}
+AGREEMENT_STATES = {"requested": "Demandée", "accepted": "Acceptée, à signer",
+                    "signed": "Signée", "terminated": "Résiliée"}  # ledger/rules.py
+BATCH_STATES = {"requested": "Remboursement demandé", "paid": "Payé",
+                "cancelled": "Annulé"}  # ledger/settlement.py
 EVENT_KINDS = {"status": "Connexion", "error": "Erreur", "reboot": "Redémarrage",
                "command": "Commande", "update": "Mise à jour", "sales": "Ventes",
                "alert": "Alerte", "intervention": "Intervention"}
@@ -102,18 +110,6 @@ def check_detail(key: str, value) -> str:
     return f"{label} : {shown}"
 
 
-PARTNER_REFUSALS = {"name_invalid": "Nom invalide (1 à 120 caractères).",
-                    "phone_invalid": "Téléphone invalide.", "email_invalid": "E-mail invalide.",
-                    "address_invalid": "Adresse invalide (300 caractères au plus, une ligne).",
-                    "partner_id_invalid": "Code de partenaire invalide.",
-                    "partner_exists": "Ce partenaire existe déjà."}
-
-
-def partner_refusal(code: str) -> str:
-    """Why the partner form was refused (service_layer/partners.py's codes), in French."""
-    return PARTNER_REFUSALS.get(code, code)
-
-
 def refusal(code: str | None) -> str:
     """Why a terminal refused a command (its error code), in French."""
     if code and errors.is_known(code):
@@ -174,6 +170,8 @@ def install(env) -> None:
                        event_text=event_text, check_detail=check_detail, refusal=refusal,
                        campaign_reason=campaign_reason,
                        campaign_device_state=campaign_device_state, file_size=file_size)
+    env.globals.update(TERMINAL_STATES=TERMINAL_STATES, PARTNER_CONNECTIONS=PARTNER_CONNECTIONS,
+                       AGREEMENT_STATES=AGREEMENT_STATES)
 
 
 _MOVE = re.compile(r"^an intervention (\w+) cannot become (\w+)$")

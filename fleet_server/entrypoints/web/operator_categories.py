@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from jinja2 import pass_context
 
+from fleet_server.entrypoints.web import refusals
 from fleet_server.entrypoints.web.deps import (
     OPERATOR,
     WebUser,
@@ -68,7 +69,7 @@ def save_category(user: Operator, console: OperatorDep,
     try:
         saved = console.save_category(code, label)
     except OperatorError as err:
-        return redirect("/operator/categories", str(err))
+        return redirect("/operator/categories", refusals.text(err))
     forget_labels()
     return redirect("/operator/categories",
                     f"Catégorie « {saved.label} » ({saved.code}) enregistrée.")

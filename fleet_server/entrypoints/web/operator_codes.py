@@ -8,6 +8,7 @@ import qrcode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from fleet_server.entrypoints.web import refusals
 from fleet_server.entrypoints.web.deps import (
     OPERATOR,
     PageError,
@@ -46,7 +47,7 @@ def create_program(user: Operator, console: OperatorDep, name: Field, market_yea
     try:
         program_id = console.create_program(name, market_year, max_amount)
     except OperatorError as err:
-        return redirect("/operator/beneficiaries", str(err))
+        return redirect("/operator/beneficiaries", refusals.text(err))
     return redirect("/operator/beneficiaries", f"Programme {program_id} créé.")
 
 
@@ -62,7 +63,7 @@ async def create_card(request: Request, user: Operator, console: OperatorDep):
     try:
         card = console.create_card(text("program_id"), text("name"), pots)
     except OperatorError as err:
-        return redirect("/operator/beneficiaries", str(err))
+        return redirect("/operator/beneficiaries", refusals.text(err))
     return redirect(f"/operator/beneficiaries?q={card}", f"Carte {card} créée.")
 
 
@@ -71,7 +72,7 @@ def load_pot(user: Operator, console: OperatorDep, card: str, category: Field, a
     try:
         balance = console.load_pot(card[:40], category, amount)
     except OperatorError as err:
-        return redirect(f"/operator/beneficiaries?q={card[:20]}", str(err))
+        return redirect(f"/operator/beneficiaries?q={card[:20]}", refusals.text(err))
     euros = f"{balance // 100},{balance % 100:02d} €"
     labels = {c.code: c.label for c in console.categories()}
     return redirect(f"/operator/beneficiaries?q={card[:20]}",
@@ -93,7 +94,7 @@ def issue_vouchers(user: Operator, console: OperatorDep, program_id: Field, cate
     try:
         numbers = console.issue_vouchers(program_id, category, value, count)
     except OperatorError as err:
-        return redirect("/operator/vouchers", str(err))
+        return redirect("/operator/vouchers", refusals.text(err))
     return redirect("/operator/vouchers/print?numbers=" + ",".join(numbers[:100]),
                     f"{len(numbers)} bon(s) émis.")
 
@@ -104,7 +105,7 @@ def create_series(user: Operator, console: OperatorDep, program_id: Field, categ
     try:
         series_id, _ = console.create_series(program_id, category, values, card)
     except OperatorError as err:
-        return redirect("/operator/vouchers", str(err))
+        return redirect("/operator/vouchers", refusals.text(err))
     return redirect(f"/operator/vouchers/print?series={series_id}",
                     f"Série {series_id} créée : les coupons se valident dans l'ordre.")
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Form, Request
 
 from fleet_server.adapters.smtp_mailer import MailFailed, MailNotConfigured
 from fleet_server.domain.roles import OPERATOR, PARTNER_ADMIN, PARTNER_ROLES, STAFF_ROLES
-from fleet_server.entrypoints.web import labels
+from fleet_server.entrypoints.web import labels, refusals
 from fleet_server.entrypoints.web.deps import (
     AccountsDep,
     WebUser,
@@ -18,7 +18,6 @@ from fleet_server.entrypoints.web.deps import (
 from fleet_server.entrypoints.web.services import OperatorDep
 from fleet_server.service_layer.accounts import AccountError, switched_text
 from fleet_server.service_layer.operator_console import OperatorError
-from fleet_server.service_layer.partner_console import AGREEMENT_LABELS, STATE_LABELS
 from fleet_server.service_layer.partners import NewPartner, PartnerRefused
 
 router = APIRouter(include_in_schema=False)
@@ -55,7 +54,7 @@ def create_partner(user: Operator, console: OperatorDep, accounts: AccountsDep, 
         partner_id = console.create_partner(NewPartner(name, payments == "yes", phone, email,
                                                        address))
     except PartnerRefused as err:
-        return redirect("/operator/partners", labels.partner_refusal(err.code))
+        return redirect("/operator/partners", refusals.sentence(err.code))
     message = f"Partenaire {partner_id} créé."
     if admin_email.strip():
         message += " " + _invite(accounts, admin_email, PARTNER_ADMIN, partner_id)
@@ -68,13 +67,14 @@ def partner(request: Request, user: Operator, console: OperatorDep, accounts: Ac
     try:
         found = console.partner(partner_id[:40])
     except OperatorError as err:
-        return redirect("/operator/partners", str(err))
+        return redirect("/operator/partners", refusals.text(err))
     return render(request, "operator/partner.html", user, partner=found,
                   categories=console.categories(),
                   agreements=console.agreements(found.partner_id), programs=console.programs(),
-                  labels=AGREEMENT_LABELS, next_status=NEXT_STATUS,
+                  labels=labels.AGREEMENT_STATES, next_status=NEXT_STATUS,
                   users=accounts.users(found.partner_id),
-                  terminals=console.terminals(found.partner_id), states=STATE_LABELS)
+                  terminals=console.terminals(found.partner_id),
+                  states=labels.TERMINAL_STATES)
 
 
 @router.post("/operator/partners/{partner_id}/suspend")
@@ -83,7 +83,7 @@ def suspend(user: Operator, console: OperatorDep, partner_id: str,
     try:
         console.set_suspended(partner_id[:40], suspended == "1")
     except OperatorError as err:
-        return redirect("/operator/partners", str(err))
+        return redirect("/operator/partners", refusals.text(err))
     return redirect(f"/operator/partners/{partner_id}", "Partenaire suspendu : ses ventes sont "
                     "refusées." if suspended == "1" else "Partenaire réactivé.")
 
@@ -94,7 +94,7 @@ def create_agreement(user: Operator, console: OperatorDep, partner_id: str, prog
     try:
         code = console.create_agreement(partner_id[:40], program_id, category, status)
     except OperatorError as err:
-        return redirect(f"/operator/partners/{partner_id}", str(err))
+        return redirect(f"/operator/partners/{partner_id}", refusals.text(err))
     return redirect(f"/operator/partners/{partner_id}", f"Convention {code} enregistrée.")
 
 
@@ -104,9 +104,10 @@ def agreement_status(user: Operator, console: OperatorDep, agreement_id: str,
     try:
         console.set_agreement_status(agreement_id, status)
     except OperatorError as err:
-        return redirect(f"/operator/partners/{partner_id[:40]}", str(err))
+        return redirect(f"/operator/partners/{partner_id[:40]}", refusals.text(err))
     return redirect(f"/operator/partners/{partner_id[:40]}",
-                    f"Convention {agreement_id[:16]} : {AGREEMENT_LABELS.get(status, status)}.")
+                    f"Convention {agreement_id[:16]} : "
+                    f"{labels.AGREEMENT_STATES.get(status, status)}.")
 
 
 @router.post("/operator/partners/{partner_id}/users")
@@ -120,7 +121,7 @@ def invite_partner_user(user: Operator, accounts: AccountsDep, partner_id: str, 
 @router.get("/operator/terminals")
 def terminals(request: Request, user: Operator, console: OperatorDep):
     return render(request, "operator/terminals.html", user, terminals=console.terminals(),
-                  partners=console.partners(), states=STATE_LABELS)
+                  partners=console.partners(), states=labels.TERMINAL_STATES)
 
 
 @router.post("/operator/terminals/{device_id}/allocate")
@@ -128,7 +129,7 @@ def allocate(user: Operator, console: OperatorDep, device_id: str, partner_id: F
     try:
         console.allocate(device_id, partner_id)
     except OperatorError as err:
-        return redirect("/operator/terminals", str(err))
+        return redirect("/operator/terminals", refusals.text(err))
     return redirect("/operator/terminals", f"Terminal {device_id[:24]} alloué à {partner_id}.")
 
 
@@ -137,7 +138,7 @@ def change_state(user: Operator, console: OperatorDep, device_id: str, action: F
     try:
         console.change_state(device_id, action)
     except OperatorError as err:
-        return redirect("/operator/terminals", str(err))
+        return redirect("/operator/terminals", refusals.text(err))
     return redirect("/operator/terminals", f"Terminal {device_id[:24]} : "
                                            f"{ACTION_LABELS.get(action, action)}.")
 

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 
+from fleet_server.entrypoints.web import labels, refusals
 from fleet_server.entrypoints.web.deps import (
     PARTNER_ADMIN,
     WebUser,
@@ -18,12 +19,7 @@ from fleet_server.entrypoints.web.deps import (
     require_user,
 )
 from fleet_server.entrypoints.web.services import ConsoleDep
-from fleet_server.service_layer.partner_console import (
-    BATCH_LABELS,
-    ConsoleError,
-    OperationFilter,
-    cancel_blocker,
-)
+from fleet_server.service_layer.partner_console import ConsoleError, OperationFilter
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[WebUser, require_user(PARTNER_ADMIN)]
@@ -84,7 +80,7 @@ def operations(request: Request, user: Admin, console: ConsoleDep):
         query["n"] = str(per_page)
     here = "/partner/operations?" + urlencode({**query, "page": page})
     return render(request, "partner/operations.html", user, rows=rows, f=f, query=query,
-                  page=page, more=more, here=here, blocker=cancel_blocker,
+                  page=page, more=more, here=here, blocker=refusals.cancel_blocker,
                   holders=console.holders(rows), per_page=per_page, page_sizes=PAGE_SIZES,
                   status_labels=STATUS_LABELS, kind_labels=KIND_LABELS,
                   prev_url="/partner/operations?" + urlencode({**query, "page": page - 1}),
@@ -98,10 +94,10 @@ def set_reference(request: Request, user: Admin, console: ConsoleDep, operation_
     try:
         op = console.set_reference(user.partner_id, operation_id, reference)
     except ConsoleError as err:
-        return redirect(_back(back), str(err))
+        return redirect(_back(back), refusals.text(err))
     if "hx-request" in request.headers:
         return render(request, "partner/_operation_row.html", user, op=op, here=_back(back),
-                      blocker=cancel_blocker, status_labels=STATUS_LABELS,
+                      blocker=refusals.cancel_blocker, status_labels=STATUS_LABELS,
                       holders=console.holders([op]),
                       kind_labels=KIND_LABELS, saved=True)
     return redirect(_back(back), f"Référence interne de l'opération {op.id} enregistrée.")
@@ -113,7 +109,7 @@ def cancel(user: Admin, console: ConsoleDep, operation_id: str,
     try:
         op = console.cancel(user.partner_id, operation_id)
     except ConsoleError as err:
-        return redirect(_back(back), f"Annulation impossible : {err}")
+        return redirect(_back(back), f"Annulation impossible : {refusals.text(err)}")
     return redirect(_back(back), f"Opération {op.id} annulée : le montant est restitué.")
 
 
@@ -124,7 +120,7 @@ async def export_operations(request: Request, user: Admin, console: ConsoleDep):
     try:
         export = console.export_operations(user.partner_id, user.id, filters_from(form), ids)
     except ConsoleError as err:
-        return redirect(_back(form.get("back")), str(err))
+        return redirect(_back(form.get("back")), refusals.text(err))
     return redirect("/partner/exports", f"Export « {export.filename} » créé "
                                         f"({export.rows} opération(s)).")
 
@@ -132,7 +128,7 @@ async def export_operations(request: Request, user: Admin, console: ConsoleDep):
 @router.get("/partner/reimbursements")
 def reimbursements(request: Request, user: Admin, console: ConsoleDep):
     return render(request, "partner/reimbursements.html", user,
-                  batches=console.batches(user.partner_id), labels=BATCH_LABELS)
+                  batches=console.batches(user.partner_id), labels=labels.BATCH_STATES)
 
 
 @router.post("/partner/reimbursements/{batch_id}/cancel")
@@ -140,7 +136,7 @@ def cancel_batch(user: Admin, console: ConsoleDep, batch_id: str):
     try:
         batch = console.cancel_batch(user.partner_id, batch_id)
     except ConsoleError as err:
-        return redirect("/partner/reimbursements", str(err))
+        return redirect("/partner/reimbursements", refusals.text(err))
     return redirect("/partner/reimbursements", f"Lot {batch.id} annulé : ses {batch.count} "
                                                "opération(s) sont de nouveau annulables.")
 
@@ -150,7 +146,7 @@ def export_batches(user: Admin, console: ConsoleDep):
     try:
         export = console.export_batches(user.partner_id, user.id)
     except ConsoleError as err:
-        return redirect("/partner/reimbursements", str(err))
+        return redirect("/partner/reimbursements", refusals.text(err))
     return redirect("/partner/exports", f"Export « {export.filename} » créé.")
 
 
@@ -168,7 +164,7 @@ def request_agreement(user: Admin, console: ConsoleDep,
     try:
         code = console.request_agreement(user.partner_id, program_id, category)
     except ConsoleError as err:
-        return redirect("/partner/agreements", str(err))
+        return redirect("/partner/agreements", refusals.text(err))
     return redirect("/partner/agreements", f"Demande de convention {code} envoyée : "
                                            "le programme l'instruit.")
 
@@ -194,7 +190,7 @@ def claim(user: Admin, console: ConsoleDep, device_id: Annotated[str, Form(max_l
     try:
         claimed = console.claim(user.partner_id, device_id, code)
     except ConsoleError as err:
-        return redirect("/partner/terminals", str(err))
+        return redirect("/partner/terminals", refusals.text(err))
     return redirect("/partner/terminals", f"Terminal {claimed} mis en service.")
 
 
@@ -210,7 +206,7 @@ def ask_support(user: Admin, console: ConsoleDep, device_id: str,
         number, joined = console.ask_support(user.partner_id, user.email, device_id[:24],
                                              category, title)
     except ConsoleError as err:
-        return redirect("/partner/terminals", str(err))
+        return redirect("/partner/terminals", refusals.text(err))
     if joined:
         return redirect("/partner/assistance", f"Ce terminal a déjà une demande en cours "
                                                f"(n° {number}) : la vôtre y est ajoutée.")
