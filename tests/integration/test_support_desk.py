@@ -199,7 +199,7 @@ def test_alerts_with_partner_and_summary_and_intervention_from_alert(desk):
     stack, http, terminal, _ = desk
     support = stack.fleet.extras["support"]
     terminal.heartbeat(scn="fault", rssi=-95)
-    eventually(lambda: support.status.view(terminal.dev).get("scn"), lambda s: s == "fault")
+    eventually(lambda: support.status.view(terminal.dev).get("scn") == "fault")
     support.check_alerts()
     alerts = http.get(f"{V1}/alerts").json()["items"]
     assert {a["kind"] for a in alerts} == {"scanner_fault", "weak_signal"}
