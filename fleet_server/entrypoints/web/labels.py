@@ -170,8 +170,10 @@ def install(env) -> None:
                        event_text=event_text, check_detail=check_detail, refusal=refusal,
                        campaign_reason=campaign_reason,
                        campaign_device_state=campaign_device_state, file_size=file_size)
+    from fleet_server.entrypoints.web.refusals import till_result
+
     env.globals.update(TERMINAL_STATES=TERMINAL_STATES, PARTNER_CONNECTIONS=PARTNER_CONNECTIONS,
-                       AGREEMENT_STATES=AGREEMENT_STATES)
+                       AGREEMENT_STATES=AGREEMENT_STATES, till_result=till_result)
 
 
 _MOVE = re.compile(r"^an intervention (\w+) cannot become (\w+)$")

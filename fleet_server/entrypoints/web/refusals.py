@@ -98,6 +98,21 @@ def text(refusal: Refused) -> str:
     return sentence(refusal.code, **refusal.details)
 
 
+TILL = {"malformed": "Formulaire expiré : rechargez la page",
+        "replay": "Cette vente est déjà enregistrée : rechargez la caisse"}
+AMOUNTS = {"format": "Montant invalide : en euros, par exemple 12,50",
+           "range": "Montant invalide : plus de 0 € et au plus 100 000 €"}
+
+
+def till_result(result) -> str:
+    """What the online till says about a sale (online_till.TillResult), as a terminal would."""
+    if result.approved:
+        return "Paiement accepté"
+    if result.code == "amount_invalid":
+        return AMOUNTS.get(result.detail, AMOUNTS["format"])
+    return TILL.get(result.code) or errors.text_fr(result.code or "internal_error")
+
+
 def cancel_blocker(op) -> str | None:
     """Why this operation cannot be cancelled now (beside its greyed button), or None."""
     found = partner_console.cancel_blocker(op)
