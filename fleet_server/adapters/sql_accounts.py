@@ -36,8 +36,7 @@ class SqlAccountStore(AccountStore):
                 s.flush()
                 return _user(row)
         except IntegrityError as err:
-            raise AccountError("Cette adresse e-mail a déjà un compte, ou le partenaire "
-                               "est inconnu") from err
+            raise AccountError("email_taken") from err
 
     def user_by_email(self, email):
         with self.sf() as s:

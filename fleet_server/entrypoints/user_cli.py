@@ -41,6 +41,7 @@ def cmd_user(args) -> int:
     from fleet_server.adapters.smtp_mailer import MailFailed
     from fleet_server.adapters.sql_accounts import account_service
     from fleet_server.entrypoints.cli import _fleet
+    from fleet_server.entrypoints.web import refusals
     from fleet_server.service_layer.accounts import AccountError, activation_text
 
     fleet = _fleet(args)
@@ -72,7 +73,7 @@ def cmd_user(args) -> int:
             try:
                 print(accounts.new_link(args.email))
             except AccountError as err:  # no such account, or switched off
-                print(f"fleet: {err}", file=sys.stderr)
+                print(f"fleet: {refusals.text(err)}", file=sys.stderr)
                 return 1
         else:
             email = normalise_email(args.email)

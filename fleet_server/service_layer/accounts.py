@@ -22,8 +22,8 @@ from fleet_server.service_layer.accounts_policy import (
     Throttle,
     normalise_email,
     password_problems,
-    password_refusal,
 )
+from fleet_server.service_layer.refusals import Refused
 
 LINK_LIFETIME = timedelta(hours=24)
 SESSION_LIFETIME = timedelta(hours=12)  # absolute
@@ -57,8 +57,11 @@ class SessionInfo:
     csrf_token: str
 
 
-class AccountError(ValueError):
-    """A request about accounts that cannot be done; the message is French, for the page."""
+class AccountError(Refused, ValueError):
+    """A request about accounts that cannot be done: email_invalid, email_taken, role_unknown,
+    partner_role_mismatch, no_account, account_disabled, passwords_differ, password_weak
+    (details: problems, password_problems' codes), link_invalid, link_spent. The console
+    words them (entrypoints/web/refusals.py)."""
 
 
 class LoginRefused(Exception):
@@ -166,11 +169,11 @@ class AccountService:
         """Create an account and e-mail its activation link; returns (user, link)."""
         address = normalise_email(email)
         if address is None:
-            raise AccountError("Adresse e-mail invalide")
+            raise AccountError("email_invalid")
         if role not in ROLES:
-            raise AccountError("Rôle inconnu")
+            raise AccountError("role_unknown")
         if (role in PARTNER_ROLES) != bool(partner_id):
-            raise AccountError("Un compte partenaire est rattaché à un partenaire, et lui seul")
+            raise AccountError("partner_role_mismatch")
         name = (name or "").strip()[:120] or None
         user = self.store.add_user(address, name, role, partner_id, self.clock())
         link = self._link(user, ACTIVATE)
@@ -210,9 +213,9 @@ class AccountService:
         address = normalise_email(email)
         user = self.store.user_by_email(address) if address else None
         if user is None:
-            raise AccountError("Aucun compte pour cette adresse")
+            raise AccountError("no_account")
         if user.disabled:
-            raise AccountError("Ce compte est désactivé : réactivez-le d'abord")
+            raise AccountError("account_disabled")
         return self._link(user, RESET if user.activated else ACTIVATE)
 
     def request_reset(self, email: str) -> None:
@@ -233,15 +236,15 @@ class AccountService:
     def complete_link(self, token: str, purpose: str, password: str, confirm: str) -> User:
         """Set the password through an activation or reset link (used once)."""
         if password != confirm:
-            raise AccountError("Les deux mots de passe ne sont pas identiques")
+            raise AccountError("passwords_differ")
         problems = password_problems(password)
         if problems:
-            raise AccountError(password_refusal(problems))
+            raise AccountError("password_weak", problems=problems)
         if not token or len(token) > 100:
-            raise AccountError("Lien invalide ou expiré")
+            raise AccountError("link_invalid")
         user_id = self.store.use_link(token_hash(token), purpose, self.clock())
         if user_id is None:
-            raise AccountError("Lien invalide, déjà utilisé ou expiré (24 heures)")
+            raise AccountError("link_spent")
         self.store.set_password(user_id, self.hasher.hash(password), self.clock())
         self.store.end_sessions(user_id)  # a reset logs out every other browser
         return self.store.user(user_id)
@@ -289,15 +292,6 @@ class AccountService:
     def logout(self, token: str | None) -> None:
         if token and len(token) <= 100:
             self.store.end_session(token_hash(token))
-
-
-def switched_text(user: User, active: bool) -> str:
-    """What the console says after switching an account (or an invitation) on or off."""
-    if not user.activated:
-        return (f"Invitation de {user.email} réactivée : la personne obtient son lien par "
-                "« Mot de passe oublié »." if active else
-                f"Invitation de {user.email} annulée : son lien ne fonctionne plus.")
-    return f"Compte {user.email} {'réactivé' if active else 'désactivé'}."
 
 
 def activation_text(link: str) -> str:

@@ -1,6 +1,7 @@
 """Pure rules of the web accounts: password policy, e-mail addresses, login throttling.
 
-No I/O and no clock: callers pass `now`. French messages, as the console shows them.
+No I/O and no clock: callers pass `now`. Problems are codes; the console words them
+(entrypoints/web/refusals.py).
 """
 
 import re
@@ -14,45 +15,30 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0
 
 
 def password_problems(password: str) -> list[str]:
-    """What the password lacks, in French; an empty list when it is acceptable.
+    """What is wrong with the password, as codes (too_short, too_long, no_upper, no_lower,
+    no_digit, no_special, has_space, has_control); an empty list when it is acceptable.
 
     The seed's rule: 12 characters at least, one upper-case and one lower-case letter, one
     digit, one special character; a space is not a special character and is refused.
     """
     problems = []
     if len(password) < PASSWORD_MIN:
-        problems.append(f"au moins {PASSWORD_MIN} caractères")
+        problems.append("too_short")
     if len(password) > PASSWORD_MAX:
-        problems.append(f"au plus {PASSWORD_MAX} caractères")
+        problems.append("too_long")
     if not any(c.isupper() for c in password):
-        problems.append("au moins une majuscule")
+        problems.append("no_upper")
     if not any(c.islower() for c in password):
-        problems.append("au moins une minuscule")
+        problems.append("no_lower")
     if not any(c.isdigit() for c in password):
-        problems.append("au moins un chiffre")
+        problems.append("no_digit")
     if not any(c in SPECIALS for c in password):
-        problems.append("au moins un caractère spécial (par exemple ! ? @ # %)")
+        problems.append("no_special")
     if any(c.isspace() for c in password):
-        problems.append(NO_SPACE)
+        problems.append("has_space")
     if any(ord(c) < 32 or ord(c) == 127 for c in password):
-        problems.append(NO_CONTROL)
+        problems.append("has_control")
     return problems
-
-
-NO_SPACE, NO_CONTROL = "aucun espace", "aucun caractère de contrôle"
-
-
-def password_refusal(problems: list[str]) -> str:
-    """One French sentence for what password_problems found: what it must have, then what it
-    must not ("doit comporter ... aucun espace" says the opposite of the rule)."""
-    needed = [p for p in problems if p not in (NO_SPACE, NO_CONTROL)]
-    banned = [p for p in problems if p in (NO_SPACE, NO_CONTROL)]
-    parts = []
-    if needed:
-        parts.append("doit comporter " + ", ".join(needed))
-    if banned:
-        parts.append(("il " if needed else "") + "ne doit comporter " + " ni ".join(banned))
-    return "Le mot de passe " + " ; ".join(parts)
 
 
 def normalise_email(raw: str) -> str | None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from fleet_server.adapters.smtp_mailer import MailFailed, MailNotConfigured
+from fleet_server.entrypoints.web import refusals
 from fleet_server.entrypoints.web.deps import (
     SESSION_COOKIE,
     AccountsDep,
@@ -99,7 +100,7 @@ def _complete(request: Request, accounts, purpose: str, token: str, password: st
     try:
         accounts.complete_link(token, purpose, password, confirm)
     except AccountError as err:
-        return _password_page(request, purpose, token, str(err), status_code=400)
+        return _password_page(request, purpose, token, refusals.text(err), status_code=400)
     done = ("Votre compte est activé : connectez-vous." if purpose == ACTIVATE
             else "Votre mot de passe est changé : connectez-vous.")
     return redirect("/login", done)

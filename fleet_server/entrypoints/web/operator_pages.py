@@ -16,7 +16,7 @@ from fleet_server.entrypoints.web.deps import (
     require_user,
 )
 from fleet_server.entrypoints.web.services import OperatorDep
-from fleet_server.service_layer.accounts import AccountError, switched_text
+from fleet_server.service_layer.accounts import AccountError
 from fleet_server.service_layer.operator_console import OperatorError
 from fleet_server.service_layer.partners import NewPartner, PartnerRefused
 
@@ -34,7 +34,7 @@ def _invite(accounts, email: str, role: str, partner_id: str | None) -> str:
     try:
         user, _ = accounts.invite(email, role, partner_id)
     except AccountError as err:
-        return str(err)
+        return refusals.text(err)
     except (MailNotConfigured, MailFailed):
         return ("Compte créé, mais l'e-mail d'activation n'a pas pu partir (SMTP) : "
                 f"« fleet user link {email.strip()[:200]} » sur le serveur donne le lien.")
@@ -162,4 +162,4 @@ def set_active(user: Operator, accounts: AccountsDep, user_id: int,
     if target is None or target.id == user.id:
         return redirect("/operator/users", "Compte introuvable, ou le vôtre.")
     accounts.set_active(target.id, active == "1")
-    return redirect("/operator/users", switched_text(target, active == "1"))
+    return redirect("/operator/users", refusals.switched(target, active == "1"))

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from fleet_server.adapters.smtp_mailer import MailFailed, MailNotConfigured
+from fleet_server.entrypoints.web import refusals
 from fleet_server.entrypoints.web.deps import (
     PARTNER_ADMIN,
     PARTNER_USER,
@@ -18,7 +19,7 @@ from fleet_server.entrypoints.web.deps import (
     require_user,
 )
 from fleet_server.entrypoints.web.services import ConsoleDep, DataDep, utcnow
-from fleet_server.service_layer.accounts import AccountError, activation_text, switched_text
+from fleet_server.service_layer.accounts import AccountError, activation_text
 from fleet_server.service_layer.bank_details import format_iban
 from fleet_server.service_layer.partner_data import SECTIONS, clean_profile, profile_dict
 
@@ -66,7 +67,7 @@ def add_user(request: Request, user: Admin, accounts: AccountsDep, console: Cons
     try:
         created, link = accounts.invite(email, role, user.partner_id, name, send=False)
     except AccountError as err:
-        return redirect("/partner/organisation", str(err))
+        return redirect("/partner/organisation", refusals.text(err))
     try:
         accounts.send_mail(created.email, "Activez votre compte", activation_text(link))
     except MailNotConfigured:
@@ -96,7 +97,7 @@ def set_user_active(user: Admin, accounts: AccountsDep, user_id: int,
         return redirect("/partner/organisation", "Vous ne pouvez pas désactiver votre propre "
                                                  "compte.")
     accounts.set_active(target.id, active == "1")
-    return redirect("/partner/organisation", switched_text(target, active == "1"))
+    return redirect("/partner/organisation", refusals.switched(target, active == "1"))
 
 
 @router.get("/partner/exports")

@@ -4,6 +4,7 @@ A code this module does not know is shown as it is, so a new one is visible and 
 sentence added here."""
 
 from fleet_server.service_layer import partner_console
+from fleet_server.service_layer.accounts_policy import PASSWORD_MAX, PASSWORD_MIN
 from fleet_server.service_layer.refusals import Refused
 from protocol import errors
 
@@ -81,6 +82,48 @@ SENTENCES = {
 }
 
 
+ACCOUNTS = {
+    "email_invalid": "Adresse e-mail invalide",
+    "role_unknown": "Rôle inconnu",
+    "partner_role_mismatch": "Un compte partenaire est rattaché à un partenaire, et lui seul",
+    "email_taken": "Cette adresse e-mail a déjà un compte, ou le partenaire est inconnu",
+    "no_account": "Aucun compte pour cette adresse",
+    "account_disabled": "Ce compte est désactivé : réactivez-le d'abord",
+    "passwords_differ": "Les deux mots de passe ne sont pas identiques",
+    "link_invalid": "Lien invalide ou expiré",
+    "link_spent": "Lien invalide, déjà utilisé ou expiré (24 heures)",
+}
+# What a password must have (accounts_policy.password_problems' codes), then must not have.
+PASSWORD_NEEDS = {"too_short": f"au moins {PASSWORD_MIN} caractères",
+                  "too_long": f"au plus {PASSWORD_MAX} caractères",
+                  "no_upper": "au moins une majuscule", "no_lower": "au moins une minuscule",
+                  "no_digit": "au moins un chiffre",
+                  "no_special": "au moins un caractère spécial (par exemple ! ? @ # %)"}
+PASSWORD_BANS = {"has_space": "aucun espace", "has_control": "aucun caractère de contrôle"}
+
+
+def password_refusal(problems: list[str]) -> str:
+    """One sentence for what password_problems found: what it must have, then what it must
+    not ("doit comporter ... aucun espace" would say the opposite of the rule)."""
+    needed = [PASSWORD_NEEDS[p] for p in problems if p in PASSWORD_NEEDS]
+    banned = [PASSWORD_BANS[p] for p in problems if p in PASSWORD_BANS]
+    parts = []
+    if needed:
+        parts.append("doit comporter " + ", ".join(needed))
+    if banned:
+        parts.append(("il " if needed else "") + "ne doit comporter " + " ni ".join(banned))
+    return "Le mot de passe " + " ; ".join(parts)
+
+
+def switched(user, active: bool) -> str:
+    """What the console says after switching an account (or an invitation) on or off."""
+    if not user.activated:
+        return (f"Invitation de {user.email} réactivée : la personne obtient son lien par "
+                "« Mot de passe oublié »." if active else
+                f"Invitation de {user.email} annulée : son lien ne fonctionne plus.")
+    return f"Compte {user.email} {'réactivé' if active else 'désactivé'}."
+
+
 def sentence(code: str, **details) -> str:
     if code == "amount_invalid":
         return f"{AMOUNT_FIELDS.get(details.get('field'), 'Montant')} invalide : en euros, " \
@@ -89,7 +132,9 @@ def sentence(code: str, **details) -> str:
         return CLAIMS.get(details.get("reason"), "Mise en service refusée.")
     if code == "ledger_refused":  # the ledger's decline code: the terminal's own words
         return errors.text_fr(details.get("reason") or "internal_error")
-    text = SENTENCES.get(code)
+    if code == "password_weak":
+        return password_refusal(details.get("problems") or [])
+    text = SENTENCES.get(code) or ACCOUNTS.get(code)
     return text.format(**details) if text else code
 
 
