@@ -1,8 +1,17 @@
 """Checks of a partner's bank and company details (pure): IBAN (ISO 13616, mod 97), BIC
 (ISO 9362), SIRET (Luhn), French postcode. Each `check_*` returns the normalised value or
-raises ValueError with a French message."""
+raises DetailInvalid with a code and what its wording needs (the console's French:
+entrypoints/web/refusals.py)."""
 
 import re
+
+from fleet_server.service_layer.refusals import Refused
+
+
+class DetailInvalid(Refused, ValueError):
+    """iban_format, iban_country (country), iban_length (country, expected, typed),
+    iban_checksum, bic_format, bic_country (bic_country, iban_country), siret_format,
+    siret_checksum, postcode_format."""
 
 # Lengths of the IBANs of SEPA countries (ISO 13616 registry); an unknown country is refused
 # rather than guessed.
@@ -26,17 +35,15 @@ def iban_mod97(iban: str) -> int:
 def check_iban(raw: str) -> str:
     iban = re.sub(r"[\s-]", "", raw or "").upper()
     if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]+", iban):
-        raise ValueError("IBAN invalide : deux lettres de pays, deux chiffres de contrôle, "
-                         "puis le numéro de compte")
+        raise DetailInvalid("iban_format")
     expected = IBAN_LENGTHS.get(iban[:2])
     if expected is None:
-        raise ValueError(f"IBAN invalide : pays {iban[:2]} non pris en charge (zone SEPA)")
+        raise DetailInvalid("iban_country", country=iban[:2])
     if len(iban) != expected:
-        raise ValueError(f"IBAN invalide : {expected} caractères attendus pour {iban[:2]}, "
-                         f"{len(iban)} saisis")
+        raise DetailInvalid("iban_length", country=iban[:2], expected=expected,
+                            typed=len(iban))
     if iban_mod97(iban) != 1:
-        raise ValueError("IBAN invalide : la clé de contrôle ne correspond pas (faute de "
-                         "frappe ?)")
+        raise DetailInvalid("iban_checksum")
     return iban
 
 
@@ -47,18 +54,17 @@ def format_iban(iban: str) -> str:
 def check_bic(raw: str, iban: str | None = None) -> str:
     bic = re.sub(r"\s", "", raw or "").upper()
     if not _BIC.match(bic):
-        raise ValueError("BIC invalide : 8 ou 11 caractères (banque, pays, lieu, agence)")
+        raise DetailInvalid("bic_format")
     if iban and bic[4:6] != iban[:2] and not (iban[:2] in ("MC", "GF", "GP", "MQ", "RE")
                                                and bic[4:6] in ("FR", "MC")):
-        raise ValueError(f"BIC invalide : pays {bic[4:6]} différent de celui de l'IBAN "
-                         f"({iban[:2]})")
+        raise DetailInvalid("bic_country", bic_country=bic[4:6], iban_country=iban[:2])
     return bic
 
 
 def check_siret(raw: str) -> str:
     siret = re.sub(r"\s", "", raw or "")
     if not re.fullmatch(r"[0-9]{14}", siret):
-        raise ValueError("SIRET invalide : 14 chiffres")
+        raise DetailInvalid("siret_format")
     total = 0
     for i, c in enumerate(reversed(siret)):
         d = int(c) * (2 if i % 2 else 1)
@@ -66,12 +72,12 @@ def check_siret(raw: str) -> str:
     # La Poste's establishments (SIREN 356000000) follow another rule: their digits sum to a
     # multiple of 5.
     if total % 10 and not (siret.startswith("356000000") and sum(map(int, siret)) % 5 == 0):
-        raise ValueError("SIRET invalide : la clé de contrôle ne correspond pas")
+        raise DetailInvalid("siret_checksum")
     return siret
 
 
 def check_postcode(raw: str) -> str:
     code = (raw or "").strip()
     if not re.fullmatch(r"[0-9]{5}", code):
-        raise ValueError("Code postal invalide : 5 chiffres")
+        raise DetailInvalid("postcode_format")
     return code

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from fleet_server.service_layer import bank_details
 from fleet_server.service_layer.accounts_policy import normalise_email
+from fleet_server.service_layer.refusals import Refused
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -37,39 +38,28 @@ class Profile:
     updated_at: datetime | None = field(default=None, compare=False)
 
 
-# The form, as in the seed: (section, [(field, label, max length)]).
-SECTIONS = [
-    ("Informations contractuelles", [
-        ("legal_name", "Raison sociale", 120), ("siret", "N° SIRET", 20),
-        ("department", "Département", 3), ("admin_email", "E-mail du contact administratif", 200),
-        ("hq_street", "Siège : n° et libellé de voie", 200),
-        ("hq_extra", "Siège : complément d'adresse", 200),
-        ("hq_postcode", "Siège : code postal", 10), ("hq_city", "Siège : ville", 100)]),
-    ("Informations publiques", [
-        ("trade_name", "Nom commercial", 120), ("contact_email", "E-mail de contact", 200),
-        ("phone", "Téléphone", 40), ("website", "Site internet", 200),
-        ("site_street", "Site d'activité : n° et libellé de voie", 200),
-        ("site_extra", "Site d'activité : complément d'adresse", 200),
-        ("site_postcode", "Site d'activité : code postal", 10),
-        ("site_city", "Site d'activité : ville", 100)]),
-    ("Informations bancaires", [
-        ("account_holder", "Titulaire du compte", 120), ("bank_name", "Désignation bancaire", 120),
-        ("iban", "IBAN", 42), ("bic", "BIC", 11)]),
-]
-FIELD_NAMES = [name for _, items in SECTIONS for name, _, _ in items]
+# The fields, in the seed's form order, with their longest value (the console's form gives
+# them their French labels and sections: entrypoints/web/partner_admin.py).
+LIMITS = {"legal_name": 120, "siret": 20, "department": 3, "admin_email": 200,
+          "hq_street": 200, "hq_extra": 200, "hq_postcode": 10, "hq_city": 100,
+          "trade_name": 120, "contact_email": 200, "phone": 40, "website": 200,
+          "site_street": 200, "site_extra": 200, "site_postcode": 10, "site_city": 100,
+          "account_holder": 120, "bank_name": 120, "iban": 42, "bic": 11}
+FIELD_NAMES = list(LIMITS)
 
 
-def clean_profile(form: dict) -> tuple[Profile, dict[str, str]]:
-    """The profile a form describes, and the French problems per field (empty: all good).
-    Empty fields are allowed (the partner fills them in over time), wrong ones are not."""
-    limits = {name: limit for _, items in SECTIONS for name, _, limit in items}
+def clean_profile(form: dict) -> tuple[Profile, dict[str, Refused]]:
+    """The profile a form describes, and the problem of each wrong field (empty: all good):
+    bank_details' codes, value_invalid, iban_without_bic, email_invalid, department_invalid,
+    phone_invalid, website_invalid. Empty fields are allowed (the partner fills them in over
+    time), wrong ones are not."""
     values: dict[str, str | None] = {}
-    problems: dict[str, str] = {}
+    problems: dict[str, Refused] = {}
     for name in FIELD_NAMES:
         raw = form.get(name)
         text = raw.strip() if isinstance(raw, str) else ""
-        if _CONTROL.search(text) or len(text) > limits[name]:
-            problems[name] = "Valeur trop longue ou caractères non permis"
+        if _CONTROL.search(text) or len(text) > LIMITS[name]:
+            problems[name] = Refused("value_invalid")
             text = ""
         values[name] = text or None
     checks = {"siret": bank_details.check_siret, "iban": bank_details.check_iban,
@@ -79,29 +69,29 @@ def clean_profile(form: dict) -> tuple[Profile, dict[str, str]]:
         if values[name] and name not in problems:
             try:
                 values[name] = check(values[name])
-            except ValueError as err:
-                problems[name] = str(err)
+            except bank_details.DetailInvalid as err:
+                problems[name] = err
     if values["bic"] and "bic" not in problems:
         try:
             iban_ok = values["iban"] if "iban" not in problems else None
             values["bic"] = bank_details.check_bic(values["bic"], iban_ok)
-        except ValueError as err:
-            problems["bic"] = str(err)
+        except bank_details.DetailInvalid as err:
+            problems["bic"] = err
     if bool(values["iban"]) != bool(values["bic"]) and not {"iban", "bic"} & problems.keys():
-        problems["iban" if not values["iban"] else "bic"] = "IBAN et BIC vont ensemble"
+        problems["iban" if not values["iban"] else "bic"] = Refused("iban_without_bic")
     for name in ("admin_email", "contact_email"):
         if values[name] and name not in problems:
             email = normalise_email(values[name])
             if email is None:
-                problems[name] = "Adresse e-mail invalide"
+                problems[name] = Refused("email_invalid")
             values[name] = email or values[name]
     if values["department"] and not re.fullmatch(r"(0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6])",
                                                  values["department"].upper()):
-        problems["department"] = "Département invalide (01 à 95, 2A, 2B, 971 à 976)"
+        problems["department"] = Refused("department_invalid")
     if values["phone"] and not re.fullmatch(r"[0-9+() .-]{6,40}", values["phone"]):
-        problems["phone"] = "Téléphone invalide"
+        problems["phone"] = Refused("phone_invalid")
     if values["website"] and not re.match(r"^https?://[^\s/]+", values["website"]):
-        problems["website"] = "Adresse de site invalide (https://...)"
+        problems["website"] = Refused("website_invalid")
     return Profile(**values), problems
 
 

@@ -21,10 +21,31 @@ from fleet_server.entrypoints.web.deps import (
 from fleet_server.entrypoints.web.services import ConsoleDep, DataDep, utcnow
 from fleet_server.service_layer.accounts import AccountError, activation_text
 from fleet_server.service_layer.bank_details import format_iban
-from fleet_server.service_layer.partner_data import SECTIONS, clean_profile, profile_dict
+from fleet_server.service_layer.partner_data import LIMITS, clean_profile, profile_dict
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[WebUser, require_user(PARTNER_ADMIN)]
+# "Ma structure", as in the seed: (section, [(field, label, max length)]).
+_FORM = [
+    ("Informations contractuelles", [
+        ("legal_name", "Raison sociale"), ("siret", "N° SIRET"), ("department", "Département"),
+        ("admin_email", "E-mail du contact administratif"),
+        ("hq_street", "Siège : n° et libellé de voie"),
+        ("hq_extra", "Siège : complément d'adresse"), ("hq_postcode", "Siège : code postal"),
+        ("hq_city", "Siège : ville")]),
+    ("Informations publiques", [
+        ("trade_name", "Nom commercial"), ("contact_email", "E-mail de contact"),
+        ("phone", "Téléphone"), ("website", "Site internet"),
+        ("site_street", "Site d'activité : n° et libellé de voie"),
+        ("site_extra", "Site d'activité : complément d'adresse"),
+        ("site_postcode", "Site d'activité : code postal"),
+        ("site_city", "Site d'activité : ville")]),
+    ("Informations bancaires", [
+        ("account_holder", "Titulaire du compte"), ("bank_name", "Désignation bancaire"),
+        ("iban", "IBAN"), ("bic", "BIC")]),
+]
+SECTIONS = [(title, [(name, label, LIMITS[name]) for name, label in items])
+            for title, items in _FORM]
 
 
 def _organisation(request: Request, user, console, data, accounts, values=None,
@@ -52,6 +73,7 @@ async def save_organisation(request: Request, user: Admin, console: ConsoleDep, 
     profile, problems = clean_profile({k: v for k, v in form.items() if isinstance(v, str)})
     if problems:
         values = {k: form.get(k) for _, items in SECTIONS for k, _, _ in items}
+        problems = {name: refusals.profile_problem(p) for name, p in problems.items()}
         return _organisation(request, user, console, data, accounts, values, problems, 400)
     data.save_profile(user.partner_id, profile, utcnow())
     return redirect("/partner/organisation", "Informations enregistrées.")

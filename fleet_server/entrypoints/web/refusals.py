@@ -158,6 +158,34 @@ def till_result(result) -> str:
     return TILL.get(result.code) or errors.text_fr(result.code or "internal_error")
 
 
+# "Ma structure": what is wrong with a field (partner_data.clean_profile, bank_details).
+PROFILE = {
+    "value_invalid": "Valeur trop longue ou caractères non permis",
+    "iban_without_bic": "IBAN et BIC vont ensemble",
+    "department_invalid": "Département invalide (01 à 95, 2A, 2B, 971 à 976)",
+    "phone_invalid": "Téléphone invalide",
+    "website_invalid": "Adresse de site invalide (https://...)",
+    "iban_format": "IBAN invalide : deux lettres de pays, deux chiffres de contrôle, puis le "
+                   "numéro de compte",
+    "iban_country": "IBAN invalide : pays {country} non pris en charge (zone SEPA)",
+    "iban_length": "IBAN invalide : {expected} caractères attendus pour {country}, "
+                   "{typed} saisis",
+    "iban_checksum": "IBAN invalide : la clé de contrôle ne correspond pas (faute de frappe ?)",
+    "bic_format": "BIC invalide : 8 ou 11 caractères (banque, pays, lieu, agence)",
+    "bic_country": "BIC invalide : pays {bic_country} différent de celui de l'IBAN "
+                   "({iban_country})",
+    "siret_format": "SIRET invalide : 14 chiffres",
+    "siret_checksum": "SIRET invalide : la clé de contrôle ne correspond pas",
+    "postcode_format": "Code postal invalide : 5 chiffres",
+}
+
+
+def profile_problem(problem: Refused) -> str:
+    text = PROFILE.get(problem.code)
+    return text.format(**problem.details) if text else sentence(problem.code,
+                                                                **problem.details)
+
+
 def cancel_blocker(op) -> str | None:
     """Why this operation cannot be cancelled now (beside its greyed button), or None."""
     found = partner_console.cancel_blocker(op)
