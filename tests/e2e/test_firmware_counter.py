@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import paho.mqtt.client as mqtt
 import pytest
 from fleet_stack import YEAR, Stack
+from polling import eventually
 from test_firmware_sale import FirmwareProcess, provision
 
 from protocol import auth, messages, tokens, topics
@@ -162,16 +163,6 @@ def typed(code: str) -> str:
 
 def key_of(ch: str) -> str:
     return next(k for k, letters in MULTITAP.items() if ch in letters)
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not met after {timeout}s"
-        time.sleep(0.05)
 
 
 # ---- 1. every decline reason the counter can meet, in French ------------------------------------
@@ -349,7 +340,7 @@ def test_commands_are_answered_signed_once_and_forgeries_refused(stack, mosquitt
             ops.command(cmd_id, "get_logs", {"lines": 50})
             return any("refused" in line for line in ops.reply(cmd_id)[1]["res"]["lines"])
 
-        wait_for(logged, what="the refused result in the log")
+        eventually(logged, what="the refused result in the log")
         ops.command("logs-1", "get_logs", {"lines": 50})  # the same id again
         replayed, _ = ops.reply("logs-1")
         assert replayed == raw_logs  # the same reply bytes: not run a second time
@@ -414,8 +405,8 @@ def test_an_unsigned_result_is_ignored_and_the_real_one_shown(stack, mosquitto, 
         counter.wait_screen("CONFIRMER")
         counter.send("keys A")
         journal = counter.root / "journal.json"
-        seq = wait_for(lambda: journal.exists() and json.loads(journal.read_text())["seq"],
-                       what="the journal entry")
+        seq = eventually(lambda: journal.exists() and json.loads(journal.read_text())["seq"],
+                         what="the journal entry")
         fake = messages.build("debit_res", {"dev": dev, "seq": seq, "ts": int(time.time()),
                                             "st": "declined", "code": "insufficient_balance",
                                             "amt": 400, "rq": "00" * 16})
@@ -426,7 +417,7 @@ def test_an_unsigned_result_is_ignored_and_the_real_one_shown(stack, mosquitto, 
             ops.command(cmd_id, "get_logs", {"lines": 50})
             return any("bad_mac" in line for line in ops.reply(cmd_id)[1]["res"]["lines"])
 
-        wait_for(refused, what="the forged result refused")
+        eventually(refused, what="the forged result refused")
         stack.fleet.bus.client.subscribe("t/+/debit/req", qos=1)
         counter.wait_screen("VENTE ACCEPTEE", timeout=12)  # the 5 s retransmission
         assert not any("REFUSEE" in line for line in counter.seen)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fleet_stack import Stack
+from polling import eventually
 from test_firmware_sale import FirmwareProcess, provision
 
 from fleet_server.entrypoints import release_cli
@@ -73,16 +74,6 @@ def run_until_restart(binary, root: Path, timeout: float,
     return FirmwareProcess(binary, root)
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def device_state(service, cid, dev):
     row = service.campaigns.device(cid, dev)
     return row and row["state"]
@@ -108,7 +99,8 @@ def test_update_then_rollback_on_micropython(stack, mosquitto, micropython_bin, 
     service.create(good["version"], Target(devices=[dev]), fast, "UP1")
     terminal = run_until_restart(micropython_bin, root, 120, terminal)  # installed, reboot
     try:
-        wait_for(lambda: device_state(service, "UP1", dev) == "succeeded", 90, "succeeded")
+        eventually(lambda: device_state(service, "UP1", dev) == "succeeded",
+                   timeout=90, what="succeeded")
         boot = json.loads((root / "slots" / "boot.json").read_text())
         assert boot["active"] == "a" and boot["rel"] == "1.1.0" and boot["trial"] is None
         assert (root / "slots" / "a" / "terminal" / "app.mpy").exists()  # ran from .mpy
@@ -124,13 +116,14 @@ def test_update_then_rollback_on_micropython(stack, mosquitto, micropython_bin, 
     assert terminal.proc.returncode == 3
     terminal = FirmwareProcess(micropython_bin, root)  # back on slot a by itself
     try:
-        wait_for(lambda: device_state(service, "UP2", dev) == "rolled_back", 90, "rolled_back")
+        eventually(lambda: device_state(service, "UP2", dev) == "rolled_back",
+                   timeout=90, what="rolled_back")
         row = service.campaigns.device("UP2", dev)
         assert "selftest" in (row["reason"] or ""), row
         boot = json.loads((root / "slots" / "boot.json").read_text())
         assert boot["active"] == "a" and boot["rel"] == "1.1.0" and boot["trial"] is None
         terminal.wait_screen("Librairie des")
         # 1 of 1 device failed: past the threshold, the campaign aborts.
-        wait_for(lambda: service.show("UP2")["state"] == "aborted", 10, "abort")
+        eventually(lambda: service.show("UP2")["state"] == "aborted", timeout=10, what="abort")
     finally:
         terminal.stop()

@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fleet_stack import Stack
+from polling import eventually
 
 from fleet_server.adapters.mqtt_bus import parse_broker_url
 from fleet_server.adapters.orm_updates import update_blobs
@@ -81,16 +82,6 @@ class Fleet:
         return [t.device_id for t in self.terminals]
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def key(monkeypatch):
     private = ec.generate_private_key(ec.SECP256R1())
@@ -127,14 +118,15 @@ def test_a_staged_rollout_to_50_terminals_reaches_every_one(stack, tmp_path, key
     shop = stack.partner("Librairie Centrale")
     fleet = Fleet(stack, tmp_path, key, 50, shop).start()
     try:
-        wait_for(lambda: all(t.online for t in fleet.terminals), 60, "terminals online")
+        eventually(lambda: all(t.online for t in fleet.terminals),
+                   timeout=60, what="terminals online")
         time.sleep(1)  # the server has seen every status
         view = service.create("1.1.0", Target(all=True), Rules(
             base_per_minute=20, ramp=2, max_per_minute=200, start_delay_s=2, min_devices=10),
             "ROLL50")
         assert view["total"] == 50
-        first = wait_for(lambda: service.show("ROLL50")["counts"].get("pending", 0) < 50,
-                         20, "first offers")
+        first = eventually(lambda: service.show("ROLL50")["counts"].get("pending", 0) < 50,
+                           timeout=20, what="first offers")
         assert first
         # The first minute's budget (20): the other 30 wait for the ramp.
         assert service.campaigns.offered_since("ROLL50", view["started_at"]) <= 20
@@ -143,8 +135,8 @@ def test_a_staged_rollout_to_50_terminals_reaches_every_one(stack, tmp_path, key
             for topic, payload, qos, retain in service.tick(
                     view["started_at"] + timedelta(minutes=minute)):
                 stack.fleet.bus.publish(topic, payload, qos, retain)
-        final = wait_for(lambda: (lambda v: v if v["state"] == "completed" else None)(
-            service.show("ROLL50")), 240, "campaign completed")
+        final = eventually(lambda: service.show("ROLL50"),
+            until=lambda v: v["state"] == "completed", timeout=240, what="campaign completed")
         assert final["succeeded"] == 50 and final["failures"] == 0, final
         for t in fleet.terminals:
             state = boot.load(t.root)
@@ -164,13 +156,14 @@ def test_a_tampered_file_fails_the_devices_and_aborts_the_campaign(stack, tmp_pa
     shop = stack.partner("Librairie Tamper")
     fleet = Fleet(stack, tmp_path, key, 12, shop).start()
     try:
-        wait_for(lambda: all(t.online for t in fleet.terminals), 30, "terminals online")
+        eventually(lambda: all(t.online for t in fleet.terminals),
+                   timeout=30, what="terminals online")
         time.sleep(0.5)
         service.create("1.1.0", Target(all=True), Rules(
             base_per_minute=6, max_per_minute=6, min_devices=4, failure_threshold=0.25,
             max_retries=0), "TAMPER")
-        view = wait_for(lambda: (lambda v: v if v["state"] == "aborted" else None)(
-            service.show("TAMPER")), 60, "abort")
+        view = eventually(lambda: service.show("TAMPER"),
+                          until=lambda v: v["state"] == "aborted", timeout=60, what="abort")
         assert view["succeeded"] == 0 and view["failures"] >= 4
         assert view["counts"].get("skipped", 0) >= 6  # never offered: the abort stopped them
         failed = service.campaigns.devices("TAMPER", ("failed",))
@@ -212,12 +205,12 @@ def test_a_download_interrupted_by_disconnects_and_a_power_cut_resumes(stack, tm
     t = fleet.terminals[0]
     big_sha = rel.sha256_hex(big["assets/big.bin"])
     try:
-        wait_for(lambda: t.online, 30, "online")
+        eventually(lambda: t.online, timeout=30, what="online")
         time.sleep(0.5)
         service.create("1.1.0", Target(devices=[t.device_id]), Rules(min_devices=1), "RESUME")
         for cut in (8_000, 20_000, 35_000):
-            wait_for(lambda c=cut: any(f == big_sha and off >= c for _d, f, off in requests.seen),
-                     30, f"download past {cut}")
+            eventually(lambda c=cut: any(f == big_sha and off >= c for _d, f, off in requests.seen),
+                       timeout=30, what=f"download past {cut}")
             with fleet.lock:
                 if cut == 20_000:
                     t.power_cut()  # RAM lost, flash kept: the job and the staged bytes
@@ -228,8 +221,8 @@ def test_a_download_interrupted_by_disconnects_and_a_power_cut_resumes(stack, tm
                 time.sleep(0.5)
                 with fleet.lock:
                     t.set_link(True)
-        wait_for(lambda: service.campaigns.device("RESUME", t.device_id)["state"] == "succeeded",
-                 60, "succeeded")
+        eventually(lambda: service.campaigns.device("RESUME", t.device_id)["state"] == "succeeded",
+                   timeout=60, what="succeeded")
         offsets = [off for _d, f, off in requests.seen if f == big_sha]
         assert offsets.count(0) == 1, "the download started again from the beginning"
         assert max(offsets) >= 58_000
@@ -245,16 +238,17 @@ def test_a_terminal_offline_at_the_start_is_updated_when_it_comes_back(stack, tm
     fleet = Fleet(stack, tmp_path, key, 3, shop).start(powered={0, 1})
     late = fleet.terminals[2]
     try:
-        wait_for(lambda: fleet.terminals[0].online and fleet.terminals[1].online, 30, "online")
+        eventually(lambda: fleet.terminals[0].online and fleet.terminals[1].online,
+                   timeout=30, what="online")
         time.sleep(0.5)
         service.create("1.1.0", Target(all=True), Rules(min_devices=1), "LATE")
-        wait_for(lambda: service.show("LATE")["succeeded"] == 2, 60, "two succeeded")
+        eventually(lambda: service.show("LATE")["succeeded"] == 2, timeout=60, what="two succeeded")
         time.sleep(1.5)
         assert service.campaigns.device("LATE", late.device_id)["state"] == "pending"
         with fleet.lock:
             late.boot()
-        view = wait_for(lambda: (lambda v: v if v["state"] == "completed" else None)(
-            service.show("LATE")), 60, "completed")
+        view = eventually(lambda: service.show("LATE"),
+                          until=lambda v: v["state"] == "completed", timeout=60, what="completed")
         assert view["succeeded"] == 3
     finally:
         fleet.stop()
@@ -280,11 +274,11 @@ def test_a_badly_signed_release_is_refused_by_the_server_and_by_the_devices(stac
     shop = stack.partner("Librairie Prudente")
     fleet = Fleet(stack, tmp_path, key, 2, shop).start()
     try:
-        wait_for(lambda: all(t.online for t in fleet.terminals), 30, "online")
+        eventually(lambda: all(t.online for t in fleet.terminals), timeout=30, what="online")
         time.sleep(0.5)
         service.create("1.1.0", Target(all=True), Rules(min_devices=2), "FORGED")
-        view = wait_for(lambda: (lambda v: v if v["state"] == "aborted" else None)(
-            service.show("FORGED")), 60, "abort")
+        view = eventually(lambda: service.show("FORGED"),
+                          until=lambda v: v["state"] == "aborted", timeout=60, what="abort")
         rows = service.campaigns.devices("FORGED")
         assert [(r["state"], r["reason"]) for r in rows] == [("rejected", "signature")] * 2
         assert view["succeeded"] == 0
