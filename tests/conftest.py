@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -19,17 +18,6 @@ from fleet_server.adapters.mosquitto import MosquittoProcess, find_mosquitto
 
 REPO = Path(__file__).resolve().parents[1]
 PG_HOST, PG_PORT, PG_DB = "127.0.0.1", 5432, "test"
-
-
-def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
 def find_micropython() -> str | None:
