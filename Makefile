@@ -23,6 +23,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	PYTHONPATH=firmware $(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/protocol.py

@@ -57,8 +57,12 @@ class BoardTarget:
         self._dirs: set[str] = set()
 
     def __enter__(self):
-        from mpremote.transport import TransportError
-        from mpremote.transport_serial import SerialTransport
+        try:
+            from mpremote.transport import TransportError
+            from mpremote.transport_serial import SerialTransport
+        except ImportError as err:
+            raise FlashError("flashing a board needs mpremote: "
+                             "pip install 'counter-terminal[tools]'") from err
 
         try:
             # A read timeout: mpremote reads a pty (the unix port, QEMU) with blocking reads,

@@ -35,6 +35,8 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 $BIN/ruff check .
+# Package direction (docs/architecture.md); the firmware's `terminal` package sits in firmware/.
+PYTHONPATH=firmware $BIN/lint-imports
 # Exit code 5 means pytest collected nothing: that is a failure here, never a pass.
 set +e
 $BIN/python -m pytest --durations=15 "$@"  # the slowest tests, to keep the run short

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 DEMO_DIR = Path("demo-codes")
+SIMULATOR_EXTRA = ("rich", "zxingcpp", "yaml")  # pyproject.toml's simulator extra
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -224,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("terminal-sim: stopped", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as err:
+        if err.name not in SIMULATOR_EXTRA:
+            raise  # the project's own modules: a broken import fails loudly
+        print(f"terminal-sim: {err.name} is missing: pip install 'counter-terminal[simulator]'",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
