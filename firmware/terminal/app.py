@@ -2,11 +2,13 @@
 # ticks, network state, config, results) and carries out the actions it returns (screens,
 # beeps, LED, debit/void/retransmit requests, log lines). No I/O and no clock in here: the time
 # arrives in ("tick", now_ms), so every flow can be replayed in a test. See docs/firmware.md.
+# now_ms is a ticks value: on a board it wraps (2**30 ms on MicroPython), so every elapsed time
+# is ticks_diff(now, then), the runtime's, handed in like the time itself.
 
 from protocol.errors import ProtocolError, text_fr
 from protocol.tokens import parse_token
 from terminal import screens
-from terminal.keyentry import AmountEntry, CodeEntry
+from terminal.keyentry import AmountEntry, CodeEntry, minus
 
 try:
     from micropython import const
@@ -39,8 +41,9 @@ _OK = ("A", "#")
 
 
 class CounterApp:
-    def __init__(self, config=None, now_ms=0):
+    def __init__(self, config=None, now_ms=0, ticks_diff=minus):
         self.config = config if isinstance(config, dict) else None
+        self.diff = ticks_diff
         self.online = False  # until the runtime says otherwise: no sale on an unknown link
         self.now = self.shown_at = now_ms
         self.update_state = None
@@ -83,8 +86,8 @@ class CounterApp:
     # ---- events ----------------------------------------------------------------------------
 
     def _on_tick(self, now, out):
-        if now < self.now:  # clock reset: keep every timer relative to the new origin
-            delta = now - self.now
+        delta = self.diff(now, self.now)
+        if delta < 0:  # clock reset: keep every timer relative to the new origin
             self.shown_at += delta
             self.activity += delta
             self.code.pending_at += delta
@@ -96,30 +99,30 @@ class CounterApp:
             self._render(out)
         p = self.pending
         if p is not None and p["seq"] is None:
-            if now - p["first"] >= SENT_TIMEOUT_MS:
+            if self.diff(now, p["first"]) >= SENT_TIMEOUT_MS:
                 out.append(("log", "app: request never sent, dropped"))
                 self.pending = None
                 self._notice(out, "ERREUR", "Envoi impossible, recommencez")
             return
         if p is not None:
             every = RETRANSMIT_MS if self.state == WAITING else SLOW_RETRANSMIT_MS
-            if self.online and now - p["last"] >= every:
+            if self.online and self.diff(now, p["last"]) >= every:
                 out.append(("retransmit", p["seq"]))
                 p["last"] = now
                 p["tries"] += 1
                 if self.state == WAITING:
                     self._render(out)
-            if self.state == WAITING and now - p["first"] >= GIVE_UP_MS:
+            if self.state == WAITING and self.diff(now, p["first"]) >= GIVE_UP_MS:
                 out.append(("log", "app: no answer for seq " + str(p["seq"]) + ", kept"))
                 return self._go(NO_ANSWER, out, "alert")
-        if self.state in _SHOWN and now - self.shown_at >= SCREEN_MS:
+        if self.state in _SHOWN and self.diff(now, self.shown_at) >= SCREEN_MS:
             self._idle(out)
-        elif self.state == LOOKUP and now - self.shown_at >= _LOOKUP_MS:
+        elif self.state == LOOKUP and self.diff(now, self.shown_at) >= _LOOKUP_MS:
             # No answer (server or ledger down, or a server that predates lookups).
             out.append(("log", "app: no code value, amount typed"))
             self._go(AMOUNT, out)
         elif self.state in _SALE_STATES or self.state == MENU:
-            if now - self.activity >= ENTRY_TIMEOUT_MS:
+            if self.diff(now, self.activity) >= ENTRY_TIMEOUT_MS:
                 out.append(("log", "app: sale abandoned after inactivity"))
                 self._idle(out)
 
@@ -141,7 +144,7 @@ class CounterApp:
         elif s == MENU:
             if k in "12" and self._may_start(out):
                 self._clear_sale()
-                self.code = CodeEntry("card" if k == "1" else "voucher")
+                self.code = CodeEntry("card" if k == "1" else "voucher", self.diff)
                 self._go(CODE, out, "click")
             elif k == "3":
                 self._ask_void(out)
@@ -403,7 +406,7 @@ class CounterApp:
         self.cats = []
         self.page = 0
         self.error = ""
-        self.code = CodeEntry("card")
+        self.code = CodeEntry("card", self.diff)
         self.amount = AmountEntry(0)
         self.activity = self.now
 

@@ -36,7 +36,7 @@ class Runtime:
         self.on_restart, self.on_config = on_restart, on_config
         self.started_ms = ticks_ms()
         self.config = config
-        self.app = CounterApp(config, self.started_ms)
+        self.app = CounterApp(config, self.started_ms, ticks_diff)
         self.commands = None  # CommandHandler, imported with the first command (RAM)
         self.online = False
         self.restart_pending = False

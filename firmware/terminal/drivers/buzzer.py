@@ -6,6 +6,8 @@
 # (frequency Hz, duration ms), frequency 0 is a rest. LED: a pin (value(v)); a step is
 # (level 0/1, duration ms); LED patterns loop until another one is set, tunes play once.
 
+from terminal.drivers import ticks_diff
+
 BUZZER_PATTERNS = {
     "click": ((4000, 12),),  # key taken: short and high, does not tire the staff
     "alert": ((1800, 70), (0, 50), (1800, 70), (0, 50), (1800, 70)),  # key refused
@@ -53,10 +55,11 @@ class Sequencer:
         """Move on; returns True while a pattern plays."""
         if not self._steps:
             return False
-        if abs(now_ms - self._until) > 60000:  # the clock jumped or wrapped: restart the step
+        if abs(ticks_diff(now_ms, self._until)) > 60000:  # the clock jumped: restart the step
             self._until = now_ms
         moved = False
-        while now_ms >= self._until:  # a late tick skips the steps already over, unplayed
+        # A late tick skips the steps already over, unplayed.
+        while ticks_diff(now_ms, self._until) >= 0:
             self._index += 1
             if self._index >= len(self._steps):
                 if not self.loop:

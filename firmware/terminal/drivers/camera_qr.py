@@ -12,6 +12,8 @@
 # CameraUnavailable with that explanation. There is no simulated decoder here on purpose: the
 # simulator uses the GM65 twin (sim.SimUART), which exercises the same poll() interface.
 
+from terminal.drivers import ticks_diff
+
 OK = "ok"
 ABSENT = "absent"
 FAULT = "fault"
@@ -66,7 +68,7 @@ class CameraQR:
         if not text:
             return None
         now = self._clock()
-        if text == self._last and now - self._last_at < self.repeat_ms:
+        if text == self._last and ticks_diff(now, self._last_at) < self.repeat_ms:
             self._last_at = now
             return None
         self._last, self._last_at = text, now

@@ -5,6 +5,8 @@
 # Pins are any objects with value() / value(v) (machine.Pin on the board), so the scan logic
 # is tested without hardware.
 
+from terminal.drivers import ticks_diff
+
 KEYS = "123A456B789C*0#D"
 
 
@@ -42,8 +44,9 @@ class Keypad:
         if raw != self._raw or self._since is None:
             self._raw, self._since = raw, now_ms
             return None
-        if now_ms - self._since < self.debounce_ms:
-            if now_ms < self._since:  # the clock went back: start counting again
+        held = ticks_diff(now_ms, self._since)
+        if held < self.debounce_ms:
+            if held < 0:  # the clock went back: start counting again
                 self._since = now_ms
             return None
         if raw != self._stable:

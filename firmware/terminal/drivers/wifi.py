@@ -6,6 +6,8 @@
 
 import random
 
+from terminal.drivers import ticks_diff
+
 DOWN = "down"
 CONNECTING = "connecting"
 UP = "up"
@@ -88,10 +90,10 @@ class WifiStation:
                 status = None
             if status in self.fail_codes:
                 self._failed(now_ms, "status %s" % status)
-            elif now_ms - self._started >= self.connect_timeout_ms or now_ms < self._started:
+            elif not 0 <= ticks_diff(now_ms, self._started) < self.connect_timeout_ms:
                 self._failed(now_ms, "timeout")
             return self.state
-        if self._next is None or now_ms >= self._next or self._next - now_ms > 600000:
+        if self._next is None or not -600000 <= ticks_diff(now_ms, self._next) < 0:
             self._start(now_ms)
         return self.state
 

@@ -101,13 +101,14 @@ class UpdateAgent:
         self.running_doc = running_doc
         self.machine = machine.UpdateMachine(
             runtime.dev, self._board(), runtime.fw, running_sha,
-            _local_files(running_doc), messages.SUPPORTED_VERSIONS)
+            _local_files(running_doc), messages.SUPPORTED_VERSIONS,
+            ticks_diff=runtime.ticks_diff)
         self.outbox = []  # reports waiting for the link
         self.boot_config = runtime.config  # the one from flash; a new object = a fresh one
         self.trial = None
         if self.info.get("trial"):
             self.trial = machine.TrialWatch(self.info["trial"], runtime.ticks_ms(),
-                                            self._trial_deadline())
+                                            self._trial_deadline(), runtime.ticks_diff)
         if state.get("report"):
             rep = state["report"]
             self._queue_report(rep.get("id") or "boot", rep.get("rel") or "0", rep.get("st"),

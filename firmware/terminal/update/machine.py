@@ -44,10 +44,18 @@ FILES = "files"
 INSTALL = "install"
 
 
+def _minus(a, b):
+    return a - b  # elapsed time on a clock that never wraps (the tests')
+
+
 class UpdateMachine:
+    """now_ms values are ticks: elapsed times go through ticks_diff (the runtime's), since a
+    board's ticks wrap."""
+
     def __init__(self, dev, board, version, running_manifest_sha, local_by_sha,
-                 protocol_versions=(1,), chunk=CHUNK):
+                 protocol_versions=(1,), chunk=CHUNK, ticks_diff=_minus):
         self.dev, self.board, self.version = dev, board, version
+        self.diff = ticks_diff
         self.running_sha = running_manifest_sha
         self.local = local_by_sha  # {sha256: path} of the running release
         self.protocols = protocol_versions
@@ -173,7 +181,7 @@ class UpdateMachine:
         self.online = online
         phase = self.job["phase"]
         if phase == QUEUED:
-            if online and now_ms - self.start_ms >= 0:
+            if online and self.diff(now_ms, self.start_ms) >= 0:
                 self.job["phase"] = MANIFEST
                 self.off = 0
                 return [("save", self.job), self._report("downloading", None, 0)] + \
@@ -183,7 +191,7 @@ class UpdateMachine:
             if self.doc is None and self.job["idx"] > 0:
                 return []  # waiting for the manifest check after a resume
             if online and (came_back or self.asked_ms is None
-                           or now_ms - self.asked_ms >= REQUEST_TIMEOUT_MS):
+                           or self.diff(now_ms, self.asked_ms) >= REQUEST_TIMEOUT_MS):
                 if self.asked_ms is not None and not came_back:
                     self.unanswered += 1
                     if self.unanswered >= MAX_UNANSWERED:  # the campaign is gone (cancelled)
@@ -273,8 +281,9 @@ class UpdateMachine:
 class TrialWatch:
     """After a trial boot: confirm the new release, or give it up at the deadline."""
 
-    def __init__(self, trial, now_ms, deadline_ms):
+    def __init__(self, trial, now_ms, deadline_ms, ticks_diff=_minus):
         self.trial = trial  # {"slot", "rel", "id", ...} from the boot selector
+        self.diff = ticks_diff
         self.deadline = now_ms + deadline_ms
         self.started = now_ms
         self.done = False
@@ -286,7 +295,7 @@ class TrialWatch:
         kind = event[0]
         if kind == "tick":
             now_ms, ready = event[1], event[2]
-            if now_ms - self.deadline >= 0:
+            if self.diff(now_ms, self.deadline) >= 0:
                 self.done = True
                 return [("abandon", "selftest deadline")]
             if ready and not self.testing:

@@ -56,6 +56,9 @@ class Runtime:
     def ticks_ms(self):
         return 0
 
+    def ticks_diff(self, a, b):
+        return a - b
+
     def _do(self, actions):
         pass
 
