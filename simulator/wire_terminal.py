@@ -69,8 +69,3 @@ class WireTerminal:
     def restore(self, state: dict) -> None:
         self._dukpt = dukpt.DeviceDukpt.from_state(state)
 
-    def skip_to(self, counter: int) -> None:
-        """Advance the DUKPT state (tests of old counters and exhaustion)."""
-        while self._dukpt.next_counter < counter:
-            self._dukpt.next_transaction()
-        self._dukpt.clear_transaction()

@@ -9,7 +9,6 @@ work-queue stream instead (adapters/nats_requests.py).
 """
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -157,9 +156,3 @@ class NatsCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
-
-
-def cluster_from_env(workdir: Path) -> NatsCluster | None:
-    """A 3-node cluster, or None when nats-server is not installed."""
-    binary = os.environ.get("NATS_SERVER") or find_nats_server()
-    return NatsCluster(binary, workdir) if binary else None

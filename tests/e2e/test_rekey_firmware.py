@@ -18,10 +18,19 @@ from test_firmware_sale import FirmwareProcess, provision
 from fleet_server.adapters.mqtt_bus import parse_broker_url
 from fleet_server.bootstrap_lifecycle import publish_now
 from fleet_server.service_layer import rekey
-from protocol import auth, messages
+from protocol import auth, dukpt, messages
 from simulator.wire_terminal import WireTerminal
 
 pytestmark = [pytest.mark.broker, pytest.mark.micropython]
+
+
+def skip_to(wire: WireTerminal, counter: int) -> None:
+    """Move the wire terminal's DUKPT counter on to `counter` (a request at a fresh counter)."""
+    state = dukpt.DeviceDukpt.from_state(wire.dukpt_state())
+    while state.next_counter < counter:
+        state.next_transaction()
+    state.clear_transaction()
+    wire.restore(state.to_state())
 
 
 class Recorder:
@@ -154,7 +163,7 @@ def test_a_rekeyed_terminal_keeps_selling_and_the_old_key_only_retransmits(
         # the attack: whoever holds the replaced key signs a fresh debit at a new counter,
         # within the grace period. Refused with key_replaced, the ledger never asked.
         wire = WireTerminal(device_id, old_kid, stack.fleet.keys.initial_key(old_kid))
-        wire.skip_to(2)
+        skip_to(wire, 2)
         voucher = stack.voucher("books", 300)
         fresh = wire.debit(voucher, 300, "books")
         recorder.publish(fresh.topic, fresh.payload)

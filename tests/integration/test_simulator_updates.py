@@ -4,11 +4,11 @@ restarts on trial, passes its self-test and confirms. Simulated terminals are as
 same function as firmware/main.py (terminal/assemble.py), update agent included."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from polling import eventually
 from real_parts import missing
 
 from fleet_server.entrypoints import release_cli
@@ -41,15 +41,14 @@ def stack(mosquitto, tmp_path, signing_key):
 
 
 def step_until(terminals, predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Runs the simulated terminals a step at a time until predicate() holds."""
+
+    def stepped():
         for terminal in terminals:
             terminal.step()
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
+        return predicate()
+
+    return eventually(stepped, timeout=timeout, what=what, interval=0.005)
 
 
 def test_a_campaign_updates_a_simulated_terminal(stack, tmp_path, signing_key):
