@@ -7,7 +7,7 @@ exactly as a terminal does. (The simulator proper runs the real firmware.)
 import time
 from dataclasses import dataclass, field
 
-from protocol import auth, dukpt, messages, topics
+from protocol import dukpt, exchange, messages, topics
 
 
 @dataclass
@@ -32,16 +32,12 @@ class WireTerminal:
             self.initial_key, bytes.fromhex(self.initial_key_id))
 
     def _request(self, mtype: str, fields: dict) -> PendingRequest:
-        counter, _ = self._dukpt.next_transaction()
-        request_key, result_key = auth.device_mac_keys(self._dukpt)
-        self._dukpt.clear_transaction()
-        message = messages.build(mtype, dict(fields, dev=self.device_id, seq=counter,
-                                             kid=self.initial_key_id.lower(),
-                                             ts=int(self.clock())))
-        payload = auth.seal(message, request_key)
-        res_type = "debit_res" if mtype == "debit_req" else "void_res"
+        counter, request_key, result_key = exchange.transaction_keys(self._dukpt)
+        payload, _mac = exchange.seal_request(mtype, dict(
+            fields, dev=self.device_id, seq=counter, kid=self.initial_key_id.lower(),
+            ts=int(self.clock())), request_key)
         return PendingRequest(counter, topics.topic(self.device_id, mtype), payload, result_key,
-                              topics.topic(self.device_id, res_type))
+                              topics.topic(self.device_id, exchange.ANSWERS[mtype]))
 
     def debit(self, token: str, amount_cents: int, category: str | None = None):
         fields = {"tok": token, "amt": amount_cents}
@@ -59,7 +55,7 @@ class WireTerminal:
         message = messages.parse(payload, res_type)
         if message["seq"] != pending.seq:
             raise ValueError("result for another request")
-        auth.verify_result(message, pending.result_key, auth.request_mac(pending.payload))
+        exchange.check_result(message, pending.result_key, pending.payload)
         return message
 
     def dukpt_state(self) -> dict:

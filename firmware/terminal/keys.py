@@ -9,7 +9,7 @@
 
 import binascii
 
-from protocol import auth, dukpt
+from protocol import dukpt, exchange
 from protocol.errors import ProtocolError
 from terminal import store
 
@@ -132,9 +132,7 @@ class KeyVault:
     def next_transaction(self):
         """-> (seq, request MAC key, result MAC key); the state is on flash before this returns.
         Raises ProtocolError("counter_exhausted") when the key is used up."""
-        seq, _ = self._dukpt.next_transaction()
-        request_key, result_key = auth.device_mac_keys(self._dukpt)
-        self._dukpt.clear_transaction()  # do not keep the transaction key in RAM either
+        seq, request_key, result_key = exchange.transaction_keys(self._dukpt)
         store.save_json(self._dukpt_path, self._dukpt.to_state())
         return seq, request_key, result_key
 

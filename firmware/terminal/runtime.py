@@ -14,7 +14,7 @@ import gc
 import random
 import sys
 
-from protocol import auth, messages, topics
+from protocol import auth, exchange, messages, topics
 from protocol.errors import ProtocolError
 from terminal import heartbeat
 from terminal.app import CounterApp
@@ -152,7 +152,7 @@ class Runtime:
                 message = messages.parse(payload, "code_res")
                 # Bound to the last scan's request (its nonce is under that MAC): an answer
                 # kept from an earlier scan, or made without our command key, is refused.
-                auth.verify_result(message, self.vault.command_key, self.lookup or "")
+                exchange.check_result(message, self.vault.command_key, self.lookup or "")
                 self.lookup = None
                 self._do(self.app.handle(("code", message)))
             elif topic == topics.topic(self.dev, "config"):
@@ -174,7 +174,7 @@ class Runtime:
             return
         # Bound to the pending request, not only to its counter: a result the server made
         # for a forged request with our counter is refused (no answer: we ask again).
-        auth.verify_result(message, entry["result_key"], auth.request_mac(entry["payload"]))
+        exchange.check_result(message, entry["result_key"], entry["payload"])
         entry = None  # its payload copy and result key: garbage from here
         self._collect("verified")  # parsing and MAC garbage, before the screen is drawn
         if message.get("code") != "service_unavailable":  # the only result that is not final
@@ -243,11 +243,10 @@ class Runtime:
                 # A voucher's value before the amount (docs/protocol.md, code lookups): MACed
                 # with the command key, no DUKPT counter spent, a fresh nonce per scan. Not
                 # sent, or not answered: the app has the amount typed after its timeout.
-                message = messages.build("code_req", {
+                payload, self.lookup = exchange.seal_request("code_req", {
                     "dev": self.dev, "ts": self.now_s(), "tok": action[1],
-                    "id": "%08x%08x" % (random.getrandbits(30), random.getrandbits(30))})
-                payload = auth.seal(message, self.vault.command_key)
-                self.lookup = message["mac"]
+                    "id": "%08x%08x" % (random.getrandbits(30), random.getrandbits(30))},
+                    self.vault.command_key)
                 self.mqtt.publish(topics.topic(self.dev, "code_req"), payload, 1)
             elif kind == "retransmit":
                 entry = self.journal.get()
@@ -289,12 +288,8 @@ class Runtime:
         self._collect("keys")  # the DUKPT derivation's garbage: AES schedules, registers
         fields["dev"], fields["seq"], fields["kid"] = self.dev, seq, self.vault.kid
         fields["ts"] = self.now_s()
-        message = messages.build(mtype, fields)  # every field checked, the mac still absent
-        # auth.seal() would check the whole message a second time: the mac is our own hex.
-        message["mac"] = auth.compute_mac(message, request_key)
+        payload = exchange.seal_request(mtype, fields, request_key)[0]
         del request_key, fields
-        payload = messages.encode(message)
-        del message
         self._collect("sealed")
         topic = topics.topic(self.dev, mtype)
         self.journal.put(seq, mtype, topic, payload, result_key)

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from fleet_server.ledger.port import Ledger, LedgerUnavailable
 from fleet_server.service_layer.keys import KeyStore
-from protocol import auth, messages, seq, tokens, topics
+from protocol import exchange, messages, seq, tokens, topics
 from protocol.errors import ProtocolError, is_known
 
 log = logging.getLogger("fleet.codes")
@@ -61,15 +61,14 @@ def handle(topic: str, payload: bytes, ctx: LookupContext) -> list[Outgoing]:
     if key is None:
         log.warning("bad MAC on a code lookup from %s", device_id, extra={"device_id": device_id})
         return []
-    fields = {"dev": device_id, "ts": int(ctx.clock().timestamp()), "id": message["id"],
-              "tok": message["tok"], "amt": 0, "rq": message["mac"]}
+    fields = {"ts": int(ctx.clock().timestamp()), "tok": message["tok"], "amt": 0}
     code = _refusal(device, partner, message, fields["ts"], ctx)
     if code is None:
         code = _ask_ledger(ctx.ledger, device.partner_id, message["tok"], fields)
     if code is not None:
         fields["code"] = code
     try:
-        answer = auth.seal(messages.build(ANSWER_TYPE, fields), key)
+        answer = exchange.seal_result(message, fields, key)
     except ProtocolError as err:  # the ledger's values are outside input too
         log.warning("cannot answer a code lookup of %s: %s", device_id, err)
         return []
@@ -86,7 +85,7 @@ def _verified_key(keys: KeyStore, device, message: dict) -> bytes | None:
     for version in versions:
         key = keys.command_key(device.device_id, version)
         try:
-            auth.verify(message, key)
+            exchange.check_request(message, key)
             return key
         except ProtocolError:
             continue

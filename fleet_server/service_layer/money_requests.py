@@ -31,7 +31,7 @@ from fleet_server.ledger.port import (
 )
 from fleet_server.service_layer.keys import KeyStore
 from fleet_server.service_layer.unit_of_work import RequestStore, RequestUnit, RetryRequest
-from protocol import auth, dukpt, messages, seq, tokens, topics
+from protocol import dukpt, exchange, messages, seq, tokens, topics
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("fleet.requests")
@@ -156,7 +156,7 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
         return None
     request_key, result_key = ctx.keys.mac_keys(kid, counter)
     try:
-        auth.verify(message, request_key)
+        exchange.check_request(message, request_key)
     except ProtocolError:
         log.warning("bad MAC from %s seq %d", device_id, counter,
                     extra={"device_id": device_id})
@@ -170,8 +170,10 @@ def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestConte
     if stored is not None and stored.status == ANSWERED:
         return Reply(topics.topic(device_id, REQUEST_TYPES[mtype][0]), stored.result_payload,
                      stored.result_status or "")
+    # Counter order, per key: a stored counter was answered above or is asked again below
+    # (its ledger did not answer); a new one must be above the highest accepted.
     highest = device.highest_seq_for(kid)
-    if stored is None and seq.classify(counter, highest, False) == seq.REPLAY:
+    if stored is None and counter <= highest:
         log.warning("replay from %s: seq %d <= %d", device_id, counter, highest)
         return error("replay")
     if stored is None and key_role == PREVIOUS_KEY:
@@ -269,20 +271,15 @@ def _ledger_call(record, sale, now, ctx) -> Callable[[], LedgerResult]:
 
 
 def _finish(ctx, record, is_new, message, result: LedgerResult, now, result_key) -> Reply:
-    mtype = message["t"]
-    res_type = REQUEST_TYPES[mtype][0]
-    fields = {"dev": record.device_id, "seq": record.seq, "ts": int(now.timestamp()),
-              "st": result.status, "amt": result.amount_cents, "rq": message["mac"]}
+    res_type = REQUEST_TYPES[message["t"]][0]
+    fields = {"ts": int(now.timestamp()), "st": result.status, "amt": result.amount_cents}
     if result.status != "approved":
         fields["code"] = result.code or "internal_error"
-    if mtype == "void_req":
-        fields["oseq"] = record.original_seq
     for name, value in (("bal", result.balance_cents), ("auth", result.auth_code),
                         ("op", result.operation_id)):
         if value is not None:
             _add_optional(fields, res_type, name, value)
-    reply_message = messages.build(res_type, fields)
-    payload = auth.seal(reply_message, result_key)
+    payload = exchange.seal_result(message, fields, result_key)
     record.status, record.result_payload, record.answered_at = ANSWERED, payload, now
     record.result_status, record.result_code = result.status, fields.get("code")
     record.operation_id = result.operation_id
@@ -308,12 +305,9 @@ def _add_optional(fields: dict, res_type: str, name: str, value) -> None:
 def _error_reply(device_id, mtype, request, code, ctx, result_key) -> Reply | None:
     """An unstored error result for an authentic request, bound to it by its MAC."""
     res_type = REQUEST_TYPES[mtype][0]
-    fields = {"dev": device_id, "seq": request["seq"], "ts": int(ctx.clock().timestamp()),
-              "st": "error", "code": code, "amt": 0, "rq": request["mac"]}
-    if res_type == "void_res":
-        fields["oseq"] = request["oseq"]
+    fields = {"ts": int(ctx.clock().timestamp()), "st": "error", "code": code, "amt": 0}
     try:
-        payload = auth.seal(messages.build(res_type, fields), result_key)
+        payload = exchange.seal_result(request, fields, result_key)
     except ProtocolError as err:
         log.warning("cannot answer %s seq %r: %s", device_id, request["seq"], err)
         return None

@@ -55,15 +55,6 @@ def test_topic_parser_raises_only_bad_topic(name):
         assert err.code == "bad_topic"
 
 
-def test_sequence_rules():
-    assert seq.classify(5, 4, answered=False) == seq.NEW
-    assert seq.classify(4, 4, answered=True) == seq.RETRANSMIT
-    assert seq.classify(2, 4, answered=True) == seq.RETRANSMIT
-    assert seq.classify(4, 4, answered=False, in_progress=True) == seq.IN_PROGRESS
-    assert seq.classify(3, 4, answered=False) == seq.REPLAY
-    assert seq.classify(4, 4, answered=False) == seq.REPLAY
-
-
 def test_time_window_is_wider_in_the_past_than_in_the_future():
     now = 1_800_000_000
     assert seq.ts_in_window(now - seq.PAST_WINDOW_S, now)
