@@ -17,49 +17,13 @@ release (protocol/rollback.py), signed with the release key when the operator de
 terminals may go back to it.
 """
 
-import json
 import os
-import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from fleet_server.service_layer import updates_releases as rel
-
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODELS = ("esp32_gm65", "esp32s3_gm805", "unix_sim")
-
-
-def build_release(out_dir, version: str, models=DEFAULT_MODELS, source: bool = False,
-                  repo=None, march=None) -> bytes:
-    """Compile the firmware into out_dir/files (mpy-cross, provisioning/firmware_build.py) or,
-    with source=True, copy the .py sources (for CPython terminals in the simulator); write
-    out_dir/manifest.json and return its bytes."""
-    from provisioning import firmware_build
-
-    rel.parse_version(version)
-    out, repo = Path(out_dir), Path(repo or REPO)
-    files_dir = out / "files"
-    if files_dir.exists():
-        shutil.rmtree(files_dir)
-    files_dir.mkdir(parents=True)
-    (out / "manifest.sig").unlink(missing_ok=True)
-    if source:
-        for src, dest in firmware_build.sources(repo):
-            target = files_dir / (dest[:-4] + ".py" if dest.endswith(".mpy") else dest)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, target)
-    else:
-        firmware_build.build(files_dir, repo, march)
-        (files_dir / firmware_build.MANIFEST).unlink(missing_ok=True)  # ours replaces it
-    entries = []
-    for path in sorted(p for p in files_dir.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        entries.append({"path": path.relative_to(files_dir).as_posix(), "size": len(data),
-                        "sha256": rel.sha256_hex(data)})
-    manifest = rel.build_manifest(version, list(models), entries)
-    (out / "manifest.json").write_bytes(manifest)
-    return manifest
 
 
 def keygen(out_path, firmware_keys=None) -> str:
@@ -133,6 +97,20 @@ def load_candidate(release_dir) -> rel.ReleaseCandidate:
     return rel.ReleaseCandidate(manifest, signature, files)
 
 
+def build_in_provisioning(args) -> int:
+    """Compiling the firmware is provisioning's tooling (mpy-cross, provisioning/
+    release_build.py), which builds on this package: run it as its own command rather than
+    import it, options and output unchanged."""
+    argv = [sys.executable, "-m", "provisioning.release_build"]
+    for option in ("version", "out", "models", "march"):
+        if getattr(args, option) is not None:
+            argv += ["--" + option, getattr(args, option)]
+    if args.source:
+        argv.append("--source")
+    sys.stdout.flush()
+    return subprocess.run(argv).returncode
+
+
 def _print_campaign(view: dict) -> None:
     counts = " ".join(f"{k}={v}" for k, v in sorted(view["counts"].items()))
     print(f"{view['campaign_id']}  {view['release_version']:<10} {view['state']:<9} "
@@ -147,11 +125,7 @@ def cmd_release(args, fleet_factory) -> int:
         print(f"private key written to {args.out} (mode 600): keep it off the server")
         print(f"public key: {public}")
     elif args.action == "build":
-        manifest = build_release(args.out, args.version, args.models.split(","), args.source,
-                                 march=args.march)
-        doc = json.loads(manifest)
-        print(f"release {doc['version']}: {len(doc['files'])} files, "
-              f"{sum(f['size'] for f in doc['files'])} bytes, manifest {rel.sha256_hex(manifest)}")
+        return build_in_provisioning(args)
     elif args.action == "sign":
         sign_release(args.dir, args.key)
         print(f"signed {args.dir}/manifest.json -> manifest.sig")
@@ -216,7 +190,7 @@ def add_update_parsers(sub, common, fleet_factory) -> None:
     p.add_argument("--out", help="keygen: private key file; build: release directory")
     p.add_argument("--firmware-keys", help="keygen: also add the public key to this file")
     p.add_argument("--version", help="build: release version, e.g. 1.2.0")
-    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="build: board names")
+    p.add_argument("--models", help="build: board names (default: every board)")
     p.add_argument("--source", action="store_true", help="build: .py files, not .mpy")
     p.add_argument("--march", help="build: mpy-cross -march")
     p.add_argument("--key", help="sign, rollback-sign: the private key (PEM)")
