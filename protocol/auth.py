@@ -76,13 +76,6 @@ def dukpt_mac_key(bdk, initial_key_id, counter, scheme):
     return dukpt.host_working_key(bdk, initial_key_id, counter, usage, dukpt.KEY_TYPE_AES128)
 
 
-def dukpt_mac_key_from_ik(initial_key, initial_key_id, counter, scheme):
-    """Same, from a device's Initial Key (tests and tools that hold only the IK)."""
-    tk = dukpt.transaction_key_from_ik(initial_key, initial_key_id, counter)
-    return dukpt.derive_working_key(tk, _usage(scheme), dukpt.KEY_TYPE_AES128, initial_key_id,
-                                    counter)
-
-
 def device_mac_keys(device_dukpt):
     """Terminal side, for its current transaction: (request key, result key)."""
     return (device_dukpt.working_key(dukpt.MAC_GENERATION, dukpt.KEY_TYPE_AES128),
@@ -96,7 +89,3 @@ def _usage(scheme):
         return dukpt.MAC_VERIFICATION
     raise ProtocolError("malformed", "not a DUKPT scheme")
 
-
-def kid_bytes(message):
-    """The Initial Key ID of a request as bytes (the schema guarantees 16 hex characters)."""
-    return binascii.unhexlify(message["kid"])

@@ -19,7 +19,6 @@ MAX_RAW = 128  # longest scanner line or typed input considered at all
 CARD = "card"
 VOUCHER = "voucher"
 DEVICE = "device"
-CLAIM = "claim"
 
 CARD_LEN = 12
 VOUCHER_LEN = 9

@@ -1,8 +1,8 @@
 # MQTT 3.1.1 client for the terminal: non-blocking sockets (plain or TLS) and select.poll, so
-# the runtime loop keeps serving keypad and screen. Call service() often (every loop turn, or
-# `await client.run()` in an asyncio loop); it never waits unless given a timeout and only does
-# what the socket allows right now. It connects, reconnects with backoff, pings and retransmits
-# by itself; `connected` says whether the session is up.
+# the runtime loop keeps serving keypad and screen. Call service() often (every loop turn); it
+# never waits unless given a timeout and only does what the socket allows right now. It
+# connects, reconnects with backoff, pings and retransmits by itself; `connected` says whether
+# the session is up.
 #
 # Three files: this one (the API and the connection state machine), link.py (sockets, TLS,
 # poll, the bytes in and out; read it for TLS on MicroPython, which checks nothing by default)
@@ -92,13 +92,6 @@ class MQTTClient(Session, Link):
         finally:
             self._in_step = False
         return moved
-
-    async def run(self, idle_ms=20):
-        """For an asyncio/uasyncio loop: service() between the other tasks."""
-        import asyncio
-        while self.state != CLOSED:
-            busy = self.service()
-            await asyncio.sleep(0 if busy else idle_ms / 1000)
 
     def publish(self, topic, payload, qos=1, retain=False):
         """QoS 1: kept until PUBACK (sent later if offline); returns the packet id.
