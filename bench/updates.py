@@ -127,7 +127,7 @@ def campaign_figures(work: Path, terminals: int, rules_kwargs: dict) -> dict:
     fleet = bootstrap(Settings(db_url=f"sqlite:///{work}/bench.sqlite3",
                                master_secret="bench-master-secret-0123456789abcdef",
                                settlement_enabled=False), clock=lambda: clock[0])
-    service = fleet.extras["updates"]
+    service = fleet.updates
     service.directory._online = lambda device_id: True
     files = {f"assets/f{i}.bin": os.urandom(3000) for i in range(3)}
     entries = [{"path": p, "size": len(d), "sha256": rel.sha256_hex(d)} for p, d in files.items()]

@@ -1,26 +1,49 @@
-"""Wires adapters to services in one place: database, ledger, keys, MQTT, clock."""
+"""Wires adapters to services in one place: database, ledger, keys, MQTT, clock.
+
+bootstrap() builds every service of a server and hands it to the ones that use it; nothing is
+attached afterwards. connect_broker() (serve, demo, tests) then starts what needs the broker:
+the bus, the NATS work queue, the once-only jobs lease and the tickers."""
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from sqlalchemy import text
 
 from fleet_server.adapters import orm
+from fleet_server.adapters.bus_publisher import BusPublisher
 from fleet_server.adapters.db import make_engine, make_session_factory
 from fleet_server.adapters.metrics import FleetMetrics, TimedLedger
+from fleet_server.adapters.sql_accounts import SqlAccountStore
 from fleet_server.adapters.sql_lease import SqlLease
+from fleet_server.adapters.sql_partner_data import SqlPartnerDataStore
 from fleet_server.adapters.sql_request_store import SqlRequestStore, request_unit
 from fleet_server.adapters.sql_support import SqlSupportStore
 from fleet_server.adapters.sql_uow import SqlUnitOfWork
-from fleet_server.bootstrap_lifecycle import wire_lifecycle
+from fleet_server.bootstrap_lifecycle import (
+    ServerBrokerAccess,
+    build_broker_access,
+    rekey_publisher,
+)
+from fleet_server.bootstrap_support import build_support
+from fleet_server.bootstrap_updates import build_updates
 from fleet_server.ledger.port import Ledger
+from fleet_server.ledger.reference import ReferenceLedger
 from fleet_server.service_layer import code_lookup, money_requests
+from fleet_server.service_layer.accounts import AccountService
+from fleet_server.service_layer.campaigns import UpdateService
 from fleet_server.service_layer.device_config import ConfigPublisher
 from fleet_server.service_layer.device_status import StatusTracker
 from fleet_server.service_layer.dispatch import Dispatcher
 from fleet_server.service_layer.keys import KeyStore
+from fleet_server.service_layer.operator_console import OperatorConsole
+from fleet_server.service_layer.partner_console import PartnerConsole
+from fleet_server.service_layer.registry_gate import RegistryGate
+from fleet_server.service_layer.rekey import confirmed_by_result, rekey_when_needed
+from fleet_server.service_layer.support import SupportDesk
 from fleet_server.settings import Settings
 
 log = logging.getLogger("fleet")
@@ -40,12 +63,27 @@ class Fleet:
     ledger: Ledger
     keys: KeyStore
     dispatcher: Dispatcher
+    publish: BusPublisher  # the one way out to terminals (service_layer.messaging.Publish)
+    support: SupportDesk
+    updates: UpdateService
+    accounts: AccountService
+    broker_access: ServerBrokerAccess
+    # The built-in reference ledger's administration; None with a remote ledger (administered
+    # where it runs), and so are the consoles built on it.
+    ledger_admin: ReferenceLedger | None
+    partner_console: PartnerConsole | None
+    operator_console: OperatorConsole | None
+    # Held by the one process that runs the jobs that must run once (adapters/sql_lease.py).
+    lease: SqlLease | None = None
+    metrics: FleetMetrics | None = None
+    # Started by connect_broker() and the scheduler; stopped by close().
     bus: object | None = None
     broker: object | None = None
-    # Held by the one process that runs the jobs that must run once (adapters/sql_lease.py).
-    lease: object | None = None
-    metrics: FleetMetrics | None = None
-    extras: dict = field(default_factory=dict)
+    nats_inbox: object | None = None
+    support_ticker: threading.Thread | None = None
+    update_ticker: threading.Thread | None = None
+    scheduler_stop: threading.Event | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)  # run first, in order
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.session_factory)
@@ -59,7 +97,7 @@ class Fleet:
             return False
 
     def close(self) -> None:
-        for stop in self.extras.get("on_close", []):  # e.g. the support ticker's last flush
+        for stop in self.closers:  # e.g. the support ticker's last flush
             stop()
         if self.lease is not None:
             self.lease.stop()  # another process takes the jobs over at once
@@ -73,15 +111,22 @@ class Fleet:
         self.engine.dispose()
 
 
-def build_ledger(settings: Settings, session_factory) -> Ledger:
+def build_ledger(settings: Settings, session_factory) -> tuple[Ledger, ReferenceLedger | None]:
+    """The ledger, and its administration when it is the built-in one."""
     if settings.ledger_url:
         from fleet_server.ledger.http_client import HttpLedger
 
         return HttpLedger(settings.ledger_url, token=settings.ledger_token,
-                          timeout_s=settings.ledger_timeout_s)
-    from fleet_server.ledger.reference import ReferenceLedger
+                          timeout_s=settings.ledger_timeout_s), None
+    ledger = ReferenceLedger(session_factory)
+    return ledger, ledger
 
-    return ReferenceLedger(session_factory)
+
+def build_accounts(settings: Settings, session_factory) -> AccountService:
+    from fleet_server.adapters.smtp_mailer import SmtpMailer
+
+    return AccountService(SqlAccountStore(session_factory),
+                          SmtpMailer.from_settings(settings).send, settings.public_url, utc_now)
 
 
 def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
@@ -92,33 +137,53 @@ def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
 
         upgrade(engine)
     session_factory = make_session_factory(engine)
+    uow = partial(SqlUnitOfWork, session_factory)
     keys = KeyStore(settings.master_secret, settings.bdk_id)
-    ledger = build_ledger(settings, session_factory)
-    request_store = SqlRequestStore(engine)
+    ledger, ledger_admin = build_ledger(settings, session_factory)
+    publish = BusPublisher()
     metrics = FleetMetrics()
+    request_store = SqlRequestStore(engine)
     requests = money_requests.RequestContext(
         request_store, TimedLedger(ledger, metrics.ledger_seconds), keys, clock,
-        settings.ts_past_window_s, settings.ts_future_window_s)
-    # The built-in ledger on this database: request, money and result in one transaction.
-    requests.unit = request_unit(engine, ledger,
-                                 lambda bound: TimedLedger(bound, metrics.ledger_seconds))
+        settings.ts_past_window_s, settings.ts_future_window_s,
+        rekey_grace_s=settings.rekey_grace_s,
+        on_rekey_needed=rekey_when_needed(uow, keys, clock, rekey_publisher(publish)),
+        # The built-in ledger on this database: request, money and result in one transaction.
+        unit=request_unit(engine, ledger,
+                          lambda bound: TimedLedger(bound, metrics.ledger_seconds)))
     support_store = SqlSupportStore(engine)
     lease = SqlLease(engine, ttl_s=settings.lease_ttl_s)
-    dispatcher = Dispatcher(requests, StatusTracker(support_store, clock, writes=lease.held),
-                            ConfigPublisher(request_store.load, ledger, keys, clock),
-                            runs_jobs=lease.held, observe=metrics.observe_request)
-    dispatcher.codes = partial(code_lookup.handle, ctx=code_lookup.LookupContext(
-        request_store.load, ledger, keys, clock, settings.ts_past_window_s,
-        settings.ts_future_window_s))
-    fleet = Fleet(settings, engine, session_factory, ledger, keys, dispatcher, lease=lease,
-                  metrics=metrics)
+    status = StatusTracker(support_store, clock, writes=lease.held)
+    accounts = build_accounts(settings, session_factory)
+    support = build_support(support_store, status, keys, publish, clock, settings, accounts)
+    updates = build_updates(engine, status, keys, clock)  # releases and campaigns
+    config = ConfigPublisher(request_store.load, ledger, keys, clock)
+    dispatcher = Dispatcher(
+        requests, status, config, support=support.commands, updates=updates,
+        rekeys=confirmed_by_result(uow, keys, clock, partial(_grace, requests)),
+        runs_jobs=lease.held, observe=metrics.observe_request,
+        registered=RegistryGate(support_store.device_ids),  # no live view for made-up ids
+        codes=partial(code_lookup.handle, ctx=code_lookup.LookupContext(
+            request_store.load, ledger, keys, clock, settings.ts_past_window_s,
+            settings.ts_future_window_s)))
+    broker_access = ServerBrokerAccess(build_broker_access(settings))
+    partner_console = operator_console = None
+    if ledger_admin is not None:  # lists, references and batches live in the ledger
+        partner_console = PartnerConsole(
+            ledger_admin, session_factory, uow, SqlPartnerDataStore(session_factory), utc_now,
+            keys, lambda device_id: publish(config.messages_for(device_id)),
+            status.connection, support.interventions)
+        operator_console = OperatorConsole(ledger_admin, session_factory, uow, utc_now,
+                                           broker_access, publish)
+    fleet = Fleet(settings, engine, session_factory, ledger, keys, dispatcher, publish,
+                  support, updates, accounts, broker_access, ledger_admin, partner_console,
+                  operator_console, lease=lease, metrics=metrics)
     metrics.watch(fleet)
-    wire_lifecycle(fleet, requests, clock)  # broker revocation, re-key (bootstrap_lifecycle)
-    wire_support(fleet, support_store, clock)
-    from fleet_server.bootstrap_updates import wire_updates
-
-    wire_updates(fleet, clock)  # releases and campaigns (fleet.extras["updates"])
     return fleet
+
+
+def _grace(requests: money_requests.RequestContext) -> timedelta:
+    return timedelta(seconds=requests.rekey_grace_s)
 
 
 def connect_broker(fleet: Fleet) -> None:
@@ -140,77 +205,26 @@ def connect_broker(fleet: Fleet) -> None:
                         username=username, password=password,
                         tls_ca=s.mqtt_tls_ca, tls_cert=s.mqtt_tls_cert, tls_key=s.mqtt_tls_key,
                         unshared_only=bool(s.nats_url))
+    fleet.publish.attach(fleet.bus)
     fleet.bus.start()
     if s.nats_url:  # a NATS cluster: device messages come through its work queue instead
         from fleet_server.bootstrap_cluster import start_nats_inbox
 
-        start_nats_inbox(fleet)
+        fleet.nats_inbox = start_nats_inbox(s, fleet.bus.submit)
+        fleet.closers.insert(0, fleet.nats_inbox.stop)  # stopped before the bus
     fleet.lease.start()  # from now on only the holder runs the once-only jobs
-    start_support_ticker(fleet)
+    start_tickers(fleet)
+
+
+def start_tickers(fleet: Fleet) -> None:
+    """The support desk's and the campaigns' tickers (daemon threads), once."""
+    from fleet_server.bootstrap_support import start_support_ticker
     from fleet_server.bootstrap_updates import start_update_ticker
 
-    start_update_ticker(fleet)
-
-
-def wire_support(fleet: Fleet, store, clock) -> None:
-    """The support desk (fleet.extras["support"]): commands go out through the bus when there
-    is one; until then they wait in the queue like for an offline terminal."""
-    from fleet_server.service_layer.support import SupportDesk
-    from fleet_server.service_layer.support_commands import CommandDesk
-    from fleet_server.service_layer.support_interventions import InterventionDesk
-
-    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
-        if fleet.bus is None:
-            raise RuntimeError("no broker connection")
-        fleet.bus.publish(topic, payload, qos, retain)
-
-    from fleet_server.service_layer.registry_gate import RegistryGate
-
-    status = fleet.dispatcher.status
-    fleet.dispatcher.registered = RegistryGate(store.device_ids)  # no live view for made-up ids
-    commands = CommandDesk(store, status, fleet.keys, publish, clock)
-    fleet.dispatcher.support = commands
-    fleet.extras["support"] = SupportDesk(store, status, commands,
-                                          InterventionDesk(store, status, clock,
-                                                           partner_notices(fleet)), clock)
-
-
-def partner_notices(fleet: Fleet):
-    """E-mails to partners following a help request; None without an SMTP server."""
-    if not fleet.settings.smtp_host:
-        return None
-    from fleet_server.adapters.sql_accounts import account_service
-    from fleet_server.service_layer.support_notices import PartnerNotices
-
-    def staff(partner_id: str) -> set[str]:
-        return {u.email for u in account_service(fleet).users(partner_id) if u.active}
-
-    return PartnerNotices(staff, lambda *mail: account_service(fleet).send_mail(*mail),
-                          fleet.settings.public_url)
-
-
-def start_support_ticker(fleet: Fleet, every_s: float = 0.5) -> None:
-    """Batched status writes, command timeouts, alerts, pruning: in a daemon thread, stopped
-    (with a last flush) when the fleet closes."""
-    import threading
-    import time
-
-    desk = fleet.extras.get("support")
-    if desk is None or "support_ticker" in fleet.extras:
-        return
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(every_s):
-            desk.tick(time.monotonic(), runs_jobs=fleet.lease.held())
-
-    thread = threading.Thread(target=loop, name="support-ticker", daemon=True)
-    thread.start()
-
-    def halt() -> None:
-        stop.set()
-        thread.join(5)
-        desk.status.flush()
-
-    fleet.extras["support_ticker"] = thread
-    fleet.extras.setdefault("on_close", []).append(halt)
+    if fleet.support_ticker is None:
+        fleet.support_ticker, halt = start_support_ticker(fleet.support, fleet.lease.held)
+        fleet.closers.append(halt)
+    if fleet.update_ticker is None:
+        fleet.update_ticker, halt = start_update_ticker(fleet.updates, fleet.publish,
+                                                        fleet.lease.held)
+        fleet.closers.append(halt)

@@ -45,6 +45,8 @@ def start_embedded(fleet) -> tuple[str, str | None, str | None]:
         log.warning("the embedded MQTT broker listens on %s without TLS: terminals' "
                     "passwords and traffic cross the network in clear", host)
     fleet.broker.start()
+    if security is not None:
+        fleet.broker_access.embedded_started(security)  # retiring also refuses it here
     return fleet.broker.url, user, password
 
 

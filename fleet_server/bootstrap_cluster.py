@@ -5,14 +5,12 @@ import logging
 log = logging.getLogger("fleet")
 
 
-def start_nats_inbox(fleet) -> None:
-    """Device messages from the work queue go to the bus's per-device workers, acknowledged
-    after handling; stopped (before the bus) when the fleet closes."""
+def start_nats_inbox(settings, submit):
+    """Device messages from the work queue go to the bus's per-device workers (`submit`),
+    acknowledged after handling; the caller stops it (before the bus) when the fleet closes."""
     from fleet_server.adapters.nats_requests import JetStreamInbox
 
-    s = fleet.settings
-    urls = [u.strip() for u in s.nats_url.split(",") if u.strip()]
-    inbox = JetStreamInbox(urls, fleet.bus.submit, replicas=s.nats_replicas)
+    urls = [u.strip() for u in settings.nats_url.split(",") if u.strip()]
+    inbox = JetStreamInbox(urls, submit, replicas=settings.nats_replicas)
     inbox.start()
-    fleet.extras["nats_inbox"] = inbox
-    fleet.extras.setdefault("on_close", []).insert(0, inbox.stop)
+    return inbox

@@ -1,19 +1,19 @@
-"""Wiring of the device life cycle (docs/device-lifecycle.md), called from bootstrap():
+"""Wiring of the device life cycle (docs/device-lifecycle.md), used by bootstrap():
 
-- fleet.extras["broker_access"]: the BrokerAccess that revokes a retired device at the broker:
+- fleet.broker_access: the BrokerAccess that revokes a retired device at the broker:
   adapters.broker_security.BrokerSecurity on FLEET_BROKER_SECURITY_DIR (the folder `fleet
   broker-config` wrote), with the fleet CA of FLEET_PKI_DIR when set (its CRL); without
   FLEET_BROKER_SECURITY_DIR, NoBrokerAccessControl (dev broker: the server alone refuses);
-- the re-key grace period and the automatic re-key of a terminal whose DUKPT counter nears
-  exhaustion (money_requests.RequestContext), and the switch to the new keys when the
-  terminal's answer to the re-key is MACed with its new command key (dispatcher.rekeys).
+  plus the embedded broker's own refusals once connect_broker() started it with security;
+- the automatic re-key of a terminal whose DUKPT counter nears exhaustion
+  (money_requests.RequestContext.on_rekey_needed), and the switch to the new keys when the
+  terminal's answer to the re-key is MACed with its new command key (Dispatcher.rekeys).
 """
 
 import logging
-from datetime import timedelta
 
 from fleet_server.service_layer.device_lifecycle import BrokerAccess, NoBrokerAccessControl
-from fleet_server.service_layer.rekey import confirmed_by_result, rekey_when_needed
+from fleet_server.service_layer.messaging import Outgoing, Publish
 
 log = logging.getLogger("fleet.lifecycle")
 
@@ -47,53 +47,42 @@ class _EmbeddedBrokerRevocation(BrokerAccess):
         self.security.revoked.discard(device_id)  # only resumed devices: never a retired one
 
 
-class _AllOf(BrokerAccess):
-    def __init__(self, parts):
-        self.parts = parts
+class ServerBrokerAccess(BrokerAccess):
+    """The configured broker rules, plus the embedded broker's when it runs with security
+    (connect_broker() tells it: embedded_started)."""
+
+    def __init__(self, configured: BrokerAccess):
+        self.configured = configured
+        self.embedded: BrokerAccess | None = None
+
+    def embedded_started(self, security) -> None:
+        self.embedded = _EmbeddedBrokerRevocation(security)
+
+    def _parts(self) -> list[BrokerAccess]:
+        if self.embedded is None:
+            return [self.configured]
+        if isinstance(self.configured, NoBrokerAccessControl):
+            return [self.embedded]
+        return [self.configured, self.embedded]
 
     def revoke(self, device_id: str) -> None:
-        for part in self.parts:
+        for part in self._parts():
             part.revoke(device_id)
 
     def suspend(self, device_id: str) -> None:
-        for part in self.parts:
+        for part in self._parts():
             part.suspend(device_id)
 
     def reinstate(self, device_id: str) -> None:
-        for part in self.parts:
+        for part in self._parts():
             part.reinstate(device_id)
 
 
-def broker_access(fleet) -> BrokerAccess:
-    """The configured broker rules, plus the embedded broker's when it runs with security."""
-    configured = fleet.extras.get("broker_access") or NoBrokerAccessControl()
-    security = getattr(fleet.broker, "security", None)
-    if security is None:
-        return configured
-    embedded = _EmbeddedBrokerRevocation(security)
-    if isinstance(configured, NoBrokerAccessControl):
-        return embedded
-    return _AllOf([configured, embedded])
+def rekey_publisher(publish: Publish):
+    """Sends a re-key command now, or leaves it for the terminal's next connect."""
 
-
-def publish_now(fleet, messages) -> bool:
-    """Publish through the server's broker connection; False when there is none (the CLI):
-    retained configuration and pending re-keys are then sent at the device's next connect."""
-    if fleet.bus is None:
-        return False
-    for topic, payload, qos, retain in messages:
-        fleet.bus.publish(topic, payload, qos, retain)
-    return True
-
-
-def wire_lifecycle(fleet, requests, clock) -> None:
-    fleet.extras["broker_access"] = build_broker_access(fleet.settings)
-    requests.rekey_grace_s = getattr(fleet.settings, "rekey_grace_s", requests.rekey_grace_s)
-
-    def publish(command) -> None:
-        if not publish_now(fleet, [command]):
+    def send(command: Outgoing) -> None:
+        if not publish([command]):
             log.info("re-key command for later: the terminal gets it at its next connect")
 
-    requests.on_rekey_needed = rekey_when_needed(fleet.uow, fleet.keys, clock, publish)
-    fleet.dispatcher.rekeys = confirmed_by_result(
-        fleet.uow, fleet.keys, clock, lambda: timedelta(seconds=requests.rekey_grace_s))
+    return send

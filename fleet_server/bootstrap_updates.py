@@ -5,6 +5,7 @@ when the fleet closes)."""
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 
 from fleet_server.adapters.update_store import (
     SqlDeviceDirectory,
@@ -12,6 +13,7 @@ from fleet_server.adapters.update_store import (
     trusted_release_keys,
 )
 from fleet_server.service_layer.campaigns import UpdateService
+from fleet_server.service_layer.messaging import Publish
 
 log = logging.getLogger("fleet.updates")
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -21,30 +23,25 @@ def new_campaign_id() -> str:
     return "C" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
 
 
-def wire_updates(fleet, clock) -> UpdateService:
-    store = SqlUpdateStore(fleet.engine)
-    status = fleet.dispatcher.status
-    service = UpdateService(store, store, SqlDeviceDirectory(fleet.engine, status.online),
-                            fleet.keys, clock, trusted_release_keys, new_campaign_id)
-    fleet.dispatcher.updates = service
-    fleet.extras["updates"] = service
-    return service
+def build_updates(engine, status, keys, clock) -> UpdateService:
+    store = SqlUpdateStore(engine)
+    return UpdateService(store, store, SqlDeviceDirectory(engine, status.online), keys, clock,
+                         trusted_release_keys, new_campaign_id)
 
 
-def start_update_ticker(fleet, every_s: float = 0.5) -> None:
-    service = fleet.extras.get("updates")
-    if service is None or "update_ticker" in fleet.extras:
-        return
+def start_update_ticker(service: UpdateService, publish: Publish, runs_jobs: Callable[[], bool],
+                        every_s: float = 0.5) -> tuple[threading.Thread, Callable[[], None]]:
+    """Returns the thread and what stops it when the fleet closes."""
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.wait(every_s):
-            bus = fleet.bus
-            if bus is None or not fleet.lease.held():  # campaigns are paced by one process
+            if not runs_jobs():  # campaigns are paced by one process
                 continue
             try:
-                for topic, payload, qos, retain in service.tick():
-                    bus.publish(topic, payload, qos, retain)
+                messages = service.tick()
+                if messages:
+                    publish(messages)
             except Exception:  # the ticker outlives a database hiccup
                 log.exception("update ticker")
 
@@ -55,5 +52,4 @@ def start_update_ticker(fleet, every_s: float = 0.5) -> None:
         stop.set()
         thread.join(5)
 
-    fleet.extras["update_ticker"] = thread
-    fleet.extras.setdefault("on_close", []).append(halt)
+    return thread, halt

@@ -89,7 +89,7 @@ class _CampaignCollector:
     def collect(self):
         family = GaugeMetricFamily("fleet_campaign_devices", "Devices of a running campaign "
                                    "per update state", labels=["campaign", "state"])
-        service = self.fleet.extras.get("updates")
+        service = self.fleet.updates
         if service is not None:
             try:
                 store = service.campaigns

@@ -1,6 +1,6 @@
-"""SQLAlchemy implementation of the AccountStore port, and the account service's wiring."""
+"""SQLAlchemy implementation of the AccountStore port."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -9,7 +9,6 @@ from sqlalchemy.orm import sessionmaker
 from fleet_server.adapters.orm_accounts import LinkRow, LoginAttemptRow, SessionRow, UserRow
 from fleet_server.service_layer.accounts import (
     AccountError,
-    AccountService,
     AccountStore,
     SessionInfo,
     User,
@@ -157,16 +156,3 @@ class SqlAccountStore(AccountStore):
         with self.sf() as s, s.begin():
             s.execute(delete(LoginAttemptRow).where(LoginAttemptRow.email == email))
 
-
-def account_service(fleet) -> AccountService:
-    """The account service of a running server, built once and kept in fleet.extras."""
-    service = fleet.extras.get("accounts")
-    if service is None:
-        from fleet_server.adapters.smtp_mailer import SmtpMailer
-
-        settings = fleet.settings
-        mailer = SmtpMailer.from_settings(settings)
-        service = AccountService(SqlAccountStore(fleet.session_factory), mailer.send,
-                                 settings.public_url, lambda: datetime.now(UTC))
-        fleet.extras["accounts"] = service
-    return service

@@ -100,7 +100,6 @@ def _device_ids(args) -> list[str]:
 
 
 def _device_action(fleet, args, now) -> int:
-    from fleet_server.bootstrap_lifecycle import broker_access
     from fleet_server.service_layer import device_lifecycle, registry, rekey
 
     rest = args.rest
@@ -150,7 +149,7 @@ def _device_action(fleet, args, now) -> int:
     else:
         _need(rest, 1, f"fleet device {args.action} DEVICE")
         device, clears = device_lifecycle.change_state(fleet.uow(), rest[0], args.action, now,
-                                                       broker_access(fleet))
+                                                       fleet.broker_access)
         if clears:  # a retirement: this process has no broker connection to clear them
             print(device.device_id, device.state, "- retained messages to clear:",
                   " ".join(topic for topic, *_ in clears),

@@ -130,7 +130,7 @@ def cmd_release(args, fleet_factory) -> int:
         sign_release(args.dir, args.key)
         print(f"signed {args.dir}/manifest.json -> manifest.sig")
     elif args.action == "publish":
-        service = fleet_factory(args).extras["updates"]
+        service = fleet_factory(args).updates
         doc = service.publish(load_candidate(args.dir), allow_downgrade=args.allow_downgrade)
         print(f"published release {doc['version']} ({len(doc['files'])} files)")
     elif args.action == "rollback-sign":
@@ -139,12 +139,12 @@ def cmd_release(args, fleet_factory) -> int:
     elif args.action == "rollback-publish":
         base = Path(args.dir)
         version = rel.parse_manifest((base / "manifest.json").read_bytes())["version"]
-        service = fleet_factory(args).extras["updates"]
+        service = fleet_factory(args).updates
         service.allow_rollback(version, (base / "rollback.sig").read_text().strip())
         print(f"release {version}: campaigns may now install it over newer releases "
               "(--allow-downgrade)")
     elif args.action == "list":
-        service = fleet_factory(args).extras["updates"]
+        service = fleet_factory(args).updates
         for r in service.releases.list_releases():
             print(f"{r['version']:<10} {r['files']:>3} files {r['total_bytes']:>8} bytes  "
                   f"models={r['models']}  manifest={r['manifest_sha'][:16]}"
@@ -155,7 +155,7 @@ def cmd_release(args, fleet_factory) -> int:
 def cmd_campaign(args, fleet_factory) -> int:
     from fleet_server.service_layer.campaigns_ports import Rules, Target
 
-    service = fleet_factory(args).extras["updates"]
+    service = fleet_factory(args).updates
     if args.action == "create":
         target = Target(all=args.all, partner=args.partner, model=args.model,
                         firmware=args.firmware,

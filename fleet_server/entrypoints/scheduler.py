@@ -81,5 +81,5 @@ def start_scheduler(fleet, tick_s: float = TICK_S) -> threading.Event:
             stop.wait(tick_s)
 
     threading.Thread(target=loop, name="settlement-scheduler", daemon=True).start()
-    fleet.extras["scheduler_stop"] = stop
+    fleet.scheduler_stop = stop
     return stop

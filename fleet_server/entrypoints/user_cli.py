@@ -39,14 +39,13 @@ def add_user_parser(sub, common) -> None:
 
 def cmd_user(args) -> int:
     from fleet_server.adapters.smtp_mailer import MailFailed
-    from fleet_server.adapters.sql_accounts import account_service
     from fleet_server.entrypoints.cli import _fleet
     from fleet_server.entrypoints.web import refusals
     from fleet_server.service_layer.accounts import AccountError, activation_text
 
     fleet = _fleet(args)
     try:
-        accounts = account_service(fleet)
+        accounts = fleet.accounts
         if args.action == "add":
             mail_ready = bool(fleet.settings.smtp_host)
             user, link = accounts.invite(args.email, args.role, args.partner, args.name,

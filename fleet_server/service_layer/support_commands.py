@@ -32,13 +32,13 @@ from fleet_server.domain.support import (
 )
 from fleet_server.service_layer.device_status import StatusTracker
 from fleet_server.service_layer.keys import KeyStore
+from fleet_server.service_layer.messaging import Publish
 from fleet_server.service_layer.support_ports import SupportStore
 from protocol import auth, messages, topics
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("fleet.support")
 
-Publish = Callable[[str, bytes, int, bool], None]
 TIMEOUT_S = (5, 600, 30)  # min, max, default: how long to wait for the answer once sent
 QUEUE_TTL_S = (60, 7 * 86400, 24 * 3600)  # how long a command may wait for an offline terminal
 LABELS = {"ping": "test de présence", "diagnostics": "diagnostic", "restart": "redémarrage",
@@ -168,7 +168,8 @@ class CommandDesk:
         self.store.save_command(command)
         self.store.audit_result(command.command_id, SENT)
         try:
-            self.publish(topics.topic(command.device_id, "command"), payload, 1, False)
+            if not self.publish([(topics.topic(command.device_id, "command"), payload, 1, False)]):
+                raise RuntimeError("no broker connection")
         except Exception as err:  # no broker connection now: it waits like for an offline one
             log.warning("command %s kept queued: %s", command.command_id, err)
             command.state, command.sent_at, command.deadline_at = QUEUED, None, None

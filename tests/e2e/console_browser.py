@@ -19,7 +19,6 @@ import pytest
 import uvicorn
 from fleet_stack import Stack
 
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.entrypoints.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -145,7 +144,7 @@ def console_site(broker_url: str, db_url: str, smtp: SmtpSink, monkeypatch):
     server = ConsoleServer(stack.fleet, port).start()
     try:
         yield SimpleNamespace(stack=stack, base=server.url, smtp=smtp,
-                              accounts=account_service(stack.fleet))
+                              accounts=stack.fleet.accounts)
     finally:
         server.stop()
         stack.stop()

@@ -199,8 +199,6 @@ def mailless_site(tmp_path, mosquitto, monkeypatch):
     from console_browser import ConsoleServer, free_port
     from fleet_stack import Stack
 
-    from fleet_server.adapters.sql_accounts import account_service
-
     port = free_port()
     monkeypatch.delenv("FLEET_SMTP_HOST", raising=False)
     monkeypatch.setenv("FLEET_PUBLIC_URL", f"http://127.0.0.1:{port}")
@@ -208,7 +206,7 @@ def mailless_site(tmp_path, mosquitto, monkeypatch):
     stack.setup_program()
     server = ConsoleServer(stack.fleet, port).start()
     try:
-        yield stack, server.url, account_service(stack.fleet)
+        yield stack, server.url, stack.fleet.accounts
     finally:
         server.stop()
         stack.stop()
@@ -288,7 +286,7 @@ def test_a_partner_asks_for_help_and_follows_the_desks_answer(site, browser):
     number = int(admin.locator(".help-request").first.get_attribute("id").split("-")[1])
     assert "Ouverte" in admin.inner_text(f"#demande-{number}")
 
-    desk = stack.fleet.extras["support"].interventions
+    desk = stack.fleet.support.interventions
     desk.add_note("agent@programme.example", "support", number, "Un lecteur neuf part ce jour.")
     desk.move("agent@programme.example", "support", number, status="resolved")
     mails = [site.smtp.messages.get(timeout=20) for _ in range(2)]

@@ -16,7 +16,6 @@ from fleet_stack import Stack
 from test_firmware_sale import FirmwareProcess, provision
 
 from fleet_server.adapters.mqtt_bus import parse_broker_url
-from fleet_server.bootstrap_lifecycle import publish_now
 from fleet_server.service_layer import rekey
 from protocol import auth, dukpt, messages
 from simulator.wire_terminal import WireTerminal
@@ -116,7 +115,7 @@ def test_a_rekeyed_terminal_keeps_selling_and_the_old_key_only_retransmits(
         device, command = rekey.start_rekey(stack.fleet.uow(), stack.fleet.keys, device_id,
                                             datetime.now(UTC))
         new_kid = device.pending_key_id
-        assert publish_now(stack.fleet, [command])
+        assert stack.fleet.publish([command])
         reply = messages.parse(recorder.wait_for("cmd/res"), "command_res")
         assert reply["ok"] and reply["res"]["kid"] == new_kid.lower(), reply
         on_flash = json.loads((root / "device.json").read_text())

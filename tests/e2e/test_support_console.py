@@ -17,7 +17,6 @@ from sqlalchemy import update
 from test_firmware_sale import FirmwareProcess, provision
 
 from fleet_server.adapters import orm
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.entrypoints.app import create_app
 
 pytestmark = [pytest.mark.broker, pytest.mark.micropython]
@@ -29,7 +28,7 @@ PASSWORD = "Bureau-Support-2026!"
 
 def make_account(fleet, role: str) -> str:
     """An activated console account (the activation e-mail itself is issue 9's test)."""
-    accounts = account_service(fleet)
+    accounts = fleet.accounts
     email = f"agent-{os.urandom(3).hex()}@desk.example"
     _user, link = accounts.invite(email, role, None, "Camille Support", send=False)
     accounts.complete_link(link.split("token=")[1], "activate", PASSWORD, PASSWORD)
@@ -153,7 +152,7 @@ def test_an_agent_diagnoses_restarts_and_follows_a_terminal(site, browser):
     logs = "#commands tr[data-name='get_logs'][data-state='succeeded']"
     page.wait_for_selector(logs, timeout=60_000)
     shown = page.inner_text(logs)
-    [command] = stack.fleet.extras["support"].store.commands(dev, states=("succeeded",),
+    [command] = stack.fleet.support.store.commands(dev, states=("succeeded",),
                                                             limit=1)
     assert command.name == "get_logs" and "lines" in command.result
     for line in command.result["lines"][-3:]:
@@ -162,7 +161,7 @@ def test_an_agent_diagnoses_restarts_and_follows_a_terminal(site, browser):
         assert "Journal vide" in shown
 
     # The audit trail: who, why and the result of each action.
-    audit = {e.action: e for e in stack.fleet.extras["support"].store.audit_log(dev)}
+    audit = {e.action: e for e in stack.fleet.support.store.audit_log(dev)}
     assert set(audit) == {"command:diagnostics", "command:restart", "command:get_logs",
                           "intervention:open"}
     assert all(e.actor == email for e in audit.values())

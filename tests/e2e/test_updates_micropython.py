@@ -42,7 +42,7 @@ def stack(mosquitto, tmp_path, signing_key):
 def publish(stack, key, out: Path, version: str, repo: Path = REPO) -> dict:
     manifest = build_release(out, version, ["unix_sim"], repo=repo)
     (out / "manifest.sig").write_text(rel.sign_manifest(key, manifest))
-    return stack.fleet.extras["updates"].publish(release_cli.load_candidate(out))
+    return stack.fleet.updates.publish(release_cli.load_candidate(out))
 
 
 def broken_repo(tmp_path: Path) -> Path:
@@ -81,7 +81,7 @@ def device_state(service, cid, dev):
 
 def test_update_then_rollback_on_micropython(stack, mosquitto, micropython_bin, tmp_path,
                                              signing_key):
-    service = stack.fleet.extras["updates"]
+    service = stack.fleet.updates
     shop = stack.partner("Librairie des Slots", categories=("books",))
     root = tmp_path / "flash"
     dev = provision(stack, shop, root, mosquitto)

@@ -8,7 +8,6 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import bootstrap
 from fleet_server.entrypoints.app import create_app
 from fleet_server.settings import Settings
@@ -23,7 +22,7 @@ def site(request, tmp_path):
            else request.getfixturevalue("fresh_postgres_url"))
     fleet = bootstrap(Settings(db_url=url, master_secret=MASTER))
     outbox: list[tuple[str, str, str]] = []
-    accounts = account_service(fleet)
+    accounts = fleet.accounts
     accounts.send_mail = lambda to, subject, body: outbox.append((to, subject, body))
     yield fleet, accounts, outbox
     fleet.close()

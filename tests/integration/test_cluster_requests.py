@@ -31,7 +31,7 @@ def _stack(cluster, db_url, node: int) -> Stack:
     urls = cluster.mqtt_urls[node:] + cluster.mqtt_urls[:node]
     nats = cluster.nats_urls[node:] + cluster.nats_urls[:node]
     stack = Stack(",".join(urls), db_url, nats_url=",".join(nats)).start()
-    assert stack.fleet.extras["nats_inbox"].ready.wait(20)
+    assert stack.fleet.nats_inbox.ready.wait(20)
     return stack
 
 
@@ -51,7 +51,7 @@ def test_two_servers_share_requests_through_the_work_queue(nats_cluster, fresh_p
                 _, result = t.sale(card, 100, "books")
                 assert result["st"] == "approved"
         assert len(a.ledger.list_operations(partner_id=shop)) == 20
-        got = [s.fleet.extras["nats_inbox"].received for s in (a, b)]
+        got = [s.fleet.nats_inbox.received for s in (a, b)]
         assert all(got) and sum(got) >= 20, got
 
         # A retransmission: the same bytes again, answered with the same result, no debit.

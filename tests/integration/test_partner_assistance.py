@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import bootstrap
 from fleet_server.domain.partners import Partner
 from fleet_server.entrypoints.app import create_app
@@ -49,7 +48,7 @@ def partner_with_terminal(fleet, name: str) -> tuple[str, str]:
 
 
 def logged_in(fleet, email: str, role: str, partner_id: str | None = None) -> TestClient:
-    accounts = account_service(fleet)
+    accounts = fleet.accounts
     _, link = accounts.invite(email, role, partner_id, send=False)
     accounts.complete_link(link.split("token=")[1], "activate", PASSWORD, PASSWORD)
     client = TestClient(create_app(fleet))
@@ -86,7 +85,7 @@ def test_partners_follow_their_help_requests(fleet, smtp):  # noqa: F811
         "category": "assistance", "title": "Toujours rien ce matin"})
     assert flash(page) == (f"Ce terminal a déjà une demande en cours (n° {number}) : la vôtre "
                            "y est ajoutée.")
-    assert len(fleet.extras["support"].store.interventions(device_id=device)) == 1
+    assert len(fleet.support.store.interventions(device_id=device)) == 1
 
     # The desk answers and resolves: both people who asked are told by e-mail.
     agent = logged_in(fleet, "agent@programme.example", "support")

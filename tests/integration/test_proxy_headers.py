@@ -14,7 +14,6 @@ import httpx
 import pytest
 import uvicorn
 
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import bootstrap
 from fleet_server.entrypoints.app import create_app
 from fleet_server.entrypoints.http_serve import uvicorn_config
@@ -63,7 +62,7 @@ def fleet_for(tmp_path):
         fleet = bootstrap(Settings(db_url=f"sqlite:///{tmp_path}/fleet{len(made)}.sqlite3",
                                    master_secret=MASTER, **settings))
         made.append(fleet)
-        account_service(fleet).throttle = Throttle(per_client=3)  # paused at the 4th failure
+        fleet.accounts.throttle = Throttle(per_client=3)  # paused at the 4th failure
         return fleet
 
     yield make

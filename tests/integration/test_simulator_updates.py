@@ -64,7 +64,7 @@ def test_a_campaign_updates_a_simulated_terminal(stack, tmp_path, signing_key):
     out = tmp_path / "r110"
     manifest = build_release(out, "1.1.0", ["unix_sim"], repo=REPO)
     (out / "manifest.sig").write_text(rel.sign_manifest(signing_key, manifest))
-    service = stack.fleet.extras["updates"]
+    service = stack.fleet.updates
     version = service.publish(release_cli.load_candidate(out))["version"]
 
     terminal = SimTerminal(root).boot()

@@ -65,7 +65,7 @@ def test_the_desk_from_a_shell(served, capsys):
     code, out = run(capsys, base + ["alerts"])
     assert code == 0 and out.strip() == "Aucune alerte active : tout va bien."
     terminal.heartbeat(scn="fault")
-    eventually(lambda: stack.fleet.extras["support"].status.connection(dev),
+    eventually(lambda: stack.fleet.support.status.connection(dev),
                until=lambda c: c == "online")
     code, out = run(capsys, base + ["find", "théâtre"])
     assert code == 0 and dev in out and "en ligne" in out
@@ -81,11 +81,11 @@ def test_the_desk_from_a_shell(served, capsys):
     assert cli.main(base + ["restart", dev]) == 2  # --reason is required
     assert "indiquez la raison" in capsys.readouterr().err
     terminal.drop()
-    eventually(lambda: stack.fleet.extras["support"].status.connection(dev),
+    eventually(lambda: stack.fleet.support.status.connection(dev),
                until=lambda c: c == "offline")
     code, out = run(capsys, base + ["restart", dev, "--reason", "bloqué"])
     assert code == 0 and "en attente du terminal" in out, out
-    stack.fleet.extras["support"].check_alerts()
+    stack.fleet.support.check_alerts()
     code, out = run(capsys, base + ["alerts"])
     assert "Lecteur de codes en panne" not in out and "lecteur en panne" in out
     code, out = run(capsys, base + ["interventions", dev])

@@ -197,7 +197,7 @@ def test_an_unanswered_command_times_out(desk):
 
 def test_alerts_with_partner_and_summary_and_intervention_from_alert(desk):
     stack, http, terminal, _ = desk
-    support = stack.fleet.extras["support"]
+    support = stack.fleet.support
     terminal.heartbeat(scn="fault", rssi=-95)
     eventually(lambda: support.status.view(terminal.dev).get("scn") == "fault")
     support.check_alerts()
@@ -240,7 +240,7 @@ def test_roles_and_bad_input(desk):
 
 def test_sql_store_bounds_the_timeline_and_the_samples(desk):
     stack, _, terminal, _ = desk
-    store = stack.fleet.extras["support"].store
+    store = stack.fleet.support.store
     for i in range(40):
         stack.fleet.dispatcher.status.record(terminal.dev, "command", f"event {i}")
     stack.fleet.dispatcher.status.flush()

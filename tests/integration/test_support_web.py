@@ -11,7 +11,6 @@ from fleet_stack import Stack
 from polling import eventually
 from test_support_desk import CommandTerminal
 
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.entrypoints.app import create_app
 
 pytestmark = [pytest.mark.broker]
@@ -19,7 +18,7 @@ PASSWORD = "Bureau-Support-2026!"
 
 
 def make_account(fleet, role: str, partner_id: str | None = None) -> str:
-    accounts = account_service(fleet)
+    accounts = fleet.accounts
     email = f"{role}-{uuid.uuid4().hex[:6]}@desk.example"
     _user, link = accounts.invite(email, role, partner_id, "Agent " + role, send=False)
     accounts.complete_link(link.split("token=")[1], "activate", PASSWORD, PASSWORD)
@@ -70,7 +69,7 @@ def test_an_agent_finds_a_terminal_runs_a_diagnostic_and_opens_an_intervention(w
     url = f"/support/terminaux/{dev}/commandes"
     no_reason = http.post(url, data={"name": "diagnostics", "reason": " ",
                                      "csrf_token": csrf}, follow_redirects=False)
-    assert no_reason.status_code == 303 and stack.fleet.extras["support"].store.commands() == []
+    assert no_reason.status_code == 303 and stack.fleet.support.store.commands() == []
     forged = http.post(url, data={"name": "diagnostics", "reason": "écran noir",
                                   "csrf_token": "x" * 43})
     assert forged.status_code == 403
@@ -86,7 +85,7 @@ def test_an_agent_finds_a_terminal_runs_a_diagnostic_and_opens_an_intervention(w
     assert r.status_code == 303
     page = http.get(r.headers["location"])
     assert "Appel du partenaire" in page.text and "rappeler à 14 h" in page.text
-    audit = stack.fleet.extras["support"].store.audit_log(dev)
+    audit = stack.fleet.support.store.audit_log(dev)
     assert {(e.actor, e.action) for e in audit} == {(email, "command:diagnostics"),
                                                     (email, "intervention:open")}
 
@@ -125,7 +124,7 @@ def test_the_terminal_page_speaks_french_states_history_and_reboot_reasons(world
     eventually(lambda: http.get(f"/support/terminaux/{dev}/direct").text,
                until=lambda t: "mise sous tension" in t)
     terminal.heartbeat(boots=3, rst="watchdog", scn="fault", up=5)
-    desk = stack.fleet.extras["support"]
+    desk = stack.fleet.support
     eventually(lambda: (desk.status.flush(), desk.store.timeline(dev))[1],
                until=lambda events: {e.kind for e in events} >= {"reboot", "error"})
     page = http.get(f"/support/terminaux/{dev}").text

@@ -43,7 +43,7 @@ def test_two_servers_share_requests_and_each_keeps_the_live_view(mosquitto,
                 board.dev) == ONLINE, what="online in both live views")
         for stack in (a, b):
             stack.fleet.dispatcher.status.flush()
-        store = holder.fleet.extras["support"].store
+        store = holder.fleet.support.store
         kinds = [e.kind for e in store.timeline(board.dev)]
         assert kinds.count("status") == 1, kinds
 

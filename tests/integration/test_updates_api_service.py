@@ -54,7 +54,7 @@ def fleet(db_url, key):
                       clock=clock)
     Base.metadata.create_all(fleet.engine)  # api_tokens, until its migration creates it
     fleet.clock = clock
-    service = fleet.extras["updates"]
+    service = fleet.updates
     service.directory._online = lambda device_id: True  # every terminal connected
     yield fleet
     fleet.close()
@@ -89,7 +89,7 @@ def report(fleet, device_id, cid, st, reason=None):
         fields["reason"] = reason
     message = messages.build("update_report", fields)
     payload = auth.seal(message, fleet.keys.command_key(device_id, 1))
-    return fleet.extras["updates"].handle(topics.topic(device_id, "update_report"), payload)
+    return fleet.updates.handle(topics.topic(device_id, "update_report"), payload)
 
 
 def test_publication_checks_over_the_api(fleet, key):
@@ -148,7 +148,7 @@ def test_publication_checks_over_the_api(fleet, key):
 
 
 def test_pacing_ramps_up_and_reports_finish_the_campaign(fleet, key):
-    service = fleet.extras["updates"]
+    service = fleet.updates
     service.publish(release("1.1.0", key))
     ids = devices(fleet, 30)
     view = service.create("1.1.0", Target(all=True), Rules(
@@ -174,7 +174,7 @@ def test_pacing_ramps_up_and_reports_finish_the_campaign(fleet, key):
 
 
 def test_timeouts_retries_and_the_abort_threshold(fleet, key):
-    service = fleet.extras["updates"]
+    service = fleet.updates
     service.publish(release("1.1.0", key))
     ids = devices(fleet, 10)
     service.create("1.1.0", Target(devices=ids), Rules(
@@ -210,7 +210,7 @@ def test_timeouts_retries_and_the_abort_threshold(fleet, key):
 
 
 def test_chunks_are_served_only_for_the_campaign_s_files_and_reports_are_checked(fleet, key):
-    service = fleet.extras["updates"]
+    service = fleet.updates
     files = {"a.bin": secrets.token_bytes(9000), "b.bin": b"small"}
     service.publish(release("1.1.0", key, files))
     dev, stranger = devices(fleet, 2)
@@ -266,7 +266,7 @@ def test_a_tampered_release_row_is_refused_with_a_clear_error(fleet, key):
     assert r.status_code == 422, r.text
     assert "damaged release 1.1.0" in r.text and "../a.bin" in r.text
     with pytest.raises(Exception) as err:
-        fleet.extras["updates"].start("1.1.0", {"all": True}, {})
+        fleet.updates.start("1.1.0", {"all": True}, {})
     assert type(err.value).__name__ == "CampaignError"
 
 
@@ -279,7 +279,7 @@ def test_a_downgrade_needs_the_release_key_s_rollback_statement(fleet, key, tmp_
 
     http = TestClient(create_app(fleet))
     op = {"Authorization": "Bearer " + issue_token(fleet.session_factory, "operator", None, "o")}
-    service = fleet.extras["updates"]
+    service = fleet.updates
     service.publish(release("1.2.0", key))
     old = release("1.1.0", key)
     service.publish(old, allow_downgrade=True)

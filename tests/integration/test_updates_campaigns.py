@@ -109,7 +109,7 @@ def small_files(seed: bytes, size: int = 3000) -> dict[str, bytes]:
 
 
 def service_of(stack):
-    return stack.fleet.extras["updates"]
+    return stack.fleet.updates
 
 
 def test_a_staged_rollout_to_50_terminals_reaches_every_one(stack, tmp_path, key):

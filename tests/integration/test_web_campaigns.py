@@ -34,7 +34,7 @@ def fleet(request, tmp_path, monkeypatch):
     entries = [{"path": p, "size": len(d), "sha256": rel.sha256_hex(d)}
                for p, d in files.items()]
     manifest = rel.build_manifest("1.1.0", ["esp32_gm65", "unix_sim"], entries)
-    fleet.extras["updates"].publish(rel.ReleaseCandidate(
+    fleet.updates.publish(rel.ReleaseCandidate(
         manifest, rel.sign_manifest(key, manifest),
         {rel.sha256_hex(d): d for d in files.values()}))
     yield fleet
@@ -74,7 +74,7 @@ def test_operator_starts_a_campaign_from_the_page(fleet):
     assert "au-delà de 25 % d'échecs, après 3 terminaux terminés" in \
         facts.replace("&#39;", "'")
     assert "600 s par étape, 2 nouvelle(s) tentative(s)" in facts
-    view = fleet.extras["updates"].show(campaign_id)
+    view = fleet.updates.show(campaign_id)
     assert view["state"] == "running" and view["total"] == 3
     assert view["rules"]["ramp"] == 1.5 and view["rules"]["failure_threshold"] == 0.25
     assert view["target"]["model"] == "esp32_gm65" and view["target"]["percent"] == 100
@@ -106,9 +106,9 @@ def test_operator_starts_a_campaign_from_the_page(fleet):
         assert page.status_code == 422 and error(page).startswith(expected), (change, page.text)
     assert 'value="dix"' in op.post("/operator/updates/campaigns", data=dict(
         FORM, csrf_token=token, percent="dix")).text
-    assert len(fleet.extras["updates"].campaigns.list_campaigns()) == 2
+    assert len(fleet.updates.campaigns.list_campaigns()) == 2
     # An explicit list of terminals goes to them whatever their board.
-    ids = [d["device_id"] for d in fleet.extras["updates"].campaigns.devices(campaign_id)]
+    ids = [d["device_id"] for d in fleet.updates.campaigns.devices(campaign_id)]
     page = op.post("/operator/updates/campaigns", data=dict(
         FORM, csrf_token=token, target_kind="devices", devices=",\n".join(ids[:2])))
     assert "2 terminal(aux) listé(s)" in page.text.replace("&#39;", "'")
@@ -132,11 +132,11 @@ def test_only_the_operator_starts_a_campaign(fleet):
     # Without the session's CSRF token even the operator is refused.
     page = op.post("/operator/updates/campaigns", data=dict(FORM, target_kind="all"))
     assert page.status_code == 403
-    assert fleet.extras["updates"].campaigns.list_campaigns() == []
+    assert fleet.updates.campaigns.list_campaigns() == []
 
 
 def test_the_api_and_the_page_share_the_service_checks(fleet):
-    service = fleet.extras["updates"]
+    service = fleet.updates
     with pytest.raises(CampaignError, match="unknown rule"):
         service.start("1.1.0", {"all": True}, {"max_per_minut": 5})
     with pytest.raises(CampaignError, match="wrong type"):

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import bootstrap
 from fleet_server.entrypoints.app import create_app
 from fleet_server.service_layer import registry
@@ -35,7 +34,7 @@ def fleet(request, tmp_path):
 
 
 def logged_in(fleet, email: str, role: str, partner_id: str | None = None) -> TestClient:
-    accounts = account_service(fleet)
+    accounts = fleet.accounts
     _, link = accounts.invite(email, role, partner_id, send=False)
     accounts.complete_link(link.split("token=")[1], "activate", PASSWORD, PASSWORD)
     client = TestClient(create_app(fleet))
@@ -96,7 +95,7 @@ def test_operator_sets_up_a_program_and_the_partner_claims_and_sells(fleet):
         "csrf_token": admin_token, "category": "hardware_fault",
         "title": "Le scanner ne lit plus les codes"})
     assert re.match(r"Demande n° \d+ transmise", message(page))
-    desk = fleet.extras["support"].store.interventions(device_id=secrets.device_id, limit=5)
+    desk = fleet.support.store.interventions(device_id=secrets.device_id, limit=5)
     assert [(i.category, i.title) for i in desk] == [
         ("hardware_fault", "Le scanner ne lit plus les codes")]
     assert "introuvable" in message(admin.post("/partner/terminals/CTNOTMINE0001/help", data={
@@ -220,7 +219,7 @@ def test_demo_accounts_log_in_in_dev_mode_only(fleet, tmp_path):
     list(seed_demo(fleet, tmp_path / "codes"))
     assert len(seed_demo_accounts(fleet)) == 4
     assert len(seed_demo_accounts(fleet)) == 4  # a second run creates nothing new
-    token, user = account_service(fleet).login("admin@librairie.demo.example", DEMO_PASSWORD,
+    token, user = fleet.accounts.login("admin@librairie.demo.example", DEMO_PASSWORD,
                                                "127.0.0.1")
     assert (user.role, user.partner_id) == ("partner_admin", "PA-LIBRAIRIE")
     assert "password_hash" not in repr(user)

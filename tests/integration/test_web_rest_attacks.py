@@ -13,7 +13,6 @@ from fleet_stack import Stack
 from test_web_console import PASSWORD, csrf, logged_in
 
 from fleet_server.adapters.api_tokens import issue_token
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import bootstrap
 from fleet_server.domain.roles import OPERATOR
 from fleet_server.entrypoints.app import create_app
@@ -146,7 +145,7 @@ def test_names_and_notes_are_escaped_on_every_page(site):
 
 
 def test_activation_and_reset_links_are_single_use_and_expire(site):
-    accounts = account_service(site.fleet)
+    accounts = site.fleet.accounts
     http = TestClient(create_app(site.fleet))
 
     def complete(path, link):

@@ -128,10 +128,10 @@ OperatorDep = Annotated[Principal, require(OPERATOR)]
 def reference_ledger(fleet: FleetDep) -> ReferenceLedger:
     # Administration (wallets, vouchers, operations lists, settlement) exists on the built-in
     # reference ledger only; an external ledger is administered where it runs.
-    if not isinstance(fleet.ledger, ReferenceLedger):
+    if fleet.ledger_admin is None:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED,
                             "the configured ledger is external: administer it there")
-    return fleet.ledger
+    return fleet.ledger_admin
 
 
 LedgerDep = Annotated[ReferenceLedger, Depends(reference_ledger)]

@@ -128,13 +128,12 @@ def change_state(fleet: FleetDep, _: OperatorDep, device_id: DevicePath, action:
     """Suspension and retirement reach the broker at once; a retirement also clears the
     terminal's retained messages. registry.NotFound (404) and DeviceStateError (409) are
     mapped in api/__init__.py, a retirement's refusal by lifecycle.refused."""
-    from fleet_server.bootstrap_lifecycle import broker_access, publish_now
     from fleet_server.entrypoints.api.lifecycle import refused
 
     try:
         device, clears = device_lifecycle.change_state(fleet.uow(), device_id, action, utcnow(),
-                                                       broker_access(fleet))
+                                                       fleet.broker_access)
     except LifecycleRefused as err:
         raise refused(err) from err
-    publish_now(fleet, clears)
+    fleet.publish(clears)
     return DeviceOut.of(device)

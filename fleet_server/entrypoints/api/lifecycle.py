@@ -13,7 +13,6 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field, StringConstraints
 
-from fleet_server.bootstrap_lifecycle import publish_now
 from fleet_server.domain.devices import LifecycleRefused
 from fleet_server.entrypoints.api.deps import (
     PARTNER_ADMIN,
@@ -89,7 +88,7 @@ def claim(fleet: FleetDep, who: Annotated[Principal, require(PARTNER_ADMIN)], bo
         raise refused(err) from err
     # Retained: a terminal online now gets its configuration at once, one offline at connect.
     if fleet.dispatcher.config is not None:
-        publish_now(fleet, fleet.dispatcher.config.messages_for(device.device_id))
+        fleet.publish(fleet.dispatcher.config.messages_for(device.device_id))
     return DeviceOut.of(device)
 
 
@@ -102,7 +101,7 @@ def rekey_device(fleet: FleetDep, _: OperatorDep, device_id: DevicePath):
     except rekey.RekeyError as err:
         raise HTTPException(status.HTTP_409_CONFLICT, {"code": "device_retired",
                                                        "message": str(err)}) from err
-    sent = publish_now(fleet, [command])
+    sent = fleet.publish([command])
     return RekeyOut(device_id=device.device_id, current_key_id=device.initial_key_id,
                     pending_key_id=device.pending_key_id, sent=sent)
 

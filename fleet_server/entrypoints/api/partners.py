@@ -31,7 +31,6 @@ from fleet_server.entrypoints.api.deps import (
     utcnow,
 )
 from fleet_server.ledger import rules
-from fleet_server.ledger.reference import ReferenceLedger
 from fleet_server.service_layer import partners
 
 router = APIRouter(tags=["partners"])
@@ -114,7 +113,7 @@ def add_partner(fleet: FleetDep, _: OperatorDep, body: PartnerIn):
     the fields' types let through but the partner rules refuse (service_layer/partners.py)."""
     # The reference ledger keeps its own partner record under the same id (it decides payment
     # rights); an external ledger is told about partners on its side.
-    ledger = fleet.ledger if isinstance(fleet.ledger, ReferenceLedger) else None
+    ledger = fleet.ledger_admin
     try:
         partner = partners.create_partner(fleet.uow, ledger, partners.NewPartner(
             body.name, body.can_take_payments, body.phone, body.email, body.address,

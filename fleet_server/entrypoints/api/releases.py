@@ -87,7 +87,7 @@ class CampaignOut(BaseModel):
 
 
 def _service(fleet):
-    return fleet.extras["updates"]
+    return fleet.updates
 
 
 @router.get("/releases", response_model=list[ReleaseOut])

@@ -49,7 +49,7 @@ ShortId = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_.:-]+
 
 
 def desk(fleet: FleetDep) -> SupportDesk:
-    return fleet.extras["support"]
+    return fleet.support
 
 
 DeskDep = Annotated[SupportDesk, Depends(desk)]

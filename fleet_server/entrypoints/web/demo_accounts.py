@@ -2,7 +2,6 @@
 admin and a counter clerk for the demo bookshop, all with one demo password, so the console can
 be tried at once. Never in prod mode: real accounts are activated by e-mail."""
 
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.service_layer.accounts import AccountError
 
 DEMO_PASSWORD = "Demo-Console-2026!"
@@ -18,7 +17,7 @@ def seed_demo_accounts(fleet) -> list[str]:
     """Create the demo accounts that do not exist yet; lines to print."""
     if fleet.settings.mode != "dev":
         return ["console: no demo accounts outside dev mode (use `fleet user add`)"]
-    accounts = account_service(fleet)
+    accounts = fleet.accounts
     known = {u.email for u in accounts.users()}
     for email, role, partner in DEMO_ACCOUNTS:
         if email in known:

@@ -26,7 +26,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import Fleet
 from fleet_server.domain.roles import (
     OPERATOR,
@@ -75,7 +74,7 @@ def get_fleet(request: Request) -> Fleet:
 
 
 def get_accounts(request: Request) -> AccountService:
-    return account_service(request.app.state.fleet)
+    return request.app.state.fleet.accounts
 
 
 FleetDep = Annotated[Fleet, Depends(get_fleet)]

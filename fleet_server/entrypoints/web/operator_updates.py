@@ -1,7 +1,7 @@
 """Operator page of firmware releases and update campaigns: what is published, how each
 campaign is going; start a campaign, pause, resume or cancel one. Publishing a release stays
 with `fleet release` (signing happens offline); this page only shows what the update service
-holds (fleet.extras["updates"]) and nothing when the server runs without it.
+holds (fleet.updates) and nothing when the server runs without it.
 
 Starting a campaign goes through `UpdateService.start`, as `POST /api/v1/campaigns` does: the
 page only turns the form's text into numbers and the service's refusals into French."""
@@ -75,7 +75,7 @@ class FormRefused(ValueError):
 
 
 def _service(fleet):
-    service = fleet.extras.get("updates")
+    service = fleet.updates
     if service is None:
         raise PageError(404, "Ce serveur ne gère pas les mises à jour.")
     return service
@@ -92,7 +92,7 @@ def _choices(fleet, service) -> dict:
 
 @router.get("/operator/updates")
 def updates(request: Request, user: Operator, fleet: FleetDep):
-    service = fleet.extras.get("updates")
+    service = fleet.updates
     if service is None:
         return render(request, "operator/updates.html", user, available=False)
     campaigns = [service.show(c["campaign_id"]) for c in
@@ -190,7 +190,7 @@ def campaign(request: Request, user: Operator, fleet: FleetDep, campaign_id: str
 
 @router.post("/operator/updates/{campaign_id}/{action}")
 def change(user: Operator, fleet: FleetDep, campaign_id: str, action: str):
-    service = fleet.extras.get("updates")
+    service = fleet.updates
     if service is None or action not in ACTIONS:
         return redirect("/operator/updates", "Action impossible.")
     try:

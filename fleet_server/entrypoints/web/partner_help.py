@@ -14,10 +14,8 @@ add_nav("partner_admin", "Assistance", "/partner/assistance")
 
 @router.get("/partner/assistance")
 def assistance(request: Request, user: Admin, fleet: FleetDep):
-    from fleet_server.adapters.sql_accounts import account_service
-
-    desk = fleet.extras.get("support")
-    staff = {u.email for u in account_service(fleet).users(user.partner_id)}
+    desk = fleet.support
+    staff = {u.email for u in fleet.accounts.users(user.partner_id)}
     requests = partner_requests(desk.store, user.partner_id, staff) if desk else []
     return render(request, "partner/assistance.html", user, requests=requests,
                   contact=support_contact(fleet.settings), can_ask=desk is not None)

@@ -56,7 +56,7 @@ LABELS = {"connections": CONNECTION_LABELS, "commands": COMMAND_LABELS,
 
 
 def desk_of(fleet) -> SupportDesk:
-    return fleet.extras["support"]
+    return fleet.support
 
 
 def _param(request: Request, name: str, allowed=None, size: int = 80) -> str | None:

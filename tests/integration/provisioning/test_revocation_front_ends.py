@@ -17,9 +17,7 @@ from secure_broker import SERVER_PASSWORD, device_client, server_client
 
 from fleet_server.adapters.api_tokens import issue_token
 from fleet_server.adapters.db import Base
-from fleet_server.adapters.sql_accounts import account_service
 from fleet_server.bootstrap import bootstrap
-from fleet_server.bootstrap_lifecycle import broker_access
 from fleet_server.domain.partners import Partner
 from fleet_server.entrypoints.app import create_app
 from fleet_server.service_layer import registry
@@ -83,7 +81,7 @@ class Terminal:
 def _console_session(fleet, http):
     """An operator logged in to the web console; returns a function that posts the terminal
     state form of the operator's terminals page, as the browser does."""
-    accounts = account_service(fleet)
+    accounts = fleet.accounts
     _, link = accounts.invite("operator@example.org", "operator", send=False)
     accounts.complete_link(link.split("token=")[1], "activate", PASSWORD, PASSWORD)
     page = http.get("/login")
@@ -150,7 +148,7 @@ def test_registry_retire_revokes_at_the_broker(fleet, secure_broker, tmp_path):
     terminal = Terminal(fleet, secure_broker, tmp_path / "t")
     try:
         _shut_out_at_once(terminal, server, lambda d: registry.change_state(
-            fleet.uow(), d, "retire", broker=broker_access(fleet)))
+            fleet.uow(), d, "retire", broker=fleet.broker_access))
         assert secure_broker.ca.is_revoked(terminal.id)
     finally:
         terminal.close()

@@ -214,16 +214,14 @@ def test_unallocated_stock_is_listed_for_bulk_allocation(world):
 
 
 def test_broker_access_reaches_the_configured_rules_and_the_embedded_broker(world):
-    from types import SimpleNamespace
-
     from fleet_server.adapters.embedded_broker import EmbeddedSecurity
-    from fleet_server.bootstrap_lifecycle import broker_access
+    from fleet_server.bootstrap_lifecycle import ServerBrokerAccess
 
     security = EmbeddedSecurity(server_password_hash="$7$1$x$y")
     rules = Revocations()
-    both = SimpleNamespace(extras={"broker_access": rules},
-                           broker=SimpleNamespace(security=security))
-    broker_access(both).revoke("CT4F7KQ2MZ1")
+    both = ServerBrokerAccess(rules)
+    both.embedded_started(security)
+    both.revoke("CT4F7KQ2MZ1")
     assert rules.revoked == ["CT4F7KQ2MZ1"] and security.revoked == {"CT4F7KQ2MZ1"}
-    dev = SimpleNamespace(extras={}, broker=None)  # dev broker: the server alone refuses
-    assert isinstance(broker_access(dev), lifecycle.NoBrokerAccessControl)
+    dev = ServerBrokerAccess(lifecycle.NoBrokerAccessControl())  # the server alone refuses
+    assert [type(p) for p in dev._parts()] == [lifecycle.NoBrokerAccessControl]

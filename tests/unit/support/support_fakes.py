@@ -171,8 +171,9 @@ def terminal(device_id=DEVICE, state="active", partner="P1", fw="0.1.0"):
 
 
 class Published(list):
-    def __call__(self, topic, payload, qos, retain):
-        self.append((topic, payload, qos, retain))
+    def __call__(self, messages):
+        self.extend(messages)
+        return True
 
 
 def make_desk(terminals=None):

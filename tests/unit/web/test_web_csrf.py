@@ -21,7 +21,7 @@ PASSWORD = "Bonjour!2026x"
 def client():
     service, store, outbox, clock = make_service()
     app = FastAPI()
-    app.state.fleet = SimpleNamespace(extras={"accounts": service}, settings=Settings())
+    app.state.fleet = SimpleNamespace(accounts=service, settings=Settings())
     probe = APIRouter()
 
     @probe.post("/probe")
