@@ -37,12 +37,12 @@ from fleet_server.service_layer.campaigns_ports import (
     Target,
     check_campaign_id,
 )
+from fleet_server.service_layer.messaging import Outgoing
 from protocol import auth, messages, topics
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("fleet.updates")
 CHUNK_MAX = 4096
-Outgoing = tuple[str, bytes, int, bool]
 
 
 def normal_model(name: str) -> str:

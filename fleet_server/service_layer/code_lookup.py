@@ -19,6 +19,7 @@ from datetime import datetime
 
 from fleet_server.ledger.port import Ledger, LedgerUnavailable
 from fleet_server.service_layer.keys import KeyStore
+from fleet_server.service_layer.messaging import Outgoing
 from protocol import exchange, messages, seq, tokens, topics
 from protocol.errors import ProtocolError, is_known
 
@@ -26,7 +27,6 @@ log = logging.getLogger("fleet.codes")
 
 REQUEST_TYPE, ANSWER_TYPE = "code_req", "code_res"
 
-Outgoing = tuple[str, bytes, int, bool]  # topic, payload, qos, retain
 
 
 @dataclass

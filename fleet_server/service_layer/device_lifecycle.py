@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from fleet_server.domain.devices import Device, LifecycleRefused
 from fleet_server.service_layer.keys import KeyStore
+from fleet_server.service_layer.messaging import Outgoing
 from fleet_server.service_layer.registry import NotFound
 from fleet_server.service_layer.unit_of_work import UnitOfWork
 from protocol import tokens, topics
@@ -22,7 +23,6 @@ from protocol.errors import ProtocolError
 
 log = logging.getLogger("fleet.lifecycle")
 
-Outgoing = tuple[str, bytes, int, bool]  # topic, payload, qos, retain
 
 # Claim codes have 40 bits: with at most MAX_CLAIM_FAILURES wrong guesses per partner per
 # CLAIM_WINDOW, guessing one terminal's code takes on the order of 10^10 hours.

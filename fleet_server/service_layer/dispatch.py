@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from fleet_server.service_layer import money_batches, money_requests
 from fleet_server.service_layer.device_config import ConfigPublisher
 from fleet_server.service_layer.device_status import StatusTracker
+from fleet_server.service_layer.messaging import Outgoing
 from protocol import topics
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("fleet.dispatch")
 
-Outgoing = tuple[str, bytes, int, bool]  # topic, payload, qos, retain
 
 
 @dataclass

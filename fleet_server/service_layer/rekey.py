@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 
 from fleet_server.domain.devices import RETIRED, Device, DeviceStateError
 from fleet_server.service_layer.keys import KeyStore
+from fleet_server.service_layer.messaging import Outgoing
 from fleet_server.service_layer.unit_of_work import UnitOfWork
 from protocol import auth, keywrap, messages, topics
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("fleet.rekey")
 
-Outgoing = tuple[str, bytes, int, bool]
 COMMAND_TTL = timedelta(hours=24)  # a fresh command is built at every reconnect anyway
 
 
