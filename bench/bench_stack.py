@@ -21,8 +21,8 @@ import paho.mqtt.client as mqtt
 from fleet_server.adapters.mosquitto import free_port
 from fleet_server.bootstrap import bootstrap, connect_broker
 from fleet_server.domain.partners import Partner
-from fleet_server.ledger import rules
-from fleet_server.ledger.reference import PotView
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.reference import PotView
 from fleet_server.service_layer import registry
 from fleet_server.settings import Settings
 from protocol import tokens

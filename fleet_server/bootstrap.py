@@ -31,7 +31,7 @@ from fleet_server.bootstrap_lifecycle import (
 from fleet_server.bootstrap_support import build_support
 from fleet_server.bootstrap_updates import build_updates
 from fleet_server.ledger.port import Ledger
-from fleet_server.ledger.reference import ReferenceLedger
+from fleet_server.reference_ledger.reference import ReferenceLedger
 from fleet_server.service_layer import code_lookup, money_requests
 from fleet_server.service_layer.accounts import AccountService
 from fleet_server.service_layer.campaigns import UpdateService

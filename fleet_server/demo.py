@@ -15,8 +15,8 @@ import qrcode
 
 from fleet_server.demo_terminal_codes import seed_terminal_codes
 from fleet_server.domain.partners import Partner
-from fleet_server.ledger import rules
-from fleet_server.ledger.reference import PotView
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.reference import PotView
 from fleet_server.service_layer import registry
 from protocol import text, tokens
 

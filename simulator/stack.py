@@ -15,8 +15,8 @@ from pathlib import Path
 
 from fleet_server.bootstrap import bootstrap, connect_broker
 from fleet_server.domain.partners import Partner
-from fleet_server.ledger import rules
-from fleet_server.ledger.reference import PotView
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.reference import PotView
 from fleet_server.service_layer import registry
 from fleet_server.settings import Settings
 

@@ -18,7 +18,7 @@ from fleet_server.adapters.db import Base
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
 from fleet_server.domain.requests import StoredRequest
-from fleet_server.ledger.tables import UTCDateTime
+from fleet_server.reference_ledger.tables import UTCDateTime
 
 mapper_registry = registry(metadata=Base.metadata)
 

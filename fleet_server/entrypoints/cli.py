@@ -46,7 +46,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_ledger_serve(args) -> int:
-    from fleet_server.ledger.http_app import serve_reference_ledger
+    from fleet_server.reference_ledger.http_app import serve_reference_ledger
 
     settings = _settings(args)
     serve_reference_ledger(settings.db_url, args.host or "127.0.0.1", args.port or 8100,
@@ -188,7 +188,7 @@ def _need(rest: list, n: int, usage: str) -> None:
 
 
 def cmd_partner(args) -> int:
-    from fleet_server.ledger.reference import ReferenceLedger
+    from fleet_server.reference_ledger.reference import ReferenceLedger
     from fleet_server.service_layer import partners
 
     fleet = _fleet(args)

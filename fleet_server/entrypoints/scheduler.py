@@ -15,7 +15,7 @@ import threading
 from datetime import UTC, date, datetime
 
 from fleet_server.adapters import run_lock
-from fleet_server.ledger import settlement
+from fleet_server.reference_ledger import settlement
 
 log = logging.getLogger("fleet.scheduler")
 

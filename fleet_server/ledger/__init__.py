@@ -1,1 +1,2 @@
-"""The ledger port and its adapters: the built-in reference ledger and an HTTP client."""
+"""The ledger port, and the HTTP client of a remote ledger. The built-in reference ledger is
+its own package: fleet_server.reference_ledger."""

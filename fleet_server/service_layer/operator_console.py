@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from fleet_server.domain.devices import DeviceStateError, LifecycleRefused
-from fleet_server.ledger import categories as category_list
-from fleet_server.ledger import listings, rules
-from fleet_server.ledger.reference import NotFound, PotView, ReferenceLedger
+from fleet_server.reference_ledger import categories as category_list
+from fleet_server.reference_ledger import listings, rules
+from fleet_server.reference_ledger.reference import NotFound, PotView, ReferenceLedger
 from fleet_server.service_layer import partners as partner_use_cases
 from fleet_server.service_layer import registry
 from fleet_server.service_layer.refusals import Refused

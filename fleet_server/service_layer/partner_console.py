@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from fleet_server.ledger import listings, rules, settlement
 from fleet_server.ledger.port import LedgerUnavailable
-from fleet_server.ledger.reference import NotFound, OperationView, ReferenceLedger
+from fleet_server.reference_ledger import listings, rules, settlement
+from fleet_server.reference_ledger.reference import NotFound, OperationView, ReferenceLedger
 from fleet_server.service_layer import operations
 from fleet_server.service_layer.partner_data import ExportInfo, PartnerDataStore
 from fleet_server.service_layer.refusals import Refused

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from fleet_server.domain.partners import Partner
-from fleet_server.ledger.reference import new_id
+from fleet_server.reference_ledger.reference import new_id
 from fleet_server.service_layer import registry
 from fleet_server.service_layer.unit_of_work import UnitOfWork
 

@@ -19,7 +19,7 @@ from console_browser import (
     smtp,  # noqa: F401  (fixture)
 )
 
-from fleet_server.ledger import settlement
+from fleet_server.reference_ledger import settlement
 
 pytestmark = pytest.mark.broker
 OPERATOR_PASSWORD = "Programme-Region-2026!"

@@ -16,7 +16,7 @@ from console_browser import (
 
 from fleet_server.adapters.api_tokens import issue_token
 from fleet_server.adapters.sql_partner_data import SqlPartnerDataStore
-from fleet_server.ledger import settlement
+from fleet_server.reference_ledger import settlement
 
 pytestmark = pytest.mark.broker
 PASSWORD = "Deux-Partenaires-2026!"

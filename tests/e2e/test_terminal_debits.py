@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from fleet_stack import Stack
 
-from fleet_server.ledger.reference import PotView
+from fleet_server.reference_ledger.reference import PotView
 from protocol import tokens
 
 pytestmark = pytest.mark.broker

@@ -12,10 +12,10 @@ from sqlalchemy import event, func, select
 from fleet_server.bootstrap import bootstrap
 from fleet_server.domain.partners import Partner
 from fleet_server.domain.requests import ANSWERED, DEBIT, StoredRequest
-from fleet_server.ledger import rules
 from fleet_server.ledger.port import DebitRequest
-from fleet_server.ledger.reference import PotView
-from fleet_server.ledger.tables import OperationRow, PotRow
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.reference import PotView
+from fleet_server.reference_ledger.tables import OperationRow, PotRow
 from fleet_server.service_layer import registry
 from fleet_server.service_layer.unit_of_work import RetryRequest
 from fleet_server.settings import Settings

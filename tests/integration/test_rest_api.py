@@ -19,8 +19,8 @@ from fleet_server.bootstrap import bootstrap
 from fleet_server.entrypoints.api.tokens import add_token_parser
 from fleet_server.entrypoints.app import create_app
 from fleet_server.ledger.port import DebitRequest
-from fleet_server.ledger.reference import ReferenceLedger
-from fleet_server.ledger.settlement import paris_day
+from fleet_server.reference_ledger.reference import ReferenceLedger
+from fleet_server.reference_ledger.settlement import paris_day
 from fleet_server.settings import Settings
 from protocol import tokens
 

@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from fleet_server.bootstrap import bootstrap
 from fleet_server.entrypoints import scheduler
-from fleet_server.ledger import rules, settlement
 from fleet_server.ledger.port import DebitRequest, VoidRequest
-from fleet_server.ledger.reference import PotView, ReferenceLedger
-from fleet_server.ledger.tables import BatchRow, OperationRow
+from fleet_server.reference_ledger import rules, settlement
+from fleet_server.reference_ledger.reference import PotView, ReferenceLedger
+from fleet_server.reference_ledger.tables import BatchRow, OperationRow
 from fleet_server.settings import Settings
 from protocol import tokens
 

@@ -7,10 +7,10 @@ import pytest
 
 from fleet_server.bootstrap import bootstrap
 from fleet_server.entrypoints import scheduler
-from fleet_server.ledger import rules
 from fleet_server.ledger.port import DebitRequest
-from fleet_server.ledger.reference import PotView, ReferenceLedger
-from fleet_server.ledger.settlement import list_batches
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.reference import PotView, ReferenceLedger
+from fleet_server.reference_ledger.settlement import list_batches
 from fleet_server.settings import Settings
 from protocol import tokens
 

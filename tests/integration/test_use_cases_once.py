@@ -14,7 +14,7 @@ from fleet_server.bootstrap import bootstrap
 from fleet_server.domain.partners import Partner
 from fleet_server.entrypoints.app import create_app
 from fleet_server.entrypoints.cli import main as fleet_cli
-from fleet_server.ledger.reference import PotView
+from fleet_server.reference_ledger.reference import PotView
 from fleet_server.service_layer import (
     device_lifecycle,
     online_till,

@@ -8,8 +8,8 @@ import pytest
 import test_web_console
 from test_web_console import csrf, logged_in, message
 
-from fleet_server.ledger import categories, settlement
-from fleet_server.ledger.reference import PotView
+from fleet_server.reference_ledger import categories, settlement
+from fleet_server.reference_ledger.reference import PotView
 from protocol import tokens
 
 fleet = test_web_console.fleet  # the fixture: a server on SQLite and on PostgreSQL

@@ -139,7 +139,7 @@ def test_operator_sets_up_a_program_and_the_partner_claims_and_sells(fleet):
 
     # The night's settlement batches the day's sales; the partner cancels the batch as a whole
     # and its operations become cancellable again; the batches export as CSV.
-    from fleet_server.ledger import settlement
+    from fleet_server.reference_ledger import settlement
 
     day = settlement.paris_day(datetime.now(UTC))
     [batch] = settlement.run_settlement(fleet.session_factory, day)

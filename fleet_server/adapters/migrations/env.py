@@ -4,7 +4,7 @@ from alembic import context
 
 from fleet_server.adapters import api_tokens, orm, orm_accounts  # noqa: F401  (fleet tables)
 from fleet_server.adapters.db import Base
-from fleet_server.ledger import tables  # noqa: F401  (registers the ledger tables)
+from fleet_server.reference_ledger import tables  # noqa: F401  (registers the ledger tables)
 
 config = context.config
 engine = config.attributes["engine"]

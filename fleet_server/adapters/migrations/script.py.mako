@@ -8,7 +8,7 @@ Create Date: ${create_date}
 import sqlalchemy as sa
 from alembic import op
 
-import fleet_server.ledger.tables  # noqa: F401  (custom column types)
+import fleet_server.reference_ledger.tables  # noqa: F401  (custom column types)
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 
 from fleet_server.domain.devices import DeviceStateError
-from fleet_server.ledger import reference
-from fleet_server.ledger.categories import UnknownCategory
 from fleet_server.ledger.port import LedgerUnavailable
+from fleet_server.reference_ledger import reference
+from fleet_server.reference_ledger.categories import UnknownCategory
 from fleet_server.service_layer import registry
 
 PREFIX = "/api/v1"

@@ -27,7 +27,7 @@ from fleet_server.domain.roles import (
     ROLES,
     SUPPORT,
 )
-from fleet_server.ledger.reference import ReferenceLedger
+from fleet_server.reference_ledger.reference import ReferenceLedger
 from protocol import errors, tokens
 from protocol.errors import ProtocolError
 

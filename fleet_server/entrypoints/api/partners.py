@@ -30,7 +30,7 @@ from fleet_server.entrypoints.api.deps import (
     require,
     utcnow,
 )
-from fleet_server.ledger import rules
+from fleet_server.reference_ledger import rules
 from fleet_server.service_layer import partners
 
 router = APIRouter(tags=["partners"])

@@ -34,8 +34,8 @@ from fleet_server.entrypoints.api.deps import (
     utcnow,
 )
 from fleet_server.entrypoints.api.transactions import OperationFilters, ledger_filters
-from fleet_server.ledger import settlement
-from fleet_server.ledger.reference import NotFound, ReferenceLedger
+from fleet_server.reference_ledger import settlement
+from fleet_server.reference_ledger.reference import NotFound, ReferenceLedger
 
 router = APIRouter(tags=["settlements"])
 

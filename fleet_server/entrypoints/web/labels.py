@@ -22,9 +22,9 @@ TERMINAL_STATES = {code: text[0].upper() + text[1:] for code, text in DEVICE_STA
 PARTNER_CONNECTIONS = {"online": "En ligne", "offline": "Hors ligne",
                        "unresponsive": "Connecté mais muet"}
 AGREEMENT_STATES = {"requested": "Demandée", "accepted": "Acceptée, à signer",
-                    "signed": "Signée", "terminated": "Résiliée"}  # ledger/rules.py
+                    "signed": "Signée", "terminated": "Résiliée"}  # reference_ledger/rules.py
 BATCH_STATES = {"requested": "Remboursement demandé", "paid": "Payé",
-                "cancelled": "Annulé"}  # ledger/settlement.py
+                "cancelled": "Annulé"}  # reference_ledger/settlement.py
 EVENT_KINDS = {"status": "Connexion", "error": "Erreur", "reboot": "Redémarrage",
                "command": "Commande", "update": "Mise à jour", "sales": "Ventes",
                "alert": "Alerte", "intervention": "Intervention"}

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 
 from fleet_server.adapters.sql_partner_data import SqlPartnerDataStore
 from fleet_server.entrypoints.web.deps import PageError
-from fleet_server.ledger.reference import ReferenceLedger
+from fleet_server.reference_ledger.reference import ReferenceLedger
 from fleet_server.service_layer.operator_console import OperatorConsole
 from fleet_server.service_layer.partner_console import PartnerConsole
 

@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from fleet_server.adapters.db import Base, make_engine, make_session_factory
-from fleet_server.ledger import categories, rules
 from fleet_server.ledger.port import DebitRequest, Ledger, LedgerResult, VoidRequest
-from fleet_server.ledger.reference import PotView, ReferenceLedger
-from fleet_server.ledger.settlement import cancel_batch, paris_day, run_settlement
-from fleet_server.ledger.tables import LEDGER_TABLES
+from fleet_server.reference_ledger import categories, rules
+from fleet_server.reference_ledger.reference import PotView, ReferenceLedger
+from fleet_server.reference_ledger.settlement import cancel_batch, paris_day, run_settlement
+from fleet_server.reference_ledger.tables import LEDGER_TABLES
 from protocol import tokens
 
 YEAR = 2024
@@ -56,8 +56,8 @@ def over_http(reference: ReferenceLedger) -> Iterator[Ledger]:
     """The reference ledger served by `fleet ledger-serve`'s app, reached by HttpLedger."""
     from http_server import serve
 
-    from fleet_server.ledger.http_app import create_ledger_app
     from fleet_server.ledger.http_client import HttpLedger
+    from fleet_server.reference_ledger.http_app import create_ledger_app
 
     if "url" not in _SERVER:  # one server for the session; starting one per test costs 0.3 s
         _SERVER["cm"] = serve(create_ledger_app(_SERVED, "contract-token"))

@@ -13,7 +13,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from http_server import free_port, serve
 
-from fleet_server.ledger.http_app import create_ledger_app
 from fleet_server.ledger.http_client import HttpLedger, LedgerRefused
 from fleet_server.ledger.port import (
     APPROVED,
@@ -24,6 +23,7 @@ from fleet_server.ledger.port import (
     LedgerUnavailable,
     VoidRequest,
 )
+from fleet_server.reference_ledger.http_app import create_ledger_app
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

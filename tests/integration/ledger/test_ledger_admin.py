@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 
 from fleet_server.adapters.db import make_engine, make_session_factory
-from fleet_server.ledger import rules
 from fleet_server.ledger.port import DebitRequest, LedgerUnavailable
-from fleet_server.ledger.reference import NotFound, PotView, ReferenceLedger
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.reference import NotFound, PotView, ReferenceLedger
 from protocol.tokens import make_card, make_voucher
 
 

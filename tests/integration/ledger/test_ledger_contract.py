@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fleet_server.ledger import rules
+from fleet_server.reference_ledger import rules
 from protocol import tokens
 
 

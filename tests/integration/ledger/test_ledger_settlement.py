@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fleet_server.ledger import rules, settlement
 from fleet_server.ledger.port import DebitRequest, VoidRequest
-from fleet_server.ledger.reference import PotView, ReferenceLedger
-from fleet_server.ledger.settlement import BatchError, cancel_batch, run_settlement
+from fleet_server.reference_ledger import rules, settlement
+from fleet_server.reference_ledger.reference import PotView, ReferenceLedger
+from fleet_server.reference_ledger.settlement import BatchError, cancel_batch, run_settlement
 from protocol.tokens import make_card
 
 PARIS = ZoneInfo("Europe/Paris")

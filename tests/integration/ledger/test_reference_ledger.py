@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.orm import sessionmaker
 
-from fleet_server.ledger import rules
 from fleet_server.ledger.port import DebitRequest, VoidRequest
-from fleet_server.ledger.reference import PotView, ReferenceLedger
-from fleet_server.ledger.tables import IdempotencyRow
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.reference import PotView, ReferenceLedger
+from fleet_server.reference_ledger.tables import IdempotencyRow
 from protocol import tokens
 
 YEAR = 2024

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleet_server.ledger import rules
-from fleet_server.ledger.rules import (
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.rules import (
     Agreement,
     Beneficiary,
     CouponSeries,

@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import fleet_server.ledger.tables
+import fleet_server.reference_ledger.tables
 
 revision = "d5e8b2c4f6a1"
 down_revision = "c3d7a9e1f5b2"
 branch_labels = None
 depends_on = None
 
-_UTC = fleet_server.ledger.tables.UTCDateTime(timezone=True)
-# The same list as fleet_server.ledger.categories.DEFAULTS, written here as it was on the day:
+_UTC = fleet_server.reference_ledger.tables.UTCDateTime(timezone=True)
+# The same list as fleet_server.reference_ledger.categories.DEFAULTS, written here as it was on the day:
 # a migration must not change when the code does.
 _DEFAULTS = (("books", "Livres"), ("culture", "Culture"), ("sport", "Sport"),
              ("driving", "Permis de conduire"), ("music", "Musique"), ("cinema", "Cinéma"),

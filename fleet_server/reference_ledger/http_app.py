@@ -323,9 +323,9 @@ def serve_reference_ledger(db_url: str, host: str, port: int, token: str | None)
     from sqlalchemy import inspect
 
     from fleet_server.adapters.db import Base, make_engine, make_session_factory
-    from fleet_server.ledger.categories import add_defaults
-    from fleet_server.ledger.reference import ReferenceLedger
-    from fleet_server.ledger.tables import LEDGER_TABLES
+    from fleet_server.reference_ledger.categories import add_defaults
+    from fleet_server.reference_ledger.reference import ReferenceLedger
+    from fleet_server.reference_ledger.tables import LEDGER_TABLES
 
     engine = make_engine(db_url)
     try:

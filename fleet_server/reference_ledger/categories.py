@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet_server.ledger.tables import CategoryRow
+from fleet_server.reference_ledger.tables import CategoryRow
 
 CODE = re.compile(r"^[a-z0-9_-]{1,32}$")
 LABEL_MAX = 60

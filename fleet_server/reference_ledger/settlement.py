@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
-from fleet_server.ledger import rules
-from fleet_server.ledger.reference import NotFound, OperationView, new_id, utcnow
-from fleet_server.ledger.tables import BatchRow, OperationRow
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.reference import NotFound, OperationView, new_id, utcnow
+from fleet_server.reference_ledger.tables import BatchRow, OperationRow
 
 PARIS = ZoneInfo("Europe/Paris")
 REQUESTED, PAID, CANCELLED = "requested", "paid", "cancelled"

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased, sessionmaker
 
-from fleet_server.ledger.admin import PotView
-from fleet_server.ledger.tables import (
+from fleet_server.reference_ledger.admin import PotView
+from fleet_server.reference_ledger.tables import (
     BeneficiaryRow,
     OperationRow,
     PotRow,

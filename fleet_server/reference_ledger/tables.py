@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from fleet_server.adapters.db import Base
-from fleet_server.ledger import rules
+from fleet_server.reference_ledger import rules
 
 
 class UTCDateTime(TypeDecorator):

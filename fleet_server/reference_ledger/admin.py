@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet_server.ledger import categories as category_list
-from fleet_server.ledger import rules
-from fleet_server.ledger.tables import (
+from fleet_server.reference_ledger import categories as category_list
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.tables import (
     AgreementRow,
     BeneficiaryRow,
     CouponSeriesRow,

@@ -28,15 +28,6 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from fleet_server.ledger import rules
-from fleet_server.ledger.admin import (
-    LedgerAdmin,
-    NotFound,
-    OperationView,
-    PotView,
-    new_id,
-    utcnow,
-)
 from fleet_server.ledger.port import (
     APPROVED,
     DECLINED,
@@ -47,7 +38,16 @@ from fleet_server.ledger.port import (
     LedgerUnavailable,
     VoidRequest,
 )
-from fleet_server.ledger.tables import (
+from fleet_server.reference_ledger import rules
+from fleet_server.reference_ledger.admin import (
+    LedgerAdmin,
+    NotFound,
+    OperationView,
+    PotView,
+    new_id,
+    utcnow,
+)
+from fleet_server.reference_ledger.tables import (
     AgreementRow,
     BeneficiaryRow,
     CouponSeriesRow,
