@@ -30,6 +30,7 @@ from fleet_server.bootstrap_lifecycle import (
 )
 from fleet_server.bootstrap_support import build_support
 from fleet_server.bootstrap_updates import build_updates
+from fleet_server.ledger.admin_port import LedgerAdministration
 from fleet_server.ledger.port import Ledger
 from fleet_server.reference_ledger.reference import ReferenceLedger
 from fleet_server.service_layer import code_lookup, money_requests
@@ -70,7 +71,7 @@ class Fleet:
     broker_access: ServerBrokerAccess
     # The built-in reference ledger's administration; None with a remote ledger (administered
     # where it runs), and so are the consoles built on it.
-    ledger_admin: ReferenceLedger | None
+    ledger_admin: LedgerAdministration | None
     partner_console: PartnerConsole | None
     operator_console: OperatorConsole | None
     # Held by the one process that runs the jobs that must run once (adapters/sql_lease.py).
@@ -111,7 +112,8 @@ class Fleet:
         self.engine.dispose()
 
 
-def build_ledger(settings: Settings, session_factory) -> tuple[Ledger, ReferenceLedger | None]:
+def build_ledger(settings: Settings, session_factory
+                 ) -> tuple[Ledger, LedgerAdministration | None]:
     """The ledger, and its administration when it is the built-in one."""
     if settings.ledger_url:
         from fleet_server.ledger.http_client import HttpLedger

@@ -9,12 +9,12 @@ are called on the ledger object itself.
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet_server.ledger.views import NotFound, OperationView, PotView
 from fleet_server.reference_ledger import categories as category_list
 from fleet_server.reference_ledger import rules
 from fleet_server.reference_ledger.tables import (
@@ -42,41 +42,6 @@ def new_id(prefix: str = "", length: int = 10) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class NotFound(LookupError):
-    """An administration call named a program, partner, card, pot or operation that is not there."""
-
-
-@dataclass(frozen=True)
-class PotView:
-    category: str
-    balance_cents: int
-    per_purchase_cap_cents: int | None = None  # None: a "special pot"
-
-
-@dataclass(frozen=True)
-class OperationView:
-    id: str
-    partner_id: str
-    kind: str
-    token: str
-    category: str
-    market_year: int
-    amount_cents: int
-    status: str
-    auth_code: str
-    device_id: str | None
-    internal_reference: str | None
-    created_at: datetime
-    requested_at: datetime
-    voided_at: datetime | None
-    batch_id: str | None
-    reimbursement_requested_at: datetime | None
-
-    @classmethod
-    def of(cls, row: OperationRow) -> "OperationView":
-        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
 
 
 class LedgerAdmin:

@@ -4,12 +4,12 @@ terminal shows. Only listed codes can be used: a typo in a seed or a form would 
 a pot that no agreement matches, and a label nobody can read."""
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fleet_server.ledger.views import CategoryView
 from fleet_server.reference_ledger.tables import CategoryRow
 
 CODE = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -30,12 +30,6 @@ class UnknownCategory(ValueError):
 
 class CategoryInvalid(ValueError):
     """A code or label that cannot be listed."""
-
-
-@dataclass(frozen=True)
-class CategoryView:
-    code: str
-    label: str
 
 
 def listed(session: Session) -> list[CategoryView]:

@@ -11,9 +11,10 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from fleet_server.domain.devices import DeviceStateError, LifecycleRefused
+from fleet_server.ledger.admin_port import LedgerAdministration
+from fleet_server.ledger.views import NotFound, PotView
 from fleet_server.reference_ledger import categories as category_list
 from fleet_server.reference_ledger import listings, rules
-from fleet_server.reference_ledger.reference import NotFound, PotView, ReferenceLedger
 from fleet_server.service_layer import partners as partner_use_cases
 from fleet_server.service_layer import registry
 from fleet_server.service_layer.refusals import Refused
@@ -59,7 +60,7 @@ def cents(raw: str, what: str = "amount") -> int:
 
 
 class OperatorConsole:
-    def __init__(self, ledger: ReferenceLedger, ledger_sf, uow_factory: Callable,
+    def __init__(self, ledger: LedgerAdministration, ledger_sf, uow_factory: Callable,
                  clock: Callable[[], datetime], broker=None,
                  publish: Callable[[list], object] | None = None):
         self.ledger, self.ledger_sf, self.uow_factory = ledger, ledger_sf, uow_factory

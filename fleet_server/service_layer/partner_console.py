@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from fleet_server.ledger.admin_port import LedgerAdministration
 from fleet_server.ledger.port import LedgerUnavailable
+from fleet_server.ledger.views import NotFound, OperationView
 from fleet_server.reference_ledger import listings, rules, settlement
-from fleet_server.reference_ledger.reference import NotFound, OperationView, ReferenceLedger
 from fleet_server.service_layer import operations
 from fleet_server.service_layer.partner_data import ExportInfo, PartnerDataStore
 from fleet_server.service_layer.refusals import Refused
@@ -68,7 +69,7 @@ def cancel_blocker(op: OperationView) -> ConsoleError | None:
 
 
 class PartnerConsole:
-    def __init__(self, ledger: ReferenceLedger, ledger_sf, uow_factory: Callable,
+    def __init__(self, ledger: LedgerAdministration, ledger_sf, uow_factory: Callable,
                  data: PartnerDataStore, clock: Callable[[], datetime],
                  keys=None, publish_config: Callable[[str], object] | None = None,
                  connection_of: Callable[[str, datetime], str] | None = None,

@@ -23,7 +23,7 @@ from fleet_server.entrypoints.api.deps import (
     code_path,
     id_path,
 )
-from fleet_server.reference_ledger.reference import PotView
+from fleet_server.ledger.views import PotView
 from protocol import tokens
 
 router = APIRouter(tags=["beneficiaries"])

@@ -27,7 +27,7 @@ from fleet_server.domain.roles import (
     ROLES,
     SUPPORT,
 )
-from fleet_server.reference_ledger.reference import ReferenceLedger
+from fleet_server.ledger.admin_port import LedgerAdministration
 from protocol import errors, tokens
 from protocol.errors import ProtocolError
 
@@ -125,7 +125,7 @@ def require(*roles: str):
 OperatorDep = Annotated[Principal, require(OPERATOR)]
 
 
-def reference_ledger(fleet: FleetDep) -> ReferenceLedger:
+def reference_ledger(fleet: FleetDep) -> LedgerAdministration:
     # Administration (wallets, vouchers, operations lists, settlement) exists on the built-in
     # reference ledger only; an external ledger is administered where it runs.
     if fleet.ledger_admin is None:
@@ -134,7 +134,7 @@ def reference_ledger(fleet: FleetDep) -> ReferenceLedger:
     return fleet.ledger_admin
 
 
-LedgerDep = Annotated[ReferenceLedger, Depends(reference_ledger)]
+LedgerDep = Annotated[LedgerAdministration, Depends(reference_ledger)]
 
 
 # Access helpers.

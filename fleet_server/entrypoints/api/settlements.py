@@ -34,8 +34,9 @@ from fleet_server.entrypoints.api.deps import (
     utcnow,
 )
 from fleet_server.entrypoints.api.transactions import OperationFilters, ledger_filters
+from fleet_server.ledger.admin_port import LedgerAdministration
+from fleet_server.ledger.views import NotFound
 from fleet_server.reference_ledger import settlement
-from fleet_server.reference_ledger.reference import NotFound, ReferenceLedger
 
 router = APIRouter(tags=["settlements"])
 
@@ -134,7 +135,7 @@ def mark_paid(fleet: FleetDep, _l: LedgerDep, who: OperatorDep, batch_id: BatchP
                    lambda sf, bid, _partner: settlement.mark_batch_paid(sf, bid))
 
 
-def _all_operations(ledger: ReferenceLedger, filters: dict) -> Iterator:
+def _all_operations(ledger: LedgerAdministration, filters: dict) -> Iterator:
     for offset in range(0, EXPORT_MAX, EXPORT_PAGE):
         page = ledger.list_operations(**filters, limit=EXPORT_PAGE, offset=offset)
         yield from page

@@ -40,7 +40,7 @@ from fleet_server.entrypoints.api.deps import (
     utcnow,
 )
 from fleet_server.ledger.port import LedgerUnavailable
-from fleet_server.reference_ledger.reference import OperationView
+from fleet_server.ledger.views import OperationView
 from fleet_server.reference_ledger.settlement import paris_day, paris_day_bounds
 from fleet_server.service_layer import online_till, operations
 

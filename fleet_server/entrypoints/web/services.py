@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 
 from fleet_server.adapters.sql_partner_data import SqlPartnerDataStore
 from fleet_server.entrypoints.web.deps import PageError
-from fleet_server.reference_ledger.reference import ReferenceLedger
+from fleet_server.ledger.admin_port import LedgerAdministration
 from fleet_server.service_layer.operator_console import OperatorConsole
 from fleet_server.service_layer.partner_console import PartnerConsole
 
@@ -22,7 +22,7 @@ def _external_ledger() -> PageError:
                           "propre console.")
 
 
-def reference_ledger(request: Request) -> ReferenceLedger:
+def reference_ledger(request: Request) -> LedgerAdministration:
     admin = request.app.state.fleet.ledger_admin
     if admin is None:
         raise _external_ledger()
@@ -42,7 +42,7 @@ def partner_console(request: Request) -> PartnerConsole:
 
 ConsoleDep = Annotated[PartnerConsole, Depends(partner_console)]
 DataDep = Annotated[SqlPartnerDataStore, Depends(partner_data)]
-LedgerAdminDep = Annotated[ReferenceLedger, Depends(reference_ledger)]
+LedgerAdminDep = Annotated[LedgerAdministration, Depends(reference_ledger)]
 
 
 def operator_console(request: Request) -> OperatorConsole:
