@@ -172,10 +172,10 @@ def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
     partner_console = operator_console = None
     if ledger_admin is not None:  # lists, references and batches live in the ledger
         partner_console = PartnerConsole(
-            ledger_admin, session_factory, uow, SqlPartnerDataStore(session_factory), utc_now,
+            ledger_admin, uow, SqlPartnerDataStore(session_factory), utc_now,
             keys, lambda device_id: publish(config.messages_for(device_id)),
             status.connection, support.interventions)
-        operator_console = OperatorConsole(ledger_admin, session_factory, uow, utc_now,
+        operator_console = OperatorConsole(ledger_admin, uow, utc_now,
                                            broker_access, publish)
     fleet = Fleet(settings, engine, session_factory, ledger, keys, dispatcher, publish,
                   support, updates, accounts, broker_access, ledger_admin, partner_console,

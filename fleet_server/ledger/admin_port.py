@@ -5,10 +5,19 @@ and coupon series, categories, operations). The built-in reference ledger implem
 composition root then has none (Fleet.ledger_admin is None)."""
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
-from fleet_server.ledger.views import CategoryView, OperationView, PotView
+from fleet_server.ledger.views import (
+    BatchView,
+    CardView,
+    CategoryView,
+    Holder,
+    OperationView,
+    PotView,
+    ProgramView,
+    VoucherView,
+)
 
 
 class LedgerAdministration(Protocol):
@@ -64,3 +73,21 @@ class LedgerAdministration(Protocol):
 
     def set_internal_reference(self, operation_id: str, partner_id: str,
                                reference: str | None) -> OperationView: ...
+
+    # Listings and reimbursement batches.
+
+    def programs(self) -> list[ProgramView]: ...
+
+    def cards(self, search: str | None = None, limit: int = 50,
+              offset: int = 0) -> list[CardView]: ...
+
+    def vouchers(self, search: str | None = None, series_id: int | None = None,
+                 limit: int = 50, offset: int = 0) -> list[VoucherView]: ...
+
+    def holders(self, operation_ids: list[str]) -> dict[str, Holder]: ...
+
+    def list_batches(self, partner_id: str | None = None, status: str | None = None,
+                     day_from: date | None = None, day_to: date | None = None
+                     ) -> list[BatchView]: ...
+
+    def cancel_batch(self, batch_id: str, partner_id: str | None = None) -> BatchView: ...

@@ -2,7 +2,7 @@
 by its implementation (fleet_server.reference_ledger) and the consoles and API that use it."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 class NotFound(LookupError):
@@ -45,3 +45,62 @@ class OperationView:
     def of(cls, row) -> "OperationView":
         """From any object with these attributes (the ledger's operation row)."""
         return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class ProgramView:
+    id: str
+    name: str
+    market_year: int
+    max_amount_cents: int | None
+
+
+@dataclass(frozen=True)
+class CardView:
+    card_code: str
+    name: str | None
+    program_id: str
+    blocked: bool
+    pots: tuple[PotView, ...]
+
+
+@dataclass(frozen=True)
+class VoucherView:
+    number: str
+    program_id: str
+    category: str
+    value_cents: int
+    market_year: int
+    series_id: int | None
+    rank: int | None
+    used: bool
+    card_code: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Whose benefit an operation spent: the programme and the beneficiary's card (None for a
+    voucher given to no one in particular)."""
+    program_name: str
+    card_code: str | None
+
+
+@dataclass(frozen=True)
+class BatchView:
+    id: str
+    partner_id: str
+    day: date
+    count: int
+    total_cents: int
+    status: str
+    created_at: datetime
+    status_at: datetime
+
+    @classmethod
+    def of(cls, row) -> "BatchView":
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+
+class BatchError(ValueError):
+    """The batch is not in a state that allows this change."""

@@ -3,13 +3,10 @@ their pots, vouchers and coupon series. Like settlement.py, plain functions on t
 factory of the ledger's database; not part of the Ledger port (an external ledger is
 administered where it runs)."""
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased, sessionmaker
 
-from fleet_server.reference_ledger.admin import PotView
+from fleet_server.ledger.views import CardView, Holder, PotView, ProgramView, VoucherView
 from fleet_server.reference_ledger.tables import (
     BeneficiaryRow,
     OperationRow,
@@ -17,37 +14,6 @@ from fleet_server.reference_ledger.tables import (
     ProgramRow,
     VoucherRow,
 )
-
-
-@dataclass(frozen=True)
-class ProgramView:
-    id: str
-    name: str
-    market_year: int
-    max_amount_cents: int | None
-
-
-@dataclass(frozen=True)
-class CardView:
-    card_code: str
-    name: str | None
-    program_id: str
-    blocked: bool
-    pots: tuple[PotView, ...]
-
-
-@dataclass(frozen=True)
-class VoucherView:
-    number: str
-    program_id: str
-    category: str
-    value_cents: int
-    market_year: int
-    series_id: int | None
-    rank: int | None
-    used: bool
-    card_code: str | None
-    created_at: datetime
 
 
 def programs(sf: sessionmaker) -> list[ProgramView]:
@@ -98,14 +64,6 @@ def vouchers(sf: sessionmaker, search: str | None = None, series_id: int | None 
 def count_vouchers(sf: sessionmaker) -> int:
     with sf() as s:
         return s.scalar(select(func.count()).select_from(VoucherRow))
-
-
-@dataclass(frozen=True)
-class Holder:
-    """Whose benefit an operation spent: the programme and the beneficiary's card (None for a
-    voucher given to no one in particular)."""
-    program_name: str
-    card_code: str | None
 
 
 def holders(sf: sessionmaker, operation_ids: list[str]) -> dict[str, Holder]:

@@ -45,6 +45,7 @@ from fleet_server.reference_ledger.admin import (
     new_id,
     utcnow,
 )
+from fleet_server.reference_ledger.admin_lists import LedgerLists
 from fleet_server.reference_ledger.reference_sql import (
     _ANSWER,
     _COUPONS,
@@ -80,7 +81,7 @@ class _Conflict(Exception):
     """A conditional UPDATE matched no row: the state changed since it was read; start over."""
 
 
-class ReferenceLedger(LedgerAdmin, Ledger):
+class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
     def __init__(self, session_factory: sessionmaker,
                  clock: Callable[[], datetime] = utcnow):
         self._sf = session_factory  # the administration calls (admin.py) use sessions

@@ -15,40 +15,20 @@ several) is the scheduler's business, not this module's.
 import csv
 import io
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
+from fleet_server.ledger.views import BatchError, BatchView, NotFound, OperationView
 from fleet_server.reference_ledger import rules
-from fleet_server.reference_ledger.reference import NotFound, OperationView, new_id, utcnow
+from fleet_server.reference_ledger.admin import new_id, utcnow
 from fleet_server.reference_ledger.tables import BatchRow, OperationRow
 
 PARIS = ZoneInfo("Europe/Paris")
 REQUESTED, PAID, CANCELLED = "requested", "paid", "cancelled"
 _NO_SYNC = {"synchronize_session": False}
-
-
-@dataclass(frozen=True)
-class BatchView:
-    id: str
-    partner_id: str
-    day: date
-    count: int
-    total_cents: int
-    status: str
-    created_at: datetime
-    status_at: datetime
-
-    @classmethod
-    def of(cls, row: BatchRow) -> "BatchView":
-        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
-
-
-class BatchError(ValueError):
-    """The batch is not in a state that allows this change."""
 
 
 def paris_day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from fleet_server.domain.devices import DeviceStateError, LifecycleRefused
 from fleet_server.ledger.admin_port import LedgerAdministration
-from fleet_server.ledger.views import NotFound, PotView
+from fleet_server.ledger.views import CardView, NotFound, PotView, ProgramView, VoucherView
 from fleet_server.reference_ledger import categories as category_list
-from fleet_server.reference_ledger import listings, rules
+from fleet_server.reference_ledger import rules
 from fleet_server.service_layer import partners as partner_use_cases
 from fleet_server.service_layer import registry
 from fleet_server.service_layer.refusals import Refused
@@ -60,10 +60,10 @@ def cents(raw: str, what: str = "amount") -> int:
 
 
 class OperatorConsole:
-    def __init__(self, ledger: LedgerAdministration, ledger_sf, uow_factory: Callable,
+    def __init__(self, ledger: LedgerAdministration, uow_factory: Callable,
                  clock: Callable[[], datetime], broker=None,
                  publish: Callable[[list], object] | None = None):
-        self.ledger, self.ledger_sf, self.uow_factory = ledger, ledger_sf, uow_factory
+        self.ledger, self.uow_factory = ledger, uow_factory
         self.clock, self.broker, self.publish = clock, broker, publish
 
     # Partners and agreements.
@@ -112,13 +112,13 @@ class OperatorConsole:
         return value
 
     def agreements(self, partner_id: str) -> list[dict]:
-        names = {p.id: p.name for p in listings.programs(self.ledger_sf)}
+        names = {p.id: p.name for p in self.ledger.programs()}
         return [dict(a, program_name=names.get(a["program_id"], a["program_id"]))
                 for a in reversed(self.ledger.agreements(partner_id))]
 
     def create_agreement(self, partner_id: str, program_id: str, raw_category: str,
                          status: str) -> str:
-        program = next((p for p in listings.programs(self.ledger_sf) if p.id == program_id),
+        program = next((p for p in self.ledger.programs() if p.id == program_id),
                        None)
         if program is None:
             raise OperatorError("program_unknown")
@@ -141,8 +141,8 @@ class OperatorConsole:
 
     # Programs, cards and pots.
 
-    def programs(self) -> list[listings.ProgramView]:
-        return listings.programs(self.ledger_sf)
+    def programs(self) -> list[ProgramView]:
+        return self.ledger.programs()
 
     def create_program(self, name: str, market_year: str, max_amount: str) -> str:
         name = (name or "").strip()
@@ -153,9 +153,8 @@ class OperatorConsole:
         limit = cents(max_amount, "max_amount") if max_amount.strip() else None
         return self.ledger.create_program(name, int(market_year), limit)
 
-    def cards(self, search: str | None, page: int) -> list[listings.CardView]:
-        return listings.cards(self.ledger_sf, (search or "").strip()[:40] or None, 50,
-                              (page - 1) * 50)
+    def cards(self, search: str | None, page: int) -> list[CardView]:
+        return self.ledger.cards((search or "").strip()[:40] or None, 50, (page - 1) * 50)
 
     def create_card(self, program_id: str, name: str, pots: list[tuple[str, str, str]]) -> str:
         """pots: (category, balance in euros, per-purchase cap in euros or "")."""
@@ -191,7 +190,7 @@ class OperatorConsole:
 
     # Vouchers and coupon series.
 
-    def _program(self, program_id: str) -> listings.ProgramView:
+    def _program(self, program_id: str) -> ProgramView:
         program = next((p for p in self.programs() if p.id == program_id), None)
         if program is None:
             raise OperatorError("program_unknown")
@@ -231,9 +230,9 @@ class OperatorConsole:
         return series, numbers
 
     def vouchers(self, search: str | None, page: int, series_id: int | None = None
-                 ) -> list[listings.VoucherView]:
-        return listings.vouchers(self.ledger_sf, (search or "").strip()[:12] or None,
-                                 series_id, 100, (page - 1) * 100)
+                 ) -> list[VoucherView]:
+        return self.ledger.vouchers((search or "").strip()[:12] or None, series_id, 100,
+                                   (page - 1) * 100)
 
     # Terminals.
 

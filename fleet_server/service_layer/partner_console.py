@@ -14,8 +14,15 @@ from datetime import date, datetime, timedelta
 
 from fleet_server.ledger.admin_port import LedgerAdministration
 from fleet_server.ledger.port import LedgerUnavailable
-from fleet_server.ledger.views import NotFound, OperationView
-from fleet_server.reference_ledger import listings, rules, settlement
+from fleet_server.ledger.views import (
+    BatchError,
+    BatchView,
+    Holder,
+    NotFound,
+    OperationView,
+    ProgramView,
+)
+from fleet_server.reference_ledger import rules, settlement
 from fleet_server.service_layer import operations
 from fleet_server.service_layer.partner_data import ExportInfo, PartnerDataStore
 from fleet_server.service_layer.refusals import Refused
@@ -69,12 +76,12 @@ def cancel_blocker(op: OperationView) -> ConsoleError | None:
 
 
 class PartnerConsole:
-    def __init__(self, ledger: LedgerAdministration, ledger_sf, uow_factory: Callable,
+    def __init__(self, ledger: LedgerAdministration, uow_factory: Callable,
                  data: PartnerDataStore, clock: Callable[[], datetime],
                  keys=None, publish_config: Callable[[str], object] | None = None,
                  connection_of: Callable[[str, datetime], str] | None = None,
                  interventions=None):
-        self.ledger, self.ledger_sf, self.uow_factory = ledger, ledger_sf, uow_factory
+        self.ledger, self.uow_factory = ledger, uow_factory
         self.data, self.clock = data, clock
         self.keys, self.publish_config = keys, publish_config
         self.connection_of = connection_of  # the live status (last will, heartbeats), if any
@@ -160,9 +167,9 @@ class PartnerConsole:
                                            limit=per_page + 1, offset=(page - 1) * per_page)
         return rows[:per_page], len(rows) > per_page
 
-    def holders(self, ops: list[OperationView]) -> dict[str, listings.Holder]:
+    def holders(self, ops: list[OperationView]) -> dict[str, Holder]:
         """Each operation's programme and beneficiary card (operations page and export)."""
-        return listings.holders(self.ledger_sf, [op.id for op in ops])
+        return self.ledger.holders([op.id for op in ops])
 
     def operation(self, partner_id: str, operation_id: str) -> OperationView:
         op = self.ledger.get_operation(operation_id[:16], partner_id=partner_id)
@@ -193,22 +200,21 @@ class PartnerConsole:
 
     # Reimbursements.
 
-    def batches(self, partner_id: str) -> list[settlement.BatchView]:
-        return settlement.list_batches(self.ledger_sf, partner_id)
+    def batches(self, partner_id: str) -> list[BatchView]:
+        return self.ledger.list_batches(partner_id)
 
-    def cancel_batch(self, partner_id: str, batch_id: str) -> settlement.BatchView:
+    def cancel_batch(self, partner_id: str, batch_id: str) -> BatchView:
         try:
-            return settlement.cancel_batch(self.ledger_sf, batch_id[:16], partner_id,
-                                           self.clock)
+            return self.ledger.cancel_batch(batch_id[:16], partner_id)
         except NotFound as err:
             raise ConsoleError("batch_unknown") from err
-        except settlement.BatchError as err:
+        except BatchError as err:
             raise ConsoleError("batch_not_cancellable") from err
 
     # Agreements.
 
-    def programs(self) -> list[listings.ProgramView]:
-        return listings.programs(self.ledger_sf)
+    def programs(self) -> list[ProgramView]:
+        return self.ledger.programs()
 
     def agreements(self, partner_id: str) -> list[dict]:
         names = {p.id: p.name for p in self.programs()}
