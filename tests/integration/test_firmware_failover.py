@@ -1,7 +1,12 @@
 """The terminal's MQTT client with a broker cluster's nodes: it moves to the next node after a
 lost or refused connection (jittered backoff first), keeps its session and resends the sale
 the old node did not acknowledge. Scripted on CPython, then on the MicroPython binary against
-a real 3-node NATS cluster whose node it is on is killed."""
+a real 3-node NATS cluster whose node it is on is killed.
+
+On the real cluster the test asks what the terminal guarantees, not what NATS 2.9 does with a
+QoS 1 message queued for a session whose node died: in a probe of five kills it was delivered
+twice, and the session itself was lost in three (docs/deployment.md). The terminal does not
+rely on it: a sale without its answer is sent again and answered from the request store."""
 
 import socket
 import sys
@@ -108,7 +113,7 @@ def nats(tmp_path):
 def test_micropython_client_survives_the_death_of_its_node(nats, micropython_bin):
     cid = "term-" + uuid.uuid4().hex[:8]
     ports = [n.mqtt_port for n in nats.nodes]
-    agent = Agent([micropython_bin, "-X", "heapsize=256K", str(SCRIPT), str(REPO), "agent",
+    agent = Agent([micropython_bin, "-X", "heapsize=256K", str(SCRIPT), str(REPO),
                    ",".join(map(str, ports)), cid, "500"])
     try:
         agent.expect("CONNECTED 1 session=0", timeout=30)
@@ -117,16 +122,16 @@ def test_micropython_client_survives_the_death_of_its_node(nats, micropython_bin
         first = int(line.split("port=")[1])
         node = next(n for n in nats.nodes if n.mqtt_port == first)
         node.kill()
-        other = next(p for p in ports if p != first)
-        sender = Watcher(other, "test/none")
+        agent.expect("CONNECTED 2", timeout=30)
+        second = [t for _, t in agent.lines if t.startswith("CONNECTED 2")][0]
+        now_on = int(second.split("port=")[1])
+        assert now_on != first  # the next node of its list
+        agent.expect(f"RECEIVED test/{cid}/echo ping-2", timeout=30)  # QoS 1 both ways
+        sender = Watcher(now_on, "test/none")  # and it is subscribed there, session kept or not
         try:
-            sender.publish(f"test/{cid}/in", b"while-away")
+            sender.publish(f"test/{cid}/in", b"after-the-move")
         finally:
             sender.close()
-        agent.expect("CONNECTED 2 session=1", timeout=30)  # the cluster kept its session
-        agent.expect(f"RECEIVED test/{cid}/in while-away", timeout=30)
-        agent.expect(f"RECEIVED test/{cid}/echo ping-2", timeout=30)
-        second = [t for _, t in agent.lines if t.startswith("CONNECTED 2")][0]
-        assert int(second.split("port=")[1]) != first
+        agent.expect(f"RECEIVED test/{cid}/in after-the-move", timeout=30)
     finally:
         agent.kill()

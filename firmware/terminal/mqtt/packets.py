@@ -1,6 +1,6 @@
 # MQTT 3.1.1 packets, sans-I/O: encoders return bytes, Decoder.feed() turns received bytes into
 # packet tuples. No sockets, no clock, so every byte is testable on both runtimes
-# (tests/unit/firmware/test_mqtt_packets.py, tests/micropython/check_mqtt.py).
+# (tests/unit/firmware/test_mqtt_packets.py, tests/micropython/test_mqtt_packet_vectors.py).
 #
 # Only what a device client needs: it sends CONNECT, SUBSCRIBE, UNSUBSCRIBE, PUBLISH (QoS 0/1),
 # PUBACK, PINGREQ, DISCONNECT and receives CONNACK, SUBACK, UNSUBACK, PUBLISH (QoS 0/1), PUBACK,
