@@ -77,10 +77,20 @@ def demo_plan(codes: list[dict], categories, rng: random.Random, count: int = 50
     cards = [c["code"] for c in codes if c["kind"] == "card"]
     pots = [c for c in categories if c in CARD_POTS]
     others = [c for c in codes if c["kind"] != "card" and c["category"] in categories]
+    # a series' coupons in their order, as a beneficiary brings them, mostly: a coupon drawn at
+    # random would nearly always be refused as out of order, and the demo would show little else
+    series: dict = {}
+    for c in others:
+        if c["kind"] == "coupon":
+            series.setdefault(c.get("series"), []).append(c)
     plan = []
     for _ in range(count):
         if others and (not pots or rng.random() < 0.15):
-            c = rng.choice(others)
+            waiting = [queue for queue in series.values() if queue]
+            if waiting and rng.random() < 0.85:
+                c = rng.choice(waiting).pop(0)
+            else:
+                c = rng.choice(others)
             plan.append(PlannedSale("voucher", c["code"], c["value_cents"], None))
         elif pots:
             cents = rng.choice([150, 300, 450, 500, 800])

@@ -71,7 +71,8 @@ def run_demo(settings) -> int:
 
 
 def _print_sale(sale) -> None:
-    shown = text.format_cents(sale.amount_cents)
+    # a coupon refused as it was scanned was never given an amount
+    shown = "" if sale.refused_at_scan else " " + text.format_cents(sale.amount_cents)
     what = "cancel" if sale.kind == "void" else "sale"
     if sale.outcome == "approved":
         outcome = f"approved, auth {sale.auth}"
@@ -79,11 +80,11 @@ def _print_sale(sale) -> None:
         outcome = errors.text_fr(sale.code) if sale.code in errors.CODES else sale.code
     else:
         outcome = f"{sale.outcome} ({sale.code})"
-    print(f"[{sale.device_id}] {what} {sale.token} {shown}: {outcome}", flush=True)
+    print(f"[{sale.device_id}] {what} {sale.token}{shown}: {outcome}", flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fleet-demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="fleet-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--db", help="database URL (default: SQLite in the working directory)")
     parser.add_argument("--ledger-url", help="external ledger (default: the reference ledger)")

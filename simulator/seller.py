@@ -58,6 +58,7 @@ class Sale:
     voided: bool = False
     latency_ms: float | None = None
     void_of: "Sale | None" = None
+    refused_at_scan: bool = False  # a coupon refused before any amount was asked
 
 
 class Seller:
@@ -134,7 +135,7 @@ class Seller:
         if title in RESULT_TITLES and self.state == "enter":
             # A coupon refused as soon as it is scanned (its value asked first: used, out of
             # order, not in the agreement): an answer, though nothing was validated.
-            sale.confirmed = now
+            sale.confirmed, sale.refused_at_scan = now, True
             self._answer(now, title, lines)
         elif title == "CATEGORIE ?" and repress:
             label = LABELS.get(sale.category or "", "")
