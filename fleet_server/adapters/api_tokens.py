@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from fleet_server.adapters.db import Base
+from fleet_server.adapters.sql_types import UTCDateTime
 from fleet_server.domain.roles import PARTNER_ROLES, ROLES
-from fleet_server.reference_ledger.tables import UTCDateTime
 
 # last_used_at is written at most this often per token, so reading the API does not turn every
 # GET into a database write (on SQLite every write takes the one write lock).

@@ -15,10 +15,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import registry
 
 from fleet_server.adapters.db import Base
+from fleet_server.adapters.sql_types import UTCDateTime
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
 from fleet_server.domain.requests import StoredRequest
-from fleet_server.reference_ledger.tables import UTCDateTime
 
 mapper_registry = registry(metadata=Base.metadata)
 

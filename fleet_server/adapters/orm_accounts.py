@@ -12,7 +12,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fleet_server.adapters.db import Base
-from fleet_server.reference_ledger.tables import UTCDateTime
+from fleet_server.adapters.sql_types import UTCDateTime
 
 
 class UserRow(Base):

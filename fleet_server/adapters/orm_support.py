@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 
 from fleet_server.adapters.db import Base
-from fleet_server.reference_ledger.tables import UTCDateTime
+from fleet_server.adapters.sql_types import UTCDateTime
 
 metadata = Base.metadata
 

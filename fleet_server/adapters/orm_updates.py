@@ -4,7 +4,7 @@ device's progress in a campaign (SQLAlchemy Core; migration a4f0d2b6c8e1)."""
 from sqlalchemy import Column, Index, Integer, LargeBinary, String, Table, Text
 
 from fleet_server.adapters.db import Base
-from fleet_server.reference_ledger.tables import UTCDateTime
+from fleet_server.adapters.sql_types import UTCDateTime
 
 # Every file of every release, once, by the SHA-256 of its content.
 update_blobs = Table(

@@ -5,14 +5,13 @@ Money is integer cents; datetimes are stored as UTC and come back aware (UTCDate
 as on PostgreSQL.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -20,31 +19,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
 from fleet_server.adapters.db import Base
+from fleet_server.adapters.sql_types import UTCDateTime
 from fleet_server.reference_ledger import rules
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC in, aware UTC out. SQLite keeps no time zone, so values are stored as naive UTC
-    there; refusing naive input stops a local time from slipping in unnoticed."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class CategoryRow(Base):

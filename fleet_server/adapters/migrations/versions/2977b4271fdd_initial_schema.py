@@ -8,7 +8,7 @@ Create Date: 2026-11-25 22:53:40.296372
 import sqlalchemy as sa
 from alembic import op
 
-import fleet_server.reference_ledger.tables  # noqa: F401  (custom column types)
+import fleet_server.adapters.sql_types  # noqa: F401  (custom column types)
 
 revision = '2977b4271fdd'
 down_revision = None
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('balance_cents', sa.Integer(), nullable=True),
     sa.Column('operation_id', sa.String(length=16), nullable=True),
     sa.Column('auth_code', sa.String(length=6), nullable=True),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_idempotency_records')),
     sa.UniqueConstraint('partner_id', 'idempotency_key', name=op.f('uq_ledger_idempotency_records_partner_id'))
     )
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
     sa.Column('can_take_payments', sa.Boolean(), nullable=False),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_partners'))
     )
     op.create_table('ledger_programs',
@@ -45,7 +45,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=120), nullable=False),
     sa.Column('market_year', sa.Integer(), nullable=False),
     sa.Column('max_amount_cents', sa.Integer(), nullable=True),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_programs'))
     )
     op.create_table('partners',
@@ -56,15 +56,15 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=40), nullable=True),
     sa.Column('email', sa.String(length=200), nullable=True),
     sa.Column('address', sa.String(length=300), nullable=True),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('partner_id', name=op.f('pk_partners'))
     )
     op.create_table('scheduler_runs',
     sa.Column('job', sa.String(length=40), nullable=False),
     sa.Column('run_key', sa.String(length=40), nullable=False),
     sa.Column('owner', sa.String(length=80), nullable=False),
-    sa.Column('started_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('result', sa.String(length=400), nullable=True),
     sa.PrimaryKeyConstraint('job', 'run_key', name=op.f('pk_scheduler_runs'))
     )
@@ -74,9 +74,9 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('partner_id', sa.String(length=40), nullable=True),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_used_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("role IN ('operator', 'support') OR partner_id IS NOT NULL", name=op.f('ck_api_tokens_partner_role_has_partner')),
     sa.CheckConstraint("role IN ('operator', 'support', 'partner_admin', 'partner_user')", name=op.f('ck_api_tokens_known_role')),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.partner_id'], name=op.f('fk_api_tokens_partner_id_partners')),
@@ -97,9 +97,9 @@ def upgrade() -> None:
     sa.Column('key_version', sa.Integer(), nullable=False),
     sa.Column('highest_seq', sa.BigInteger(), nullable=False),
     sa.Column('previous_key_id', sa.String(length=16), nullable=True),
-    sa.Column('previous_key_until', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_seen_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('previous_key_until', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_seen_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.partner_id'], name=op.f('fk_devices_partner_id_partners')),
     sa.PrimaryKeyConstraint('device_id', name=op.f('pk_devices')),
     sa.UniqueConstraint('initial_key_id', name=op.f('uq_devices_initial_key_id'))
@@ -115,9 +115,9 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=32), nullable=False),
     sa.Column('market_year', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('requested_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('signed_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('status_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('requested_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('signed_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('status_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['partner_id'], ['ledger_partners.id'], name=op.f('fk_ledger_agreements_partner_id_ledger_partners')),
     sa.ForeignKeyConstraint(['program_id'], ['ledger_programs.id'], name=op.f('fk_ledger_agreements_program_id_ledger_programs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_agreements'))
@@ -131,7 +131,7 @@ def upgrade() -> None:
     sa.Column('card_code', sa.String(length=12), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=True),
     sa.Column('blocked', sa.Boolean(), nullable=False),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['program_id'], ['ledger_programs.id'], name=op.f('fk_ledger_beneficiaries_program_id_ledger_programs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_beneficiaries')),
     sa.UniqueConstraint('card_code', name=op.f('uq_ledger_beneficiaries_card_code'))
@@ -143,8 +143,8 @@ def upgrade() -> None:
     sa.Column('count', sa.Integer(), nullable=False),
     sa.Column('total_cents', sa.BigInteger(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('status_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['partner_id'], ['ledger_partners.id'], name=op.f('fk_ledger_settlement_batches_partner_id_ledger_partners')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_settlement_batches'))
     )
@@ -166,8 +166,8 @@ def upgrade() -> None:
     sa.Column('result_code', sa.String(length=32), nullable=True),
     sa.Column('operation_id', sa.String(length=40), nullable=True),
     sa.Column('result_payload', sa.LargeBinary(), nullable=True),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('answered_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['device_id'], ['devices.device_id'], name=op.f('fk_device_requests_device_id_devices')),
     sa.PrimaryKeyConstraint('device_id', 'seq', name=op.f('pk_device_requests'))
     )
@@ -182,7 +182,7 @@ def upgrade() -> None:
     sa.Column('beneficiary_id', sa.String(length=40), nullable=True),
     sa.Column('category', sa.String(length=32), nullable=False),
     sa.Column('market_year', sa.Integer(), nullable=False),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['beneficiary_id'], ['ledger_beneficiaries.id'], name=op.f('fk_ledger_coupon_series_beneficiary_id_ledger_beneficiaries')),
     sa.ForeignKeyConstraint(['program_id'], ['ledger_programs.id'], name=op.f('fk_ledger_coupon_series_program_id_ledger_programs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_coupon_series'))
@@ -206,11 +206,11 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=32), nullable=False),
     sa.Column('value_cents', sa.Integer(), nullable=False),
     sa.Column('market_year', sa.Integer(), nullable=False),
-    sa.Column('expires_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('series_id', sa.Integer(), nullable=True),
     sa.Column('rank', sa.Integer(), nullable=True),
     sa.Column('used_operation_id', sa.String(length=16), nullable=True),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['beneficiary_id'], ['ledger_beneficiaries.id'], name=op.f('fk_ledger_vouchers_beneficiary_id_ledger_beneficiaries')),
     sa.ForeignKeyConstraint(['program_id'], ['ledger_programs.id'], name=op.f('fk_ledger_vouchers_program_id_ledger_programs')),
     sa.ForeignKeyConstraint(['series_id'], ['ledger_coupon_series.id'], name=op.f('fk_ledger_vouchers_series_id_ledger_coupon_series')),
@@ -234,11 +234,11 @@ def upgrade() -> None:
     sa.Column('auth_code', sa.String(length=6), nullable=False),
     sa.Column('device_id', sa.String(length=24), nullable=True),
     sa.Column('internal_reference', sa.String(length=100), nullable=True),
-    sa.Column('created_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('requested_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('voided_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('requested_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('voided_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('batch_id', sa.String(length=16), nullable=True),
-    sa.Column('reimbursement_requested_at', fleet_server.reference_ledger.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reimbursement_requested_at', fleet_server.adapters.sql_types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['batch_id'], ['ledger_settlement_batches.id'], name=op.f('fk_ledger_operations_batch_id_ledger_settlement_batches')),
     sa.ForeignKeyConstraint(['beneficiary_id'], ['ledger_beneficiaries.id'], name=op.f('fk_ledger_operations_beneficiary_id_ledger_beneficiaries')),
     sa.ForeignKeyConstraint(['partner_id'], ['ledger_partners.id'], name=op.f('fk_ledger_operations_partner_id_ledger_partners')),

@@ -12,14 +12,14 @@ request answered or pending before the upgrade reaches the ledger under the same
 import sqlalchemy as sa
 from alembic import op
 
-import fleet_server.reference_ledger.tables
+import fleet_server.adapters.sql_types
 
 revision = "5b1e2c7d9a01"
 down_revision = "2977b4271fdd"
 branch_labels = None
 depends_on = None
 
-_UTC = fleet_server.reference_ledger.tables.UTCDateTime(timezone=True)
+_UTC = fleet_server.adapters.sql_types.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:

@@ -8,7 +8,7 @@ Create Date: 2026-11-26 00:50:00
 import sqlalchemy as sa
 from alembic import op
 
-from fleet_server.reference_ledger.tables import UTCDateTime
+from fleet_server.adapters.sql_types import UTCDateTime
 
 revision = "7c4d1f0e3b22"
 down_revision = "2977b4271fdd"

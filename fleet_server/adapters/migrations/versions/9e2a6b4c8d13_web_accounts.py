@@ -11,14 +11,14 @@ the same statements.
 import sqlalchemy as sa
 from alembic import op
 
-import fleet_server.reference_ledger.tables
+import fleet_server.adapters.sql_types
 
 revision = "9e2a6b4c8d13"
 down_revision = "2977b4271fdd"
 branch_labels = None
 depends_on = None
 
-_UTC = fleet_server.reference_ledger.tables.UTCDateTime(timezone=True)
+_UTC = fleet_server.adapters.sql_types.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:

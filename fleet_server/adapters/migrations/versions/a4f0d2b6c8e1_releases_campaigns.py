@@ -8,7 +8,7 @@ Create Date: 2026-11-26 01:00:00
 import sqlalchemy as sa
 from alembic import op
 
-from fleet_server.reference_ledger.tables import UTCDateTime
+from fleet_server.adapters.sql_types import UTCDateTime
 
 revision = "a4f0d2b6c8e1"
 down_revision = "2977b4271fdd"

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import fleet_server.reference_ledger.tables
+import fleet_server.adapters.sql_types
 
 revision = "c3d7a9e1f5b2"
 down_revision = "b8c1e5f0d2a7"
 branch_labels = None
 depends_on = None
 
-_UTC = fleet_server.reference_ledger.tables.UTCDateTime(timezone=True)
+_UTC = fleet_server.adapters.sql_types.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:

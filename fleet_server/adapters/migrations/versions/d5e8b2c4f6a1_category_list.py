@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import fleet_server.reference_ledger.tables
+import fleet_server.adapters.sql_types
 
 revision = "d5e8b2c4f6a1"
 down_revision = "c3d7a9e1f5b2"
 branch_labels = None
 depends_on = None
 
-_UTC = fleet_server.reference_ledger.tables.UTCDateTime(timezone=True)
+_UTC = fleet_server.adapters.sql_types.UTCDateTime(timezone=True)
 # The same list as fleet_server.reference_ledger.categories.DEFAULTS, written here as it was on the day:
 # a migration must not change when the code does.
 _DEFAULTS = (("books", "Livres"), ("culture", "Culture"), ("sport", "Sport"),

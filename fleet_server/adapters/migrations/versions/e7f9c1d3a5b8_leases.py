@@ -9,14 +9,14 @@ Create Date: 2026-12-04 17:00:00
 import sqlalchemy as sa
 from alembic import op
 
-import fleet_server.reference_ledger.tables
+import fleet_server.adapters.sql_types
 
 revision = "e7f9c1d3a5b8"
 down_revision = "d5e8b2c4f6a1"
 branch_labels = None
 depends_on = None
 
-_UTC = fleet_server.reference_ledger.tables.UTCDateTime(timezone=True)
+_UTC = fleet_server.adapters.sql_types.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
