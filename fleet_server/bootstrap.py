@@ -125,10 +125,12 @@ def build_ledger(settings: Settings, session_factory
 
 
 def build_accounts(settings: Settings, session_factory) -> AccountService:
+    from fleet_server.adapters.mail_texts import NoticeMailer
     from fleet_server.adapters.smtp_mailer import SmtpMailer
 
     return AccountService(SqlAccountStore(session_factory),
-                          SmtpMailer.from_settings(settings).send, settings.public_url, utc_now)
+                          NoticeMailer(SmtpMailer.from_settings(settings).send),
+                          settings.public_url, utc_now)
 
 
 def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:

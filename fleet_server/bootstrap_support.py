@@ -31,7 +31,7 @@ def partner_notices(settings, accounts: AccountService):
     def staff(partner_id: str) -> set[str]:
         return {u.email for u in accounts.users(partner_id) if u.active}
 
-    return PartnerNotices(staff, accounts.send_mail, settings.public_url)
+    return PartnerNotices(staff, accounts.send_notice, settings.public_url)
 
 
 def start_support_ticker(desk: SupportDesk, runs_jobs: Callable[[], bool],

@@ -41,7 +41,7 @@ def cmd_user(args) -> int:
     from fleet_server.adapters.smtp_mailer import MailFailed
     from fleet_server.entrypoints.cli import _fleet
     from fleet_server.entrypoints.web import refusals
-    from fleet_server.service_layer.accounts import AccountError, activation_text
+    from fleet_server.service_layer.accounts import AccountError
 
     fleet = _fleet(args)
     try:
@@ -52,8 +52,7 @@ def cmd_user(args) -> int:
                                          send=False)
             if mail_ready:
                 try:
-                    accounts.send_mail(user.email, "Activez votre compte",
-                                       activation_text(link))
+                    accounts.send_activation(user.email, link)
                     print(f"activation link e-mailed to {user.email}", file=sys.stderr)
                 except MailFailed as err:
                     print(f"fleet: the e-mail could not be sent ({err})", file=sys.stderr)

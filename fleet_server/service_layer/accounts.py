@@ -1,6 +1,6 @@
 """Web accounts: creation with an e-mailed activation link, login with throttling, sessions,
-password reset. Storage and mail are ports (AccountStore, a send_mail callable), so this module
-knows nothing of SQL or SMTP.
+password reset. Storage and mail are ports (AccountStore, a SendNotice callable that gets a
+notice kind and its link), so this module knows nothing of SQL, SMTP or the e-mails' words.
 
 Tokens (sessions, one-time links) have 256 random bits and only their SHA-256 is stored.
 Passwords are hashed with Argon2id (argon2-cffi), whose parameters live in the hash itself, so
@@ -22,6 +22,12 @@ from fleet_server.service_layer.accounts_policy import (
     Throttle,
     normalise_email,
     password_problems,
+)
+from fleet_server.service_layer.notices import (
+    ACCOUNT_ACTIVATION,
+    PASSWORD_RESET,
+    Notice,
+    SendNotice,
 )
 from fleet_server.service_layer.refusals import Refused
 
@@ -152,10 +158,10 @@ def token_hash(token: str) -> str:
 
 
 class AccountService:
-    def __init__(self, store: AccountStore, send_mail: Callable[[str, str, str], None],
+    def __init__(self, store: AccountStore, send_notice: SendNotice,
                  public_url: str, clock: Callable[[], datetime],
                  hasher: PasswordHasher | None = None, throttle: Throttle | None = None):
-        self.store, self.send_mail, self.clock = store, send_mail, clock
+        self.store, self.send_notice, self.clock = store, send_notice, clock
         self.public_url = public_url.rstrip("/")
         self.hasher = hasher or PasswordHasher()
         self.throttle = throttle or Throttle()
@@ -178,8 +184,12 @@ class AccountService:
         user = self.store.add_user(address, name, role, partner_id, self.clock())
         link = self._link(user, ACTIVATE)
         if send:
-            self.send_mail(user.email, "Activez votre compte", activation_text(link))
+            self.send_activation(user.email, link)
         return user, link
+
+    def send_activation(self, email: str, link: str) -> None:
+        """E-mail an activation link (invite(send=False) leaves it to the caller)."""
+        self.send_notice(email, Notice(ACCOUNT_ACTIVATION, {"link": link}))
 
     def users(self, partner_id: str | None = None) -> list[User]:
         return self.store.users(partner_id)
@@ -229,9 +239,8 @@ class AccountService:
             return
         purpose = RESET if user.activated else ACTIVATE
         link = self._link(user, purpose)
-        text = _reset_text(link) if purpose == RESET else activation_text(link)
-        self.send_mail(user.email, "Réinitialisation de votre mot de passe"
-                       if purpose == RESET else "Activez votre compte", text)
+        kind = PASSWORD_RESET if purpose == RESET else ACCOUNT_ACTIVATION
+        self.send_notice(user.email, Notice(kind, {"link": link}))
 
     def complete_link(self, token: str, purpose: str, password: str, confirm: str) -> User:
         """Set the password through an activation or reset link (used once)."""
@@ -293,16 +302,3 @@ class AccountService:
         if token and len(token) <= 100:
             self.store.end_session(token_hash(token))
 
-
-def activation_text(link: str) -> str:
-    return ("Bonjour,\n\nUn compte a été créé pour vous sur la console des terminaux.\n"
-            "Pour l'activer et choisir votre mot de passe, ouvrez ce lien (valable 24 heures, "
-            f"une seule fois) :\n\n{link}\n\nLe mot de passe doit comporter au moins 12 "
-            "caractères, dont une majuscule, une minuscule, un chiffre et un caractère "
-            "spécial (espace exclu).\n")
-
-
-def _reset_text(link: str) -> str:
-    return ("Bonjour,\n\nVous avez demandé à changer votre mot de passe. Ouvrez ce lien "
-            f"(valable 24 heures, une seule fois) :\n\n{link}\n\nSi vous n'avez rien demandé, "
-            "ignorez ce message : votre mot de passe reste le même.\n")

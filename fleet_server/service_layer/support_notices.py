@@ -4,21 +4,22 @@ second request for the same terminal joins it as a note). Only the desk's change
 what the partner's own people add is not e-mailed back to them.
 
 Ports: `partner_emails(partner_id)` (the partner's active console accounts) and
-`send_mail(to, subject, text)` (adapters/smtp_mailer.py); bootstrap.wire_support plugs them in
-when an SMTP server is set.
+`send_notice(to, notice)` (the accounts' mail port; adapters/mail_texts.py words it);
+bootstrap_support.partner_notices plugs them in when an SMTP server is set.
 """
 
 from collections.abc import Callable
 
-from fleet_server.domain.support import STATUSES, Intervention
+from fleet_server.domain.support import Intervention
+from fleet_server.service_layer.notices import HELP_ANSWER, HELP_STATUS, Notice, SendNotice
 
 PAGE = "/partner/assistance"
 
 
 class PartnerNotices:
-    def __init__(self, partner_emails: Callable[[str], set[str]],
-                 send_mail: Callable[[str, str, str], None], public_url: str):
-        self.partner_emails, self.send_mail = partner_emails, send_mail
+    def __init__(self, partner_emails: Callable[[str], set[str]], send_notice: SendNotice,
+                 public_url: str):
+        self.partner_emails, self.send_notice = partner_emails, send_notice
         self.public_url = public_url.rstrip("/")
 
     def __call__(self, item: Intervention, actor: str, what: str, text: str | None) -> None:
@@ -26,7 +27,7 @@ class PartnerNotices:
         if actor in staff:  # the partner's own people adding to it: not news from the desk
             return
         for to in followers(item, staff, actor):
-            self.send_mail(to, *notice(item, what, text, self.public_url + PAGE))
+            self.send_notice(to, notice(item, what, text, self.public_url + PAGE))
 
 
 def followers(item: Intervention, staff: set[str], actor: str) -> list[str]:
@@ -35,15 +36,10 @@ def followers(item: Intervention, staff: set[str], actor: str) -> list[str]:
     return sorted((involved & staff) - {actor})
 
 
-def notice(item: Intervention, what: str, text: str | None, page_url: str) -> tuple[str, str]:
-    """(subject, text) of the e-mail, in French."""
-    about = f"n° {item.intervention_id} (terminal {item.device_id}, « {item.title} »)"
+def notice(item: Intervention, what: str, text: str | None, page_url: str) -> Notice:
+    """What to tell the followers: the new status ("status"), or the desk's answer ("note")."""
+    data = {"number": item.intervention_id, "device_id": item.device_id, "title": item.title,
+            "status": item.status, "page_url": page_url}
     if what == "status":
-        status = STATUSES.get(item.status, item.status)
-        subject = f"Demande d'assistance n° {item.intervention_id} : {status.lower()}"
-        news = f"Votre demande d'assistance {about} est maintenant : {status.lower()}."
-    else:
-        subject = f"Demande d'assistance n° {item.intervention_id} : nouvelle réponse"
-        news = f"L'assistance a répondu à votre demande {about} :\n\n{text or ''}"
-    return subject, (f"Bonjour,\n\n{news}\n\nSuivez vos demandes d'assistance dans la console "
-                     f"(« Assistance ») : {page_url}\n\nL'assistance du programme\n")
+        return Notice(HELP_STATUS, data)
+    return Notice(HELP_ANSWER, {**data, "text": text})

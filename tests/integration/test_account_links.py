@@ -8,6 +8,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from fleet_server.adapters.mail_texts import NoticeMailer
 from fleet_server.bootstrap import bootstrap
 from fleet_server.entrypoints.app import create_app
 from fleet_server.settings import Settings
@@ -23,7 +24,7 @@ def site(request, tmp_path):
     fleet = bootstrap(Settings(db_url=url, master_secret=MASTER))
     outbox: list[tuple[str, str, str]] = []
     accounts = fleet.accounts
-    accounts.send_mail = lambda to, subject, body: outbox.append((to, subject, body))
+    accounts.send_notice = NoticeMailer(lambda *mail: outbox.append(mail))
     yield fleet, accounts, outbox
     fleet.close()
 

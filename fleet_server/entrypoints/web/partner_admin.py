@@ -19,7 +19,7 @@ from fleet_server.entrypoints.web.deps import (
     require_user,
 )
 from fleet_server.entrypoints.web.services import ConsoleDep, DataDep, utcnow
-from fleet_server.service_layer.accounts import AccountError, activation_text
+from fleet_server.service_layer.accounts import AccountError
 from fleet_server.service_layer.bank_details import format_iban
 from fleet_server.service_layer.partner_data import LIMITS, clean_profile, profile_dict
 
@@ -91,7 +91,7 @@ def add_user(request: Request, user: Admin, accounts: AccountsDep, console: Cons
     except AccountError as err:
         return redirect("/partner/organisation", refusals.text(err))
     try:
-        accounts.send_mail(created.email, "Activez votre compte", activation_text(link))
+        accounts.send_activation(created.email, link)
     except MailNotConfigured:
         if fleet.settings.mode == "dev":
             # No mail server on a developer's machine or in the demo: the admin who created

@@ -4,6 +4,7 @@ status changes (not of its own)."""
 
 from support_fakes import DEVICE, make_desk
 
+from fleet_server.adapters.mail_texts import NoticeMailer, render
 from fleet_server.service_layer.partner_help import DESK, partner_requests
 from fleet_server.service_layer.support_notices import PartnerNotices, followers, notice
 
@@ -45,7 +46,7 @@ def test_the_followers_are_told_of_notes_and_status_changes_by_others():
     desk, store, *_ = make_desk()
     sent = []
     desk.interventions.notify = PartnerNotices(lambda pid: STAFF if pid == "P1" else set(),
-                                               lambda *mail: sent.append(mail),
+                                               NoticeMailer(lambda *mail: sent.append(mail)),
                                                "https://console.example/")
     item, _ = desk.interventions.request_help(ADMIN, DEVICE, "hardware_fault", "Écran noir")
     assert sent == []  # opening it tells no one
@@ -68,7 +69,7 @@ def test_a_failing_mail_server_does_not_undo_the_change():
         raise OSError("SMTP down")
 
     item, _ = desk.interventions.request_help(ADMIN, DEVICE, "assistance", "Aide")
-    desk.interventions.notify = PartnerNotices(lambda pid: STAFF, down, "http://x")
+    desk.interventions.notify = PartnerNotices(lambda pid: STAFF, NoticeMailer(down), "http://x")
     desk.interventions.move(AGENT, "support", item.intervention_id, status="resolved")
     assert store.intervention(item.intervention_id).status == "resolved"
 
@@ -79,6 +80,6 @@ def test_followers_and_notice_text():
                         None, None, notes=[Note(None, CLERK, "x"), Note(None, AGENT, "y")])
     assert followers(item, STAFF, AGENT) == [ADMIN, CLERK]
     assert followers(item, STAFF, CLERK) == [ADMIN]
-    subject, text = notice(item, "status", None, "http://c/partner/assistance")
+    subject, text = render(notice(item, "status", None, "http://c/partner/assistance"))
     assert subject == "Demande d'assistance n° 7 : en cours"
     assert f"n° 7 (terminal {DEVICE}, « Bip continu ») est maintenant : en cours." in text

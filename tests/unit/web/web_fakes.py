@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 
+from fleet_server.adapters.mail_texts import render
 from fleet_server.service_layer.accounts import (
     AccountError,
     AccountService,
@@ -122,11 +123,13 @@ class MemoryAccountStore(AccountStore):
 
 
 class Outbox:
+    """The accounts' mail port: keeps each notice as the e-mail it becomes (to, subject, body)."""
+
     def __init__(self):
         self.sent: list[tuple[str, str, str]] = []
 
-    def __call__(self, to, subject, body):
-        self.sent.append((to, subject, body))
+    def __call__(self, to, notice):
+        self.sent.append((to, *render(notice)))
 
     def last_link(self) -> str:
         body = self.sent[-1][2]
