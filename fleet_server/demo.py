@@ -15,8 +15,8 @@ import qrcode
 
 from fleet_server.demo_terminal_codes import seed_terminal_codes
 from fleet_server.domain.partners import Partner
-from fleet_server.reference_ledger import rules
-from fleet_server.reference_ledger.reference import PotView
+from fleet_server.ledger import statuses
+from fleet_server.ledger.views import PotView
 from fleet_server.service_layer import registry
 from protocol import text, tokens
 
@@ -59,8 +59,8 @@ def seed_demo(fleet, out_dir: str | Path) -> list[str]:
                                                       phone=phone, created_at=now))
             for category in categories:
                 agreement = ledger.create_agreement(pid, PROGRAM_ID, category, year)
-                ledger.set_agreement_status(agreement, rules.ACCEPTED)
-                ledger.set_agreement_status(agreement, rules.SIGNED)
+                ledger.set_agreement_status(agreement, statuses.ACCEPTED)
+                ledger.set_agreement_status(agreement, statuses.SIGNED)
     for n in range(1, 6):
         card = _card(n)
         if fresh:

@@ -7,7 +7,7 @@ terminal-codes.json beside the listing."""
 import json
 from pathlib import Path
 
-from fleet_server.reference_ledger.reference import NotFound, PotView
+from fleet_server.ledger.views import NotFound, PotView
 from protocol import tokens
 
 CARDS, VOUCHERS_PER_CATEGORY, SERIES = 12, 40, 6

@@ -22,8 +22,7 @@ from fleet_server.adapters.orm import partners as partners_t
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
 from fleet_server.domain.requests import ANSWERED, DEBIT, StoredRequest
-from fleet_server.ledger.port import Ledger
-from fleet_server.reference_ledger.reference import Conflict
+from fleet_server.ledger.port import Conflict, Ledger
 from fleet_server.service_layer.unit_of_work import RequestStore, RequestUnit, RetryRequest
 
 _DEVICE_COLS = [c for c in devices_t.c]

@@ -68,6 +68,11 @@ class LedgerUnavailable(Exception):
     """The ledger could not be reached or did not answer in time: nothing was decided."""
 
 
+class Conflict(Exception):
+    """A ledger run inside its caller's transaction (the reference ledger's within()) met a
+    concurrent change: the caller must roll its whole transaction back and start over."""
+
+
 class Ledger(abc.ABC):
     """Debits and voids are idempotent: the same idempotency key always gets the same result,
     however many times it is sent, and moves money at most once."""

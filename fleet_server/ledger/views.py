@@ -9,6 +9,21 @@ class NotFound(LookupError):
     """An administration call named a program, partner, card, pot or operation that is not there."""
 
 
+class UnknownCategory(ValueError):
+    """A code that is not in the managed list of categories."""
+
+    def __init__(self, code: str):
+        super().__init__(f"unknown category {code!r}: add it to the category list first")
+        self.code = code
+
+
+class CategoryInvalid(ValueError):
+    """A category code or label that cannot be listed."""
+
+
+CATEGORY_LABEL_MAX = 60  # characters of a category's French label
+
+
 @dataclass(frozen=True)
 class CategoryView:
     code: str

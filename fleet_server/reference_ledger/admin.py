@@ -6,7 +6,6 @@ part of the Ledger port and not on the debit path, so plain ORM is fine here.
 are called on the ledger object itself.
 """
 
-import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet_server.domain.ids import new_id
 from fleet_server.ledger.views import NotFound, OperationView, PotView
 from fleet_server.reference_ledger import categories as category_list
 from fleet_server.reference_ledger import rules
@@ -31,13 +31,6 @@ from protocol import tokens
 from protocol.errors import ProtocolError
 
 _NO_SYNC = {"synchronize_session": False}  # our UPDATEs are checked by row count, not the ORM
-
-
-def new_id(prefix: str = "", length: int = 10) -> str:
-    # 50 random bits of base32: short enough to read over the phone, unique in practice (and
-    # primary keys make a collision fail loudly rather than merge two operations). One read of
-    # the system's randomness; the low 5 bits of a uniform byte are uniform over the alphabet.
-    return prefix + "".join(tokens.ALPHABET32[b & 31] for b in secrets.token_bytes(length))
 
 
 def utcnow() -> datetime:

@@ -9,27 +9,22 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet_server.ledger.views import CategoryView
+from fleet_server.ledger.views import (
+    CATEGORY_LABEL_MAX,
+    CategoryInvalid,
+    CategoryView,
+    UnknownCategory,
+)
 from fleet_server.reference_ledger.tables import CategoryRow
 
 CODE = re.compile(r"^[a-z0-9_-]{1,32}$")
-LABEL_MAX = 60
+LABEL_MAX = CATEGORY_LABEL_MAX
 # What a new database starts with (the migration writes the same list).
 DEFAULTS = (("books", "Livres"), ("culture", "Culture"), ("sport", "Sport"),
             ("driving", "Permis de conduire"), ("music", "Musique"), ("cinema", "Cinéma"),
             ("theatre", "Théâtre"))
 
-
-class UnknownCategory(ValueError):
-    """A code that is not in the managed list."""
-
-    def __init__(self, code: str):
-        super().__init__(f"unknown category {code!r}: add it to the category list first")
-        self.code = code
-
-
-class CategoryInvalid(ValueError):
-    """A code or label that cannot be listed."""
+# Its errors (UnknownCategory, CategoryInvalid) are the administration port's: ledger/views.py.
 
 
 def listed(session: Session) -> list[CategoryView]:

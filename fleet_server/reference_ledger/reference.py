@@ -30,6 +30,7 @@ from fleet_server.ledger.port import (
     APPROVED,
     DECLINED,
     CodeInfo,
+    Conflict,
     DebitRequest,
     Ledger,
     LedgerResult,
@@ -69,13 +70,10 @@ from fleet_server.reference_ledger.reference_sql import (
 )
 
 # The administration's names stay importable from here, where callers have always found them.
-__all__ = ["NotFound", "OperationView", "PotView", "ReferenceLedger", "new_id", "utcnow"]
+__all__ = ["Conflict", "NotFound", "OperationView", "PotView", "ReferenceLedger", "new_id",
+           "utcnow"]
 
 _ATTEMPTS = 5  # a conflict needs another request to win in between; five in a row is a fault
-
-class Conflict(Exception):
-    """Within a caller's transaction: it must roll back and start over (see within())."""
-
 
 class _Conflict(Exception):
     """A conditional UPDATE matched no row: the state changed since it was read; start over."""

@@ -10,19 +10,27 @@ before the agreement, the agreement before the money.
 from dataclasses import dataclass
 from datetime import datetime
 
-# Agreement ("convention") life cycle. Only a SIGNED agreement lets a partner debit: in the
-# seeds the Region validates ("acceptée"), then both sides sign, and only then is the
-# "Transactions" menu opened.
-REQUESTED, ACCEPTED, SIGNED, TERMINATED = "requested", "accepted", "signed", "terminated"
+# The agreement, operation and kind values are the ledger's vocabulary, which the consoles and
+# the API share (ledger/statuses.py); the reference ledger's modules read them here.
+from fleet_server.ledger.statuses import (  # noqa: F401  (re-exported)
+    ACCEPTED,
+    KIND_CARD,
+    KIND_COUPON,
+    KIND_VOUCHER,
+    OP_APPROVED,
+    OP_VOIDED,
+    REQUESTED,
+    SIGNED,
+    TERMINATED,
+)
+
+# Agreement ("convention") life cycle: which status may follow which.
 AGREEMENT_FLOW = {
     REQUESTED: {ACCEPTED, TERMINATED},
     ACCEPTED: {SIGNED, TERMINATED},
     SIGNED: {TERMINATED},
     TERMINATED: set(),
 }
-
-OP_APPROVED, OP_VOIDED = "approved", "voided"
-KIND_CARD, KIND_VOUCHER, KIND_COUPON = "card", "voucher", "coupon"
 
 
 @dataclass(frozen=True)

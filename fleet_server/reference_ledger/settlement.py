@@ -1,4 +1,4 @@
-"""Nightly settlement ("télécollecte") of the reference ledger, and its CSV exports.
+"""Nightly settlement ("télécollecte") of the reference ledger.
 
 At midnight Europe/Paris each partner gets one batch of the day's approved, not voided, not yet
 batched operations: a reimbursement request. A batched operation can no longer be voided; the
@@ -7,39 +7,32 @@ partner cancels the batch as a whole, which returns its operations to the operat
 whatever its day: those freed by a cancelled batch, and those committed after their day was
 settled (a ledger that answered late, a retransmission resolved after midnight).
 
-A day is a Paris day: its bounds are computed in Paris time, then converted to UTC, so the 23-
-and 25-hour days of the DST changes are right. Who runs this and when (one instance among
-several) is the scheduler's business, not this module's.
+A day is a Paris day (domain/paris_days.py). The CSV exports of operations and batches are
+ledger/exports.py, over the administration port's views. Who runs this and when (one instance
+among several) is the scheduler's business, not this module's.
 """
 
-import csv
-import io
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from collections.abc import Callable
+from datetime import date, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
-from fleet_server.ledger.views import BatchError, BatchView, NotFound, OperationView
+from fleet_server.domain.paris_days import PARIS, paris_day, paris_day_bounds
+from fleet_server.ledger.statuses import BATCH_CANCELLED as CANCELLED
+from fleet_server.ledger.statuses import BATCH_PAID as PAID
+from fleet_server.ledger.statuses import BATCH_REQUESTED as REQUESTED
+from fleet_server.ledger.views import BatchError, BatchView, NotFound
 from fleet_server.reference_ledger import rules
 from fleet_server.reference_ledger.admin import new_id, utcnow
 from fleet_server.reference_ledger.tables import BatchRow, OperationRow
 
-PARIS = ZoneInfo("Europe/Paris")
-REQUESTED, PAID, CANCELLED = "requested", "paid", "cancelled"
+# The Paris days, the batch statuses and BatchError stay importable from here, beside the runs
+# that use them.
+__all__ = ["CANCELLED", "PAID", "PARIS", "REQUESTED", "BatchError", "cancel_batch",
+           "list_batches", "mark_batch_paid", "paris_day", "paris_day_bounds", "run_settlement",
+           "settle_before", "unsettled_days"]
 _NO_SYNC = {"synchronize_session": False}
-
-
-def paris_day_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of a Paris calendar day, in UTC."""
-    start = datetime.combine(day, time(0), PARIS)
-    end = datetime.combine(day + timedelta(days=1), time(0), PARIS)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def paris_day(moment: datetime) -> date:
-    return moment.astimezone(PARIS).date()
 
 
 def _pending(start: datetime | None, end: datetime):
@@ -146,70 +139,3 @@ def unsettled_days(session_factory: sessionmaker, before: date) -> list[date]:
         moments = s.scalars(select(OperationRow.created_at).where(*_pending(None, end))
                             .distinct())
         return sorted({paris_day(m) for m in moments})
-
-
-# CSV exports, as French partners' spreadsheets expect them: ";" between fields, decimal comma
-# ("12,34"), dates dd/mm/yyyy in Paris time, UTF-8 with a byte order mark (without it Excel
-# reads the accents as Latin-1), one header row.
-
-CSV_BOM = "\ufeff"
-_KIND_FR = {rules.KIND_CARD: "Carte", rules.KIND_VOUCHER: "Bon d'échange",
-            rules.KIND_COUPON: "Coupon"}
-_OP_STATUS_FR = {rules.OP_APPROVED: "Validée", rules.OP_VOIDED: "Annulée"}
-_BATCH_STATUS_FR = {REQUESTED: "Remboursement demandé", PAID: "Payé", CANCELLED: "Annulé"}
-
-
-def format_cents(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100},{abs(cents) % 100:02d}"
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ is a formula to a spreadsheet: a partner's internal
-    # reference must not run as one on someone else's machine.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def _paris(moment: datetime | None, fmt: str) -> str:
-    return moment.astimezone(PARIS).strftime(fmt) if moment else ""
-
-
-def _write(header: list[str], rows: Iterable[list]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return CSV_BOM + out.getvalue()
-
-
-def operations_csv(operations: Iterable[OperationView],
-                   category_labels: dict[str, str] | None = None, holders=None) -> str:
-    """`category_labels` (code -> French label) names each category as partners know it;
-    `holders` (operation id -> listings.Holder) gives the beneficiary's programme and card,
-    in the last two columns so that the earlier ones keep their places."""
-    labels, holders = category_labels or {}, holders or {}
-    header = ["N° opération", "Date", "Heure", "Type", "Code", "Catégorie", "Millésime",
-              "Montant (EUR)", "Statut", "Réf. interne", "Terminal", "N° lot",
-              "Remboursement demandé le", "Programme", "Carte bénéficiaire"]
-    return _write(header, ([
-        op.id, _paris(op.created_at, "%d/%m/%Y"), _paris(op.created_at, "%H:%M:%S"),
-        _KIND_FR.get(op.kind, op.kind), op.token, _cell(labels.get(op.category, op.category)),
-        op.market_year,
-        format_cents(op.amount_cents), _OP_STATUS_FR.get(op.status, op.status),
-        _cell(op.internal_reference), _cell(op.device_id) if op.device_id else TILL,
-        op.batch_id or "", _paris(op.reimbursement_requested_at, "%d/%m/%Y"),
-        _cell(getattr(holders.get(op.id), "program_name", "")),
-        getattr(holders.get(op.id), "card_code", None) or ""] for op in operations))
-
-
-TILL = "Caisse en ligne"  # an operation without a terminal was typed in the online till
-
-
-def batches_csv(batches: Iterable[BatchView]) -> str:
-    header = ["N° lot", "Journée", "Partenaire", "Nombre d'opérations", "Montant (EUR)",
-              "Statut", "Date du statut"]
-    return _write(header, ([
-        b.id, b.day.strftime("%d/%m/%Y"), _cell(b.partner_id), b.count,
-        format_cents(b.total_cents), _BATCH_STATUS_FR.get(b.status, b.status),
-        _paris(b.status_at, "%d/%m/%Y %H:%M")] for b in batches))

@@ -1,5 +1,5 @@
 """What the program operator does in the console: partners (both directories: the fleet's and
-the reference ledger's, under one id), agreements, suspension, cards and their pots, vouchers
+the ledger's, under one id), agreements, suspension, cards and their pots, vouchers
 and coupon series, terminal allocation. Page handlers call these and only render."""
 
 import os
@@ -11,10 +11,18 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from fleet_server.domain.devices import DeviceStateError, LifecycleRefused
+from fleet_server.ledger import statuses
 from fleet_server.ledger.admin_port import LedgerAdministration
-from fleet_server.ledger.views import CardView, NotFound, PotView, ProgramView, VoucherView
-from fleet_server.reference_ledger import categories as category_list
-from fleet_server.reference_ledger import rules
+from fleet_server.ledger.views import (
+    CATEGORY_LABEL_MAX,
+    CardView,
+    CategoryInvalid,
+    CategoryView,
+    NotFound,
+    PotView,
+    ProgramView,
+    VoucherView,
+)
 from fleet_server.service_layer import partners as partner_use_cases
 from fleet_server.service_layer import registry
 from fleet_server.service_layer.refusals import Refused
@@ -95,15 +103,15 @@ class OperatorConsole:
 
     # The category list.
 
-    def categories(self) -> list[category_list.CategoryView]:
+    def categories(self) -> list[CategoryView]:
         return self.ledger.categories()
 
-    def save_category(self, code: str, label: str) -> category_list.CategoryView:
+    def save_category(self, code: str, label: str) -> CategoryView:
         try:
             return self.ledger.save_category(code, label)
-        except category_list.CategoryInvalid as err:
+        except CategoryInvalid as err:
             raise OperatorError("category_definition_invalid",
-                                label_max=category_list.LABEL_MAX) from err
+                                label_max=CATEGORY_LABEL_MAX) from err
 
     def _category(self, raw: str) -> str:
         value = category(raw)
@@ -122,7 +130,7 @@ class OperatorConsole:
                        None)
         if program is None:
             raise OperatorError("program_unknown")
-        if status not in (rules.REQUESTED, rules.ACCEPTED, rules.SIGNED):
+        if status not in (statuses.REQUESTED, statuses.ACCEPTED, statuses.SIGNED):
             raise OperatorError("status_unknown")
         try:
             return self.ledger.create_agreement(partner_id, program.id,

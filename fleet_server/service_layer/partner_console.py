@@ -3,8 +3,8 @@ filters, internal references, cancelling, reimbursement batches, agreements, ter
 exports. Page handlers call these and only render; every call takes the partner id from the
 logged-in account, never from the request.
 
-Money moves only through the Ledger port (void); lists and references use the reference
-ledger's administration calls and settlement functions, as the REST API does.
+Money moves only through the Ledger port (void); lists, references and batches use the
+ledger's administration port, as the REST API does.
 """
 
 import secrets
@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from fleet_server.domain.paris_days import PARIS, paris_day, paris_day_bounds
+from fleet_server.ledger import exports, statuses
 from fleet_server.ledger.admin_port import LedgerAdministration
 from fleet_server.ledger.port import LedgerUnavailable
 from fleet_server.ledger.views import (
@@ -22,7 +24,6 @@ from fleet_server.ledger.views import (
     OperationView,
     ProgramView,
 )
-from fleet_server.reference_ledger import rules, settlement
 from fleet_server.service_layer import operations
 from fleet_server.service_layer.partner_data import ExportInfo, PartnerDataStore
 from fleet_server.service_layer.refusals import Refused
@@ -68,7 +69,7 @@ class Home:
 def cancel_blocker(op: OperationView) -> ConsoleError | None:
     """Why an operation cannot be cancelled now (shown beside the greyed button), or None:
     already_voided, or in_batch (its reimbursement is asked for: cancel the batch first)."""
-    if op.status == rules.OP_VOIDED:
+    if op.status == statuses.OP_VOIDED:
         return ConsoleError("already_voided")
     if op.batch_id is not None:
         return ConsoleError("in_batch", batch_id=op.batch_id)
@@ -123,13 +124,13 @@ class PartnerConsole:
     # Home and terminals.
 
     def today_bounds(self) -> tuple[datetime, datetime]:
-        return settlement.paris_day_bounds(settlement.paris_day(self.clock()))
+        return paris_day_bounds(paris_day(self.clock()))
 
     def home(self, partner_id: str) -> Home:
         start, end = self.today_bounds()
         today = self.ledger.list_operations(partner_id=partner_id, start_at=start, end_at=end,
                                             limit=10_000)
-        approved = [o for o in today if o.status == rules.OP_APPROVED]
+        approved = [o for o in today if o.status == statuses.OP_APPROVED]
         return Home(len(approved), sum(o.amount_cents for o in approved),
                     len(today) - len(approved), self.terminals(partner_id), today[:5])
 
@@ -151,8 +152,8 @@ class PartnerConsole:
     # Operations.
 
     def _query(self, partner_id: str, f: OperationFilter, today_only: bool) -> dict:
-        start_at = settlement.paris_day_bounds(f.start)[0] if f.start else None
-        end_at = settlement.paris_day_bounds(f.end)[1] if f.end else None
+        start_at = paris_day_bounds(f.start)[0] if f.start else None
+        end_at = paris_day_bounds(f.end)[1] if f.end else None
         if today_only:
             start_at = max(start_at or self.today_bounds()[0], self.today_bounds()[0])
         return dict(partner_id=partner_id, status=f.status, start_at=start_at, end_at=end_at,
@@ -231,7 +232,7 @@ class PartnerConsole:
 
     def signed_categories(self, partner_id: str) -> list[str]:
         return sorted({a["category"] for a in self.ledger.agreements(partner_id)
-                       if a["status"] == rules.SIGNED})
+                       if a["status"] == statuses.SIGNED})
 
     def categories(self) -> list:
         """The programme's category list (code and French label), for the request form."""
@@ -247,7 +248,7 @@ class PartnerConsole:
         for a in self.ledger.agreements(partner_id):
             if (a["program_id"], a["category"], a["market_year"]) == (
                     program.id, category, program.market_year) and a["status"] != \
-                    rules.TERMINATED:
+                    statuses.TERMINATED:
                 raise ConsoleError("agreement_exists")
         return self.ledger.create_agreement(partner_id, program.id, category,
                                             program.market_year)
@@ -267,8 +268,8 @@ class PartnerConsole:
             ops = self.ledger.list_operations(**query, limit=EXPORT_MAX)
         if not ops:
             raise ConsoleError("nothing_to_export")
-        content = settlement.operations_csv(ops, self.ledger.category_labels(),
-                                            self.holders(ops))
+        content = exports.operations_csv(ops, self.ledger.category_labels(),
+                                         self.holders(ops))
         return self.data.add_export(partner_id, self._export_name(partner_id, "operations"),
                                     content, len(ops), user_id, self.clock())
 
@@ -277,7 +278,7 @@ class PartnerConsole:
         if not batches:
             raise ConsoleError("no_batch_to_export")
         return self.data.add_export(partner_id, self._export_name(partner_id, "remboursements"),
-                                    settlement.batches_csv(batches), len(batches), user_id,
+                                    exports.batches_csv(batches), len(batches), user_id,
                                     self.clock())
 
     def _export_name(self, partner_id: str, what: str) -> str:
@@ -289,7 +290,7 @@ def export_name(what: str, now: datetime, taken: set[str]) -> str:
     """A file name no other export of the partner has: what, Paris date and time to the
     second, then -2, -3... for a second file within the same second (two files of one name
     in "Mes exports" cannot be told apart once downloaded)."""
-    stamp = now.astimezone(settlement.PARIS).strftime("%Y%m%d-%H%M%S")
+    stamp = now.astimezone(PARIS).strftime("%Y%m%d-%H%M%S")
     name, n = f"{what}-{stamp}.csv", 1
     while name in taken:
         n += 1

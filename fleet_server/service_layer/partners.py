@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
+from fleet_server.domain.ids import new_id
 from fleet_server.domain.partners import Partner
-from fleet_server.reference_ledger.reference import new_id
 from fleet_server.service_layer import registry
 from fleet_server.service_layer.unit_of_work import UnitOfWork
 

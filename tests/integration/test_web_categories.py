@@ -8,7 +8,8 @@ import pytest
 import test_web_console
 from test_web_console import csrf, logged_in, message
 
-from fleet_server.reference_ledger import categories, settlement
+from fleet_server.ledger import exports
+from fleet_server.reference_ledger import categories
 from fleet_server.reference_ledger.reference import PotView
 from protocol import tokens
 
@@ -100,6 +101,6 @@ def test_csv_export_names_the_category_in_french(fleet):
 
     assert ledger.debit(DebitRequest("k1", partner, card, 700, "books",
                                      datetime.now(UTC))).approved
-    text = settlement.operations_csv(ledger.list_operations(partner_id=partner),
-                                     ledger.category_labels())
+    text = exports.operations_csv(ledger.list_operations(partner_id=partner),
+                                  ledger.category_labels())
     assert ";Livres;" in text.splitlines()[1]

@@ -10,8 +10,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from fleet_server.domain.devices import DeviceStateError
 from fleet_server.ledger.port import LedgerUnavailable
-from fleet_server.reference_ledger import reference
-from fleet_server.reference_ledger.categories import UnknownCategory
+from fleet_server.ledger.views import NotFound as LedgerNotFound
+from fleet_server.ledger.views import UnknownCategory
 from fleet_server.service_layer import registry
 
 PREFIX = "/api/v1"
@@ -52,7 +52,7 @@ def include_routers(app: FastAPI) -> None:
 
     # "" : the exception's own message, which names what is missing or wrong.
     app.add_exception_handler(registry.NotFound, _error(status.HTTP_404_NOT_FOUND, ""))
-    app.add_exception_handler(reference.NotFound, _error(status.HTTP_404_NOT_FOUND, ""))
+    app.add_exception_handler(LedgerNotFound, _error(status.HTTP_404_NOT_FOUND, ""))
     app.add_exception_handler(DeviceStateError, _error(status.HTTP_409_CONFLICT, ""))
     app.add_exception_handler(UnknownCategory, _error(status.HTTP_422_UNPROCESSABLE_CONTENT, ""))
     app.add_exception_handler(LedgerUnavailable, _error(

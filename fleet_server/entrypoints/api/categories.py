@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
 from fleet_server.entrypoints.api.deps import LedgerDep, OperatorDep, PrincipalDep, StrictModel
-from fleet_server.reference_ledger.categories import CategoryInvalid
+from fleet_server.ledger.views import CategoryInvalid
 
 router = APIRouter(tags=["categories"])
 CodePath = Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,32}$")]

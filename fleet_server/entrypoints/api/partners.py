@@ -30,7 +30,7 @@ from fleet_server.entrypoints.api.deps import (
     require,
     utcnow,
 )
-from fleet_server.reference_ledger import rules
+from fleet_server.ledger import statuses
 from fleet_server.service_layer import partners
 
 router = APIRouter(tags=["partners"])
@@ -142,7 +142,7 @@ def request_agreement(ledger: LedgerDep, who: Annotated[Principal, require(OPERA
     """A partner admin asks for an agreement (status "requested"); the operator may also
     record one already accepted or signed."""
     partner_scope(who, partner_id)
-    if who.role != OPERATOR and body.status != rules.REQUESTED:
+    if who.role != OPERATOR and body.status != statuses.REQUESTED:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only the operator decides an agreement")
     try:
         agreement_id = ledger.create_agreement(partner_id, body.program_id, body.category,

@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from fleet_server.domain.paris_days import paris_day
 from fleet_server.entrypoints.api.deps import (
     OPERATOR,
     PARTNER_ADMIN,
@@ -34,6 +35,7 @@ from fleet_server.entrypoints.api.deps import (
     utcnow,
 )
 from fleet_server.entrypoints.api.transactions import OperationFilters, ledger_filters
+from fleet_server.ledger import exports
 from fleet_server.ledger.admin_port import LedgerAdministration
 from fleet_server.ledger.views import NotFound
 from fleet_server.reference_ledger import settlement
@@ -89,7 +91,7 @@ def _batches(fleet, who: Principal, f: BatchFilters):
 
 
 def _csv(text: str, name: str) -> Response:
-    stamp = settlement.paris_day(utcnow()).strftime("%Y%m%d")
+    stamp = paris_day(utcnow()).strftime("%Y%m%d")
     return Response(text, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'})
 
@@ -108,7 +110,7 @@ def list_batches(fleet: FleetDep, _l: LedgerDep, who: FollowerDep,
 def run_settlement(fleet: FleetDep, _l: LedgerDep, _: OperatorDep, body: RunIn):
     """Settle one Paris day now; today too, to close it early (operations made later today
     form another batch when the day is settled again). Returns the batches it created."""
-    if body.day > settlement.paris_day(utcnow()):
+    if body.day > paris_day(utcnow()):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "that day has not begun")
     return [b.__dict__ for b in settlement.run_settlement(fleet.session_factory, body.day)]
 
@@ -149,11 +151,11 @@ def export_operations(ledger: LedgerDep, who: FollowerDep,
                       query: Annotated[OperationFilters, Query()]):
     """The operations list with the same filters, as a CSV file (";", decimal comma)."""
     rows = _all_operations(ledger, ledger_filters(who, query))
-    return _csv(settlement.operations_csv(rows, ledger.category_labels()), "operations")
+    return _csv(exports.operations_csv(rows, ledger.category_labels()), "operations")
 
 
 @router.get("/exports/batches.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
 def export_batches(fleet: FleetDep, _l: LedgerDep, who: FollowerDep,
                    query: Annotated[BatchFilters, Query()]):
-    return _csv(settlement.batches_csv(_batches(fleet, who, query)), "reimbursements")
+    return _csv(exports.batches_csv(_batches(fleet, who, query)), "reimbursements")

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
+from fleet_server.domain.paris_days import paris_day, paris_day_bounds
 from fleet_server.entrypoints.api.deps import (
     OPERATOR,
     PARTNER_ADMIN,
@@ -41,7 +42,6 @@ from fleet_server.entrypoints.api.deps import (
 )
 from fleet_server.ledger.port import LedgerUnavailable
 from fleet_server.ledger.views import OperationView
-from fleet_server.reference_ledger.settlement import paris_day, paris_day_bounds
 from fleet_server.service_layer import online_till, operations
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])

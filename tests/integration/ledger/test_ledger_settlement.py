@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from fleet_server.ledger import exports
 from fleet_server.ledger.port import DebitRequest, VoidRequest
 from fleet_server.reference_ledger import rules, settlement
 from fleet_server.reference_ledger.reference import PotView, ReferenceLedger
@@ -140,7 +141,7 @@ def test_operations_csv_is_semicolon_separated_with_decimal_commas_and_paris_tim
     op_id = shop.sell(paris(2024, 10, 27, 0, 30), 1234, device_id="CT12345678Z")
     shop.ledger.set_internal_reference(op_id, shop.id, "=HYPERLINK(\"x\")")
     ops = shop.ledger.list_operations(partner_id=shop.id)
-    header, row = read_csv(settlement.operations_csv(ops))
+    header, row = read_csv(exports.operations_csv(ops))
     assert header[:8] == ["N° opération", "Date", "Heure", "Type", "Code", "Catégorie",
                           "Millésime", "Montant (EUR)"]
     assert row[:9] == [op_id, "27/10/2024", "00:30:00", "Carte", shop.card, "culture", "2024",
@@ -152,7 +153,7 @@ def test_operations_csv_is_semicolon_separated_with_decimal_commas_and_paris_tim
 def test_batches_csv_lists_each_batch(shop):
     shop.sell(paris(2024, 5, 6, 9, 0), 100_005)
     [batch] = shop.settle(date(2024, 5, 6))
-    header, row = read_csv(settlement.batches_csv([batch]))
+    header, row = read_csv(exports.batches_csv([batch]))
     assert header == ["N° lot", "Journée", "Partenaire", "Nombre d'opérations", "Montant (EUR)",
                       "Statut", "Date du statut"]
     assert row[:6] == [batch.id, "06/05/2024", shop.id, "1", "1000,05", "Remboursement demandé"]
@@ -161,4 +162,4 @@ def test_batches_csv_lists_each_batch(shop):
 @pytest.mark.parametrize("cents, text", [(0, "0,00"), (5, "0,05"), (1234, "12,34"),
                                          (-250, "-2,50"), (100_000_00, "100000,00")])
 def test_amounts_are_written_with_a_decimal_comma(cents, text):
-    assert settlement.format_cents(cents) == text
+    assert exports.format_cents(cents) == text
