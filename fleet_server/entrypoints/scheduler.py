@@ -8,14 +8,18 @@ operation made before a midnight is in exactly one live batch once that night's 
 
 The database lock (adapters/run_lock.py) makes each night's run happen once across server
 instances; operations are batched by conditional updates, so even two runs at once (an operator's
-`fleet settle` during the nightly one) batch each operation once."""
+`fleet settle` during the nightly one) batch each operation once.
+
+The runs are the ledger administration's (Fleet.ledger_admin); a remote ledger settles where it
+runs, so with one there is nothing to batch here."""
 
 import logging
 import threading
 from datetime import UTC, date, datetime
 
 from fleet_server.adapters import run_lock
-from fleet_server.reference_ledger import settlement
+from fleet_server.domain.paris_days import paris_day
+from fleet_server.ledger.views import BatchView
 
 log = logging.getLogger("fleet.scheduler")
 
@@ -26,10 +30,10 @@ TICK_S = 60
 
 def tonight_cutoff(now: datetime) -> date:
     """The Paris date whose midnight is the cut-off of the last nightly run due at `now`."""
-    return settlement.paris_day(now)
+    return paris_day(now)
 
 
-def _summary(batches: list[settlement.BatchView]) -> list[str]:
+def _summary(batches: list[BatchView]) -> list[str]:
     per_day: dict[date, int] = {}
     for batch in batches:
         per_day[batch.day] = per_day.get(batch.day, 0) + 1
@@ -43,12 +47,13 @@ def run_due_settlements(fleet, day: date | None = None, now: datetime | None = N
     an operator's explicit request, and safe beside a running nightly run)."""
     now = now or datetime.now(UTC)
     sf = fleet.session_factory
+    ledger = fleet.ledger_admin  # None: a remote ledger, which settles where it runs
     if day is not None:
-        lines = _summary(settlement.run_settlement(sf, day))
+        lines = _summary(ledger.run_settlement(day) if ledger is not None else [])
         return lines or [f"{day.isoformat()}: nothing left to settle"]
     cutoff = tonight_cutoff(now)
     if force:
-        lines = _summary(settlement.settle_before(sf, cutoff))
+        lines = _summary(ledger.settle_before(cutoff) if ledger is not None else [])
         return lines or [f"nothing left to settle before {cutoff.isoformat()}"]
     key = cutoff.isoformat()
     if run_lock.finished(sf, JOB, key):
@@ -56,7 +61,7 @@ def run_due_settlements(fleet, day: date | None = None, now: datetime | None = N
     if not run_lock.try_acquire(sf, JOB, key, now):
         return [f"run before {key}: being done by another instance"]
     try:
-        batches = settlement.settle_before(sf, cutoff)
+        batches = ledger.settle_before(cutoff) if ledger is not None else []
     except Exception as err:
         log.exception("nightly settlement before %s failed", key)
         return [f"run before {key}: failed ({err})"]  # retried once the lock is stale

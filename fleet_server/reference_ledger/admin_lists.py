@@ -36,3 +36,12 @@ class LedgerLists:
 
     def cancel_batch(self, batch_id: str, partner_id: str | None = None) -> BatchView:
         return settlement.cancel_batch(self._sf, batch_id, partner_id, self._clock)
+
+    def mark_batch_paid(self, batch_id: str) -> BatchView:
+        return settlement.mark_batch_paid(self._sf, batch_id, self._clock)
+
+    def run_settlement(self, day: date) -> list[BatchView]:
+        return settlement.run_settlement(self._sf, day, self._clock)
+
+    def settle_before(self, cutoff: date) -> list[BatchView]:
+        return settlement.settle_before(self._sf, cutoff, self._clock)

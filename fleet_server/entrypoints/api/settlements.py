@@ -18,7 +18,6 @@ from fleet_server.entrypoints.api.deps import (
     OPERATOR,
     PARTNER_ADMIN,
     Day,
-    FleetDep,
     LedgerDep,
     Limit,
     Offset,
@@ -37,8 +36,7 @@ from fleet_server.entrypoints.api.deps import (
 from fleet_server.entrypoints.api.transactions import OperationFilters, ledger_filters
 from fleet_server.ledger import exports
 from fleet_server.ledger.admin_port import LedgerAdministration
-from fleet_server.ledger.views import NotFound
-from fleet_server.reference_ledger import settlement
+from fleet_server.ledger.views import BatchError, NotFound
 
 router = APIRouter(tags=["settlements"])
 
@@ -83,11 +81,11 @@ class RunIn(StrictModel):
     day: Day
 
 
-def _batches(fleet, who: Principal, f: BatchFilters):
-    # The reference ledger lives in the fleet's own database; every route here depends on
-    # LedgerDep, which answers 501 when the ledger is an external one.
-    return settlement.list_batches(fleet.session_factory, partner_scope(who, f.partner_id),
-                                   f.status, f.day_from, f.day_to)
+def _batches(ledger: LedgerAdministration, who: Principal, f: BatchFilters):
+    # Every route here depends on LedgerDep, which answers 501 when the ledger is an external
+    # one (its batches are kept where it runs).
+    return ledger.list_batches(partner_scope(who, f.partner_id), f.status, f.day_from,
+                               f.day_to)
 
 
 def _csv(text: str, name: str) -> Response:
@@ -97,44 +95,42 @@ def _csv(text: str, name: str) -> Response:
 
 
 @router.get("/settlements", response_model=Page[BatchOut])
-def list_batches(fleet: FleetDep, _l: LedgerDep, who: FollowerDep,
-                 query: Annotated[BatchQuery, Query()]):
+def list_batches(ledger: LedgerDep, who: FollowerDep, query: Annotated[BatchQuery, Query()]):
     # list_batches has no limit yet: batches are one per partner and day, so few per query.
-    batches = _batches(fleet, who, query)
+    batches = _batches(ledger, who, query)
     chunk = batches[query.offset:query.offset + query.limit + 1]
     return page_of([b.__dict__ for b in chunk], query.limit, query.offset)
 
 
 @router.post("/settlements/run", response_model=list[BatchOut],
              status_code=status.HTTP_201_CREATED)
-def run_settlement(fleet: FleetDep, _l: LedgerDep, _: OperatorDep, body: RunIn):
+def run_settlement(ledger: LedgerDep, _: OperatorDep, body: RunIn):
     """Settle one Paris day now; today too, to close it early (operations made later today
     form another batch when the day is settled again). Returns the batches it created."""
     if body.day > paris_day(utcnow()):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "that day has not begun")
-    return [b.__dict__ for b in settlement.run_settlement(fleet.session_factory, body.day)]
+    return [b.__dict__ for b in ledger.run_settlement(body.day)]
 
 
-def _change(fleet, who: Principal, batch_id: str, change) -> dict:
+def _change(who: Principal, batch_id: str, change) -> dict:
     partner_id = who.partner_id if who.role == PARTNER_ADMIN else None
     try:
-        return change(fleet.session_factory, batch_id, partner_id).__dict__
+        return change(batch_id, partner_id).__dict__
     except NotFound as err:
         raise not_found("batch") from err
-    except settlement.BatchError as err:
+    except BatchError as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
 
 
 @router.post("/settlements/{batch_id}/cancel", response_model=BatchOut)
-def cancel_batch(fleet: FleetDep, _l: LedgerDep, who: FollowerDep, batch_id: BatchPath):
+def cancel_batch(ledger: LedgerDep, who: FollowerDep, batch_id: BatchPath):
     """Cancel a whole reimbursement request: its operations go back to the operations list."""
-    return _change(fleet, who, batch_id, settlement.cancel_batch)
+    return _change(who, batch_id, ledger.cancel_batch)
 
 
 @router.post("/settlements/{batch_id}/paid", response_model=BatchOut)
-def mark_paid(fleet: FleetDep, _l: LedgerDep, who: OperatorDep, batch_id: BatchPath):
-    return _change(fleet, who, batch_id,
-                   lambda sf, bid, _partner: settlement.mark_batch_paid(sf, bid))
+def mark_paid(ledger: LedgerDep, who: OperatorDep, batch_id: BatchPath):
+    return _change(who, batch_id, lambda bid, _partner: ledger.mark_batch_paid(bid))
 
 
 def _all_operations(ledger: LedgerAdministration, filters: dict) -> Iterator:
@@ -156,6 +152,6 @@ def export_operations(ledger: LedgerDep, who: FollowerDep,
 
 @router.get("/exports/batches.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
-def export_batches(fleet: FleetDep, _l: LedgerDep, who: FollowerDep,
+def export_batches(ledger: LedgerDep, who: FollowerDep,
                    query: Annotated[BatchFilters, Query()]):
-    return _csv(exports.batches_csv(_batches(fleet, who, query)), "reimbursements")
+    return _csv(exports.batches_csv(_batches(ledger, who, query)), "reimbursements")
