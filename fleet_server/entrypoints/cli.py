@@ -46,11 +46,10 @@ def cmd_serve(args) -> int:
 
 
 def cmd_ledger_serve(args) -> int:
-    from fleet_server.reference_ledger.http_app import serve_reference_ledger
+    from fleet_server.bootstrap_ledger import serve_ledger
 
-    settings = _settings(args)
-    serve_reference_ledger(settings.db_url, args.host or "127.0.0.1", args.port or 8100,
-                           args.token or os.environ.get("FLEET_LEDGER_TOKEN"))
+    serve_ledger(_settings(args), args.host or "127.0.0.1", args.port or 8100,
+                 args.token or os.environ.get("FLEET_LEDGER_TOKEN"))
     return 0
 
 
@@ -188,14 +187,13 @@ def _need(rest: list, n: int, usage: str) -> None:
 
 
 def cmd_partner(args) -> int:
-    from fleet_server.reference_ledger.reference import ReferenceLedger
     from fleet_server.service_layer import partners
 
     fleet = _fleet(args)
-    # As the API and the console do: the reference ledger keeps its own record, same id.
-    ledger = fleet.ledger if isinstance(fleet.ledger, ReferenceLedger) else None
+    # As the API and the console do: the built-in ledger keeps its own record, same id (a
+    # remote one, with no administration here, is told on its side).
     try:
-        partner = partners.create_partner(fleet.uow, ledger, partners.NewPartner(
+        partner = partners.create_partner(fleet.uow, fleet.ledger_admin, partners.NewPartner(
             args.name, not args.deals_only, args.phone, args.email, partner_id=args.partner_id),
             datetime.now(UTC))
     except partners.PartnerRefused as err:
