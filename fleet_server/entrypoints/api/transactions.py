@@ -4,7 +4,7 @@ operation, its internal reference, cancelling it before reimbursement, and recor
 
 Money moves only through the Ledger port (debit, void), with an idempotency key: the client's
 `Idempotency-Key` header when it sends one (a retried request then does nothing twice), else a
-random one. Lists and references use the reference ledger's administration calls.
+random one. Lists and references use the ledger's administration port.
 """
 
 import secrets
@@ -126,7 +126,7 @@ def _today_start() -> datetime:
 
 
 def ledger_filters(who: Principal, f: OperationFilters) -> dict:
-    """The keyword arguments of ReferenceLedger.list_operations for this caller."""
+    """The keyword arguments of LedgerAdministration.list_operations for this caller."""
     start_at = paris_day_bounds(f.start)[0] if f.start else None
     end_at = paris_day_bounds(f.end)[1] if f.end else None
     if who.role == PARTNER_USER:  # a counter clerk sees today's operations only
