@@ -5,6 +5,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from fleet_server.entrypoints.support_texts import TicketTexts
 from fleet_server.service_layer.accounts import AccountService
 from fleet_server.service_layer.device_status import StatusTracker
 from fleet_server.service_layer.messaging import Publish
@@ -18,7 +19,8 @@ def build_support(store, status: StatusTracker, keys, publish: Publish, clock, s
     """Commands go out through the broker connection when there is one; until then they wait
     in the queue like for an offline terminal."""
     commands = CommandDesk(store, status, keys, publish, clock)
-    interventions = InterventionDesk(store, status, clock, partner_notices(settings, accounts))
+    interventions = InterventionDesk(store, status, clock, TicketTexts(),
+                                     partner_notices(settings, accounts))
     return SupportDesk(store, status, commands, interventions, clock)
 
 

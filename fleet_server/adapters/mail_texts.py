@@ -12,9 +12,9 @@ from fleet_server.service_layer.notices import (
     Notice,
 )
 
-# The statuses of a help request as the partner reads them (web/labels.py has the same for
-# the console's pages).
-_STATUSES = {"open": "Ouverte", "in_progress": "En cours", "resolved": "Résolue"}
+# The statuses of a help request as the partner reads them (the same words as the console's,
+# entrypoints/support_texts.py; a unit test keeps them equal).
+HELP_STATUSES = {"open": "Ouverte", "in_progress": "En cours", "resolved": "Résolue"}
 
 
 class NoticeMailer:
@@ -57,7 +57,7 @@ def help_request(kind: str, data: dict) -> tuple[str, str]:
     number = data["number"]
     about = f"n° {number} (terminal {data['device_id']}, « {data['title']} »)"
     if kind == HELP_STATUS:
-        status = _STATUSES.get(data["status"], data["status"]).lower()
+        status = HELP_STATUSES.get(data["status"], data["status"]).lower()
         subject = f"Demande d'assistance n° {number} : {status}"
         news = f"Votre demande d'assistance {about} est maintenant : {status}."
     else:

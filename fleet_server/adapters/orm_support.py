@@ -1,5 +1,6 @@
 """Tables of the support desk (SQLAlchemy Core on the shared metadata). Migration:
-migrations/versions/7c4d1f0e3b22_support_desk.py. Bounded: the ticker prunes the timeline to
+migrations/versions/7c4d1f0e3b22_support_desk.py, and a1c3e5f7b9d2_support_codes.py for the
+events' and alerts' codes and details. Bounded: the ticker prunes the timeline to
 the newest events per terminal and the chart samples to the last days."""
 
 from sqlalchemy import (
@@ -35,7 +36,11 @@ support_events = Table(
     Column("device_id", String(24), nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("summary", String(300), nullable=False),
+    # What happened as a code and its data (JSON), worded by the front ends; rows written
+    # before the codes have none and keep their French sentence in summary.
+    Column("code", String(32)),
+    Column("details", Text),
+    Column("summary", String(300)),
     Index("ix_support_events_device_id_id", "device_id", "id"),
 )
 
@@ -108,7 +113,8 @@ support_alerts = Table(
     Column("partner_id", String(40), index=True),
     Column("kind", String(24), nullable=False),
     Column("severity", String(8), nullable=False),
-    Column("summary", String(300), nullable=False),
+    Column("details", Text),  # the condition's facts (JSON); older alerts: their summary
+    Column("summary", String(300)),
     Column("raised_at", UTCDateTime(), nullable=False),
     Column("cleared_at", UTCDateTime(), index=True),
 )

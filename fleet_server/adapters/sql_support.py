@@ -57,8 +57,17 @@ def _intervention(row) -> Intervention:
 
 
 def _alert(row) -> Alert:
-    return Alert(row.device_id, row.kind, row.severity, row.summary, row.raised_at,
-                 row.cleared_at, row.id, row.partner_id)
+    return Alert(row.device_id, row.kind, row.severity, _json(row.details), row.raised_at,
+                 row.cleared_at, row.id, row.partner_id, text=row.summary)
+
+
+def _event(row) -> TimelineEvent:
+    return TimelineEvent(row.device_id, row.at, row.kind, row.code, _json(row.details) or {},
+                         row.id, text=row.summary)
+
+
+def _json(text: str | None):
+    return json.loads(text) if text else None
 
 
 class SqlSupportStore(SupportStore):
@@ -102,8 +111,9 @@ class SqlSupportStore(SupportStore):
                 conn.execute(insert(support_samples), samples)
             if events:
                 conn.execute(insert(support_events), [
-                    {"device_id": e.device_id, "at": e.at, "kind": e.kind,
-                     "summary": e.summary} for e in events])
+                    {"device_id": e.device_id, "at": e.at, "kind": e.kind, "code": e.code,
+                     "details": json.dumps(e.details, sort_keys=True), "summary": e.text}
+                    for e in events])
 
     def timeline(self, device_id, limit=100, before_id=None) -> list[TimelineEvent]:
         c = support_events.c
@@ -112,7 +122,7 @@ class SqlSupportStore(SupportStore):
             query = query.where(c.id < before_id)
         with self._read.connect() as conn:
             rows = conn.execute(query.order_by(c.id.desc()).limit(limit))
-            return [TimelineEvent(r.device_id, r.at, r.kind, r.summary, r.id) for r in rows]
+            return [_event(r) for r in rows]
 
     def samples(self, device_id, since):
         c = support_samples.c
@@ -248,7 +258,7 @@ class SqlSupportStore(SupportStore):
         with self.engine.begin() as conn:
             return conn.execute(insert(support_alerts).values(
                 device_id=alert.device_id, partner_id=alert.partner_id, kind=alert.kind,
-                severity=alert.severity, summary=alert.summary[:300],
+                severity=alert.severity, details=json.dumps(alert.details, sort_keys=True),
                 raised_at=alert.raised_at).returning(support_alerts.c.id)).scalar_one()
 
     def clear_alert(self, alert_id: int, at: datetime) -> None:
@@ -256,10 +266,12 @@ class SqlSupportStore(SupportStore):
             conn.execute(update(support_alerts).where(support_alerts.c.id == alert_id)
                          .values(cleared_at=at))
 
-    def update_alert(self, alert_id: int, summary: str) -> None:
+    def update_alert(self, alert_id: int, details: dict) -> None:
+        """New facts for an alert still raised; an alert from before the facts were kept
+        loses its stored sentence, now said again from them."""
         with self.engine.begin() as conn:
             conn.execute(update(support_alerts).where(support_alerts.c.id == alert_id)
-                         .values(summary=summary[:300]))
+                         .values(details=json.dumps(details, sort_keys=True), summary=None))
 
     def alerts(self, active=True, device_id=None, kind=None, partner_id=None, limit=500):
         c = support_alerts.c

@@ -117,9 +117,8 @@ class Command:
 
 # ---- interventions -------------------------------------------------------------------------
 
-CATEGORIES = {"hardware_fault": "Panne matérielle", "assistance": "Assistance",
-              "improvement_request": "Demande d'amélioration"}
-STATUSES = {"open": "Ouverte", "in_progress": "En cours", "resolved": "Résolue"}
+CATEGORIES = ("hardware_fault", "assistance", "improvement_request")
+STATUSES = ("open", "in_progress", "resolved")
 _MOVES = {"open": {"in_progress", "resolved"}, "in_progress": {"open", "resolved"},
           "resolved": {"open"}}
 
@@ -161,10 +160,13 @@ class AuditEntry:
     at: datetime
     actor: str
     role: str
-    action: str  # command:<name>, intervention:open, intervention:status, intervention:note
+    action: str  # command:<name>, intervention:open, intervention:update, intervention:note
     device_id: str | None
     target: str | None  # command id or intervention id
     reason: str | None
+    # A code the front ends word (entrypoints/support_texts.audit_result): a command's state
+    # ("failed:bad_mac"), an intervention's category or its changes ("status=resolved"); a
+    # note's text. Rows from before the codes hold a French sentence, shown as stored.
     result: str | None
     audit_id: int | None = None
 
@@ -175,11 +177,16 @@ EVENT_KINDS = ("status", "error", "reboot", "command", "update", "sales", "alert
 
 @dataclass
 class TimelineEvent:
+    """What happened to a terminal, as a code and its data; the front ends word it. Events
+    stored before the codes have none (code None): their sentence is in `text`, as written."""
+
     device_id: str
     at: datetime
     kind: str
-    summary: str
+    code: str | None
+    details: dict = field(default_factory=dict)
     event_id: int | None = None
+    text: str | None = None
 
 
 def search_key(text: str | None) -> str:

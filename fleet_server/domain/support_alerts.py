@@ -15,15 +15,8 @@ PARIS = ZoneInfo("Europe/Paris")
 OFFLINE_LONG, SCANNER_FAULT, REPEATED_REBOOTS = "offline", "scanner_fault", "repeated_reboots"
 WEAK_SIGNAL, OUTDATED_FIRMWARE, CLOCK_DRIFT = "weak_signal", "outdated_firmware", "clock_drift"
 NEVER_CONNECTED = "never_connected"
-KINDS = {
-    OFFLINE_LONG: "Hors ligne pendant les heures d'ouverture",
-    NEVER_CONNECTED: "Jamais connecté depuis sa mise en service",
-    SCANNER_FAULT: "Lecteur de codes en panne",
-    REPEATED_REBOOTS: "Redémarrages répétés",
-    WEAK_SIGNAL: "Signal faible",
-    OUTDATED_FIRMWARE: "Logiciel pas à jour",
-    CLOCK_DRIFT: "Horloge décalée",
-}
+KINDS = (OFFLINE_LONG, NEVER_CONNECTED, SCANNER_FAULT, REPEATED_REBOOTS, WEAK_SIGNAL,
+         OUTDATED_FIRMWARE, CLOCK_DRIFT)  # in the order the console lists them
 SEVERITY = {OFFLINE_LONG: "high", NEVER_CONNECTED: "high", SCANNER_FAULT: "high",
             REPEATED_REBOOTS: "high",
             WEAK_SIGNAL: "low", OUTDATED_FIRMWARE: "low", CLOCK_DRIFT: "medium"}
@@ -54,18 +47,18 @@ class AlertRules:
 
 @dataclass
 class Alert:
+    """details: the facts of the condition (conditions() below), worded by the front ends.
+    Alerts stored before the facts were kept have details None and their sentence in text."""
+
     device_id: str
     kind: str
     severity: str
-    summary: str
+    details: dict | None
     raised_at: datetime
     cleared_at: datetime | None = None
     alert_id: int | None = None
     partner_id: str | None = None
-
-    @property
-    def label(self) -> str:
-        return KINDS.get(self.kind, self.kind)
+    text: str | None = None
 
 
 def version_key(version: str | None) -> tuple:
@@ -83,8 +76,9 @@ def newest(versions) -> str | None:
 
 def conditions(view: dict, connection: str, offline_since: datetime | None,
                rules: AlertRules, latest_fw: str | None, now: datetime,
-               claimed_at: datetime | None = None) -> dict[str, str]:
-    """kind -> French detail, for every alert condition that holds for this terminal now.
+               claimed_at: datetime | None = None) -> dict[str, dict]:
+    """kind -> its facts (minutes, rssi, versions...), for every alert condition that holds
+    for this terminal now.
 
     view: the live fields (heartbeat keys rssi, scn, fw, drift_s, and reboots: times);
     claimed_at: when its partner claimed it, given only if it has never been heard from (a
@@ -93,44 +87,26 @@ def conditions(view: dict, connection: str, offline_since: datetime | None,
     if connection == UNKNOWN and claimed_at is not None:
         waiting = now - claimed_at
         if waiting >= timedelta(seconds=rules.offline_after_s) and rules.is_open(now):
-            minutes = int(waiting.total_seconds() // 60)
-            found[NEVER_CONNECTED] = f"jamais connecté, réclamé il y a {_duration(minutes)}"
+            found[NEVER_CONNECTED] = {"minutes": int(waiting.total_seconds() // 60)}
     elif connection in (OFFLINE, UNRESPONSIVE, UNKNOWN) and offline_since is not None:
         silent = now - offline_since
         if silent >= timedelta(seconds=rules.offline_after_s) and rules.is_open(now):
-            minutes = int(silent.total_seconds() // 60)
-            word = "muet" if connection == UNRESPONSIVE else "hors ligne"
-            found[OFFLINE_LONG] = f"{word} depuis {_duration(minutes)}"
+            found[OFFLINE_LONG] = {"connection": connection,
+                                   "minutes": int(silent.total_seconds() // 60)}
     if view.get("scn") == "fault":
-        found[SCANNER_FAULT] = "lecteur en panne"
+        found[SCANNER_FAULT] = {}
     window = now - timedelta(seconds=rules.reboots_window_s)
     reboots = [t for t in view.get("reboots", ()) if t >= window]
     if len(reboots) >= rules.reboots_max:
-        minutes = rules.reboots_window_s // 60
-        found[REPEATED_REBOOTS] = f"{len(reboots)} redémarrages en {minutes} min"
+        found[REPEATED_REBOOTS] = {"reboots": len(reboots),
+                                   "minutes": rules.reboots_window_s // 60}
     rssi = view.get("rssi")
     if rssi is not None and rssi < rules.weak_rssi_dbm:
-        found[WEAK_SIGNAL] = f"signal {rssi} dBm"
+        found[WEAK_SIGNAL] = {"rssi": rssi}
     fw = view.get("fw")
     if fw and latest_fw and version_key(fw) < version_key(latest_fw):
-        found[OUTDATED_FIRMWARE] = f"version {fw}, dernière {latest_fw}"
+        found[OUTDATED_FIRMWARE] = {"fw": fw, "latest": latest_fw}
     drift = view.get("drift_s")
     if drift is not None and abs(drift) > rules.drift_max_s:
-        found[CLOCK_DRIFT] = f"horloge décalée de {drift:+d} s"
+        found[CLOCK_DRIFT] = {"drift_s": drift}
     return found
-
-
-def _duration(minutes: int) -> str:
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d}"
-
-
-def phone_summary(device_id: str, partner_name: str | None, partner_phone: str | None,
-                  details: list[str]) -> str:
-    """One line to read out or text (at most 160 characters): who, how to reach, what."""
-    who = partner_name or "sans partenaire"
-    if partner_phone:
-        who += f" ({partner_phone})"
-    text = f"Terminal {device_id}, {who} : " + " ; ".join(details)
-    return text if len(text) <= 160 else text[:159] + "…"

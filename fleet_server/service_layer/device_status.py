@@ -88,21 +88,21 @@ class StatusTracker:
             reboots = view.setdefault("reboots", [])
             reboots.append(now - timedelta(seconds=hb["up"]))
             del reboots[:-MAX_REBOOTS_KEPT]
-            self._event(device_id, now, "reboot", f"redémarrage ({hb['rst']}), "
-                                                  f"démarrage n° {hb['boots']}")
+            self._event(device_id, now, "reboot", "rebooted", rst=hb["rst"], boots=hb["boots"])
         if before["fw"] is not None and hb["fw"] != before["fw"]:
-            self._event(device_id, now, "update", f"logiciel {before['fw']} -> {hb['fw']}")
+            self._event(device_id, now, "update", "firmware_changed", before=before["fw"],
+                        after=hb["fw"])
         if hb.get("err") and hb.get("err") != before["err"]:
-            self._event(device_id, now, "error", f"erreur : {hb['err']}")
+            self._event(device_id, now, "error", "error_reported", err=hb["err"])
         if hb["scn"] != before["scn"] and (hb["scn"] == "fault" or before["scn"] == "fault"):
-            self._event(device_id, now, "error", f"lecteur : {hb['scn']}")
+            self._event(device_id, now, "error", "scanner_changed", scn=hb["scn"])
         sales = hb.get("sales")
         last_sales_at = view.get("sales_event_at")
         if sales and sales != view.get("sales_reported") and (
                 last_sales_at is None
                 or (now - last_sales_at).total_seconds() >= SALES_EVENT_EVERY_S):
             view["sales_reported"], view["sales_event_at"] = sales, now
-            self._event(device_id, now, "sales", f"{sales} vente(s) depuis le démarrage")
+            self._event(device_id, now, "sales", "sales_since_boot", sales=sales)
         stamp = now.timestamp()
         if stamp - self._written.get(device_id, 0.0) >= WRITE_EVERY_S:
             self._written[device_id] = stamp
@@ -122,7 +122,7 @@ class StatusTracker:
         state = connection_state(view.get("st"), view.get("seen_at"), view["hb_s"], now)
         if state != view.get("reported"):
             if view.get("reported") is not None or state != ONLINE or "status_at" in view:
-                self._event(device_id, now, "status", _STATUS_TEXT.get(state, state))
+                self._event(device_id, now, "status", "connection", state=state)
             view["reported"] = state
 
     def _queue(self, seen: Seen) -> None:
@@ -130,17 +130,18 @@ class StatusTracker:
             self._pending.pop(0)
         self._pending.append(seen)
 
-    def _event(self, device_id: str, at: datetime, kind: str, summary: str) -> None:
+    def _event(self, device_id: str, at: datetime, kind: str, code: str, **details) -> None:
         if len(self._events) >= MAX_PENDING_EVENTS:  # the database is away: keep the newest
             self._events.pop(0)
             self.dropped_events += 1
-        self._events.append(TimelineEvent(device_id, at, kind, summary[:300]))
+        self._events.append(TimelineEvent(device_id, at, kind, code, details))
 
     # ---- for the desk ------------------------------------------------------------------------
-    def record(self, device_id: str, kind: str, summary: str) -> None:
-        """A timeline event from elsewhere (commands, alerts, interventions)."""
+    def record(self, device_id: str, kind: str, code: str, **details) -> None:
+        """A timeline event from elsewhere (commands, alerts, interventions): what happened
+        as a code and its data, worded by the front ends (entrypoints/support_texts.py)."""
         with self._lock:
-            self._event(device_id, self.clock(), kind, summary)
+            self._event(device_id, self.clock(), kind, code, **details)
 
     def set_interval(self, device_id: str, hb_s: int) -> None:
         with self._lock:
@@ -190,6 +191,3 @@ class StatusTracker:
             return 0
         return len(seen) + len(events)
 
-
-_STATUS_TEXT = {ONLINE: "en ligne", OFFLINE: "hors ligne",
-                "unresponsive": "connecté mais muet (pas de signe de vie)"}

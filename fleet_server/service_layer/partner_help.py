@@ -9,7 +9,7 @@ with the desk.
 from dataclasses import dataclass
 from datetime import datetime
 
-from fleet_server.domain.support import CATEGORIES, STATUSES, Intervention
+from fleet_server.domain.support import Intervention
 from fleet_server.service_layer.support_ports import SupportStore
 
 DESK = "Assistance"
@@ -34,14 +34,6 @@ class HelpRequest:
     updated_at: datetime
     resolved_at: datetime | None
     messages: tuple[Message, ...]
-
-    @property
-    def category_label(self) -> str:
-        return CATEGORIES.get(self.category, self.category)
-
-    @property
-    def status_label(self) -> str:
-        return STATUSES.get(self.status, self.status)
 
 
 def partner_requests(store: SupportStore, partner_id: str, staff: set[str],

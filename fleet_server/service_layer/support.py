@@ -18,7 +18,6 @@ from fleet_server.domain.support_alerts import (
     AlertRules,
     conditions,
     newest,
-    phone_summary,
 )
 from fleet_server.domain.support_alerts import SEVERITY as ALERT_SEVERITY
 from fleet_server.service_layer.device_status import StatusTracker
@@ -114,16 +113,15 @@ class SupportDesk:
         return row
 
     def alert_view(self, alert: Alert, terminal: TerminalInfo | None = None) -> dict:
+        """An alert with whom to call; its words (label, detail, the line to read out on the
+        phone) are the front ends' (entrypoints/support_texts.alert_words)."""
         terminal = terminal or self.store.terminal(alert.device_id)
         return {"alert_id": alert.alert_id, "device_id": alert.device_id, "kind": alert.kind,
-                "label": alert.label, "severity": alert.severity, "detail": alert.summary,
+                "severity": alert.severity, "details": alert.details, "text": alert.text,
                 "raised_at": alert.raised_at, "cleared_at": alert.cleared_at,
                 "partner_id": terminal.partner_id if terminal else None,
                 "partner_name": terminal.partner_name if terminal else None,
-                "partner_phone": terminal.partner_phone if terminal else None,
-                "phone_summary": phone_summary(
-                    alert.device_id, terminal.partner_name if terminal else None,
-                    terminal.partner_phone if terminal else None, [alert.summary])}
+                "partner_phone": terminal.partner_phone if terminal else None}
 
     def alert_list(self, active: bool | None = True, kind: str | None = None,
                    partner_id: str | None = None, device_id: str | None = None,
@@ -160,25 +158,26 @@ class SupportDesk:
             never = connection == UNKNOWN and since is None and not view.get("seen_at")
             found = conditions(view, connection, since, self.rules, latest, now,
                                claimed_at=terminal.claimed_at if never else None)
-            for kind, detail in found.items():
+            for kind, details in found.items():
                 existing = open_alerts.pop((terminal.device_id, kind), None)
                 if existing is not None:
-                    if existing.summary != detail:
-                        self.store.update_alert(existing.alert_id, detail)
+                    if existing.details != details:
+                        self.store.update_alert(existing.alert_id, details)
                     continue
-                self._raise(terminal, kind, detail, now)
+                self._raise(terminal, kind, details, now)
                 raised += 1
         for alert in open_alerts.values():  # no longer holds (or the terminal left service)
             self.store.clear_alert(alert.alert_id, now)
-            self.status.record(alert.device_id, "alert", f"fin d'alerte : {alert.label}")
+            self.status.record(alert.device_id, "alert", "alert_cleared", alert=alert.kind)
             cleared += 1
         return raised, cleared
 
-    def _raise(self, terminal: TerminalInfo, kind: str, detail: str, now: datetime) -> None:
-        alert = Alert(terminal.device_id, kind, ALERT_SEVERITY[kind], detail, now,
+    def _raise(self, terminal: TerminalInfo, kind: str, details: dict, now: datetime) -> None:
+        alert = Alert(terminal.device_id, kind, ALERT_SEVERITY[kind], details, now,
                       partner_id=terminal.partner_id)
         alert.alert_id = self.store.raise_alert(alert)
-        self.status.record(terminal.device_id, "alert", f"alerte : {alert.label} ({detail})")
+        self.status.record(terminal.device_id, "alert", "alert_raised", alert=kind,
+                           facts=details)
         if self.rules.auto_intervention and kind in AUTO_INTERVENTION:
             try:
                 self.interventions.from_alert(alert)

@@ -41,8 +41,6 @@ log = logging.getLogger("fleet.support")
 
 TIMEOUT_S = (5, 600, 30)  # min, max, default: how long to wait for the answer once sent
 QUEUE_TTL_S = (60, 7 * 86400, 24 * 3600)  # how long a command may wait for an offline terminal
-LABELS = {"ping": "test de présence", "diagnostics": "diagnostic", "restart": "redémarrage",
-          "get_logs": "journal", "set_config": "configuration"}
 
 
 class UnknownTerminal(LookupError):
@@ -90,8 +88,8 @@ class CommandDesk:
                                     command.command_id, reason, QUEUED))
         connection = self.status.connection(device_id, now)
         if connection in (OFFLINE, UNKNOWN) or self.publish is None:
-            self.status.record(device_id, "command",
-                               f"{LABELS[name]} en attente (terminal {connection}) par {actor}")
+            self.status.record(device_id, "command", "command_queued", command=name,
+                               connection=connection, actor=actor)
         else:
             self._send(command, terminal.key_version, now)
         return command
@@ -106,7 +104,7 @@ class CommandDesk:
         now, sent = self.clock(), 0
         for command in sorted(queued, key=lambda c: c.requested_at):
             if command.expires_at <= now:
-                self._finish(command, EXPIRED, now, "expiré avant le retour du terminal")
+                self._finish(command, EXPIRED, now)
             elif terminal is not None and self.publish is not None:
                 self._send(command, terminal.key_version, now)
                 sent += 1
@@ -132,10 +130,8 @@ class CommandDesk:
             return command  # a duplicate delivery of an answer already recorded
         command.ok, command.code = message["ok"], message.get("code")
         command.result = message.get("res")
-        outcome = "réussi" if command.ok else f"refusé ({command.code})"
-        if command.state == TIMED_OUT:
-            outcome += ", après le délai"
-        self._finish(command, SUCCEEDED if command.ok else FAILED, self.clock(), outcome)
+        self._finish(command, SUCCEEDED if command.ok else FAILED, self.clock(),
+                     late=command.state == TIMED_OUT)
         if command.ok and command.name == "set_config" and "hb" in command.args:
             self.status.set_interval(device_id, command.args["hb"])
         return command
@@ -145,10 +141,10 @@ class CommandDesk:
         now, done = self.clock(), 0
         for command in self.store.commands(states=(SENT, QUEUED), limit=10_000):
             if command.state == SENT and command.deadline_at and command.deadline_at <= now:
-                self._finish(command, TIMED_OUT, now, "pas de réponse dans le délai")
+                self._finish(command, TIMED_OUT, now)
                 done += 1
             elif command.state == QUEUED and command.expires_at <= now:
-                self._finish(command, EXPIRED, now, "expiré avant le retour du terminal")
+                self._finish(command, EXPIRED, now)
                 done += 1
         return done
 
@@ -176,15 +172,23 @@ class CommandDesk:
             self.store.save_command(command)
             self.store.audit_result(command.command_id, QUEUED)
             return
-        self.status.record(command.device_id, "command",
-                           f"{LABELS[command.name]} envoyé par {command.requested_by} : "
-                           f"{command.reason}")
+        self.status.record(command.device_id, "command", "command_sent", command=command.name,
+                           actor=command.requested_by, reason=command.reason)
 
-    def _finish(self, command: Command, state: str, now: datetime, outcome: str) -> None:
+    def _finish(self, command: Command, state: str, now: datetime, late: bool = False) -> None:
+        """The command's end: its audit result is the state, with the terminal's refusal code
+        or "late" (answered after the timeout) after a colon; the front ends word it."""
         command.state = state
         if state in (SUCCEEDED, FAILED):
             command.answered_at = now
         self.store.save_command(command)
-        self.store.audit_result(command.command_id, f"{state}: {outcome}"[:500])
-        self.status.record(command.device_id, "command",
-                           f"{LABELS[command.name]} : {outcome}")
+        outcome = command.code if state == FAILED else None
+        self.store.audit_result(command.command_id, audit_outcome(state, outcome, late))
+        self.status.record(command.device_id, "command", "command_finished",
+                           command=command.name, state=state, refusal=outcome, late=late)
+
+
+def audit_outcome(state: str, refusal: str | None = None, late: bool = False) -> str:
+    """"succeeded", "failed:bad_mac", "succeeded:late", "failed:bad_mac:late"..."""
+    return ":".join([state] + ([refusal or ""] if state == FAILED else []) +
+                    (["late"] if late else []))[:500]

@@ -4,6 +4,7 @@ Category, status, notes, and the commands run for it. Every change is audited.""
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from fleet_server.domain.roles import PARTNER_ADMIN
 from fleet_server.domain.support import (
@@ -30,11 +31,26 @@ log = logging.getLogger("fleet.support")
 Notify = Callable[[Intervention, str, str, str | None], None]
 
 
+class TicketWords(Protocol):
+    """What the desk writes into a ticket by itself, read there by people as they read the
+    notes: worded by the front ends' module (entrypoints/support_texts.TicketTexts)."""
+
+    def joined_request(self, category: str, title: str) -> str:
+        """The note a partner's request becomes on the terminal's open intervention."""
+
+    def alert_title(self, alert: Alert) -> str:
+        """The title of an intervention opened for an alert."""
+
+    def alert_note(self, alert: Alert) -> str:
+        """Its first note: what the alert found."""
+
+
 class InterventionDesk:
     def __init__(self, store: SupportStore, status: StatusTracker,
-                 clock: Callable[[], datetime], notify: Notify | None = None):
+                 clock: Callable[[], datetime], words: TicketWords,
+                 notify: Notify | None = None):
         self.store, self.status, self.clock = store, status, clock
-        self.notify = notify
+        self.words, self.notify = words, notify
 
     def request_help(self, actor: str, device_id: str, category: str, title: str
                      ) -> tuple[Intervention, bool]:
@@ -46,7 +62,7 @@ class InterventionDesk:
         title = clean_text(title, "title", REASON_MIN, 200)
         for item in self.store.interventions(device_id=device_id, limit=50):
             if item.status != "resolved":
-                note = f"Nouvelle demande du partenaire ({CATEGORIES[category]}) : {title}"
+                note = self.words.joined_request(category, title)
                 return self.add_note(actor, PARTNER, item.intervention_id, note), True
         return self.open(actor, PARTNER, device_id, category, title), False
 
@@ -66,9 +82,9 @@ class InterventionDesk:
             self.add_note(actor, role, item.intervention_id, note, audit=False)
             item = self.store.intervention(item.intervention_id)
         self.store.audit(AuditEntry(now, actor, role, "intervention:open", device_id,
-                                    str(item.intervention_id), title, CATEGORIES[category]))
-        self.status.record(device_id, "intervention",
-                           f"intervention n° {item.intervention_id} ouverte par {actor} : {title}")
+                                    str(item.intervention_id), title, category))
+        self.status.record(device_id, "intervention", "intervention_opened",
+                           number=item.intervention_id, actor=actor, title=title)
         return item
 
     def from_alert(self, alert: Alert, actor: str = SYSTEM, role: str = "system"
@@ -78,33 +94,32 @@ class InterventionDesk:
             if item.status != "resolved":
                 return item
         category = AUTO_INTERVENTION.get(alert.kind, "assistance")
-        return self.open(actor, role, alert.device_id, category,
-                         f"Alerte : {alert.label}", note=alert.summary, alert_id=alert.alert_id)
+        return self.open(actor, role, alert.device_id, category, self.words.alert_title(alert),
+                         note=self.words.alert_note(alert), alert_id=alert.alert_id)
 
     def move(self, actor: str, role: str, intervention_id: int, status: str | None = None,
              category: str | None = None) -> Intervention:
         item = self._get(intervention_id)
-        now, changes = self.clock(), []
+        now, changes = self.clock(), {}
         if category is not None and category != item.category:
             if category not in CATEGORIES:
                 raise SupportError(f"unknown category {category!r}")
-            changes.append(f"catégorie : {CATEGORIES[category]}")
-            item.category = category
+            changes["category"] = item.category = category
         if status is not None and status != item.status:
             check_move(item.status, status)
-            changes.append(f"statut : {status}")
-            item.status = status
+            changes["status"] = item.status = status
             item.resolved_at = now if status == "resolved" else None
         if not changes:
             return item
         item.updated_at = now
         self.store.save_intervention(item)
-        summary = ", ".join(changes)
+        # The audit's result: "category=assistance,status=resolved", worded by the front ends.
         self.store.audit(AuditEntry(now, actor, role, "intervention:update", item.device_id,
-                                    str(intervention_id), None, summary))
-        self.status.record(item.device_id, "intervention",
-                           f"intervention n° {intervention_id} : {summary}")
-        if any(change.startswith("statut") for change in changes):
+                                    str(intervention_id), None,
+                                    ",".join(f"{k}={v}" for k, v in changes.items())))
+        self.status.record(item.device_id, "intervention", "intervention_changed",
+                           number=intervention_id, **changes)
+        if "status" in changes:
             self._notify(item, actor, "status", None)
         return item
 

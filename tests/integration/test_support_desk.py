@@ -17,6 +17,7 @@ from polling import eventually
 
 from fleet_server.adapters.api_tokens import issue_token
 from fleet_server.entrypoints.app import create_app
+from fleet_server.entrypoints.support_texts import timeline_text
 from protocol import auth, messages, topics
 
 pytestmark = [pytest.mark.broker]
@@ -250,5 +251,5 @@ def test_sql_store_bounds_the_timeline_and_the_samples(desk):
     store.write_batch([Seen(terminal.dev, old, None, -70, 1000, True)], [])
     store.prune(10, datetime.now(UTC) - timedelta(days=14))
     events = store.timeline(terminal.dev, limit=100)
-    assert len(events) == 10 and events[0].summary.endswith("39")
+    assert len(events) == 10 and timeline_text(events[0]).endswith("39")
     assert store.samples(terminal.dev, old - timedelta(days=1)) == []

@@ -45,3 +45,38 @@ def _table_of(entry) -> str | None:
         if getattr(part, "name", None) and hasattr(part, "columns") and hasattr(part, "c"):
             return part.name  # a Table
     return None
+
+
+def test_rows_stored_as_sentences_read_as_stored_beside_rows_stored_as_codes(db_url):
+    """Events and alerts written before the codes keep their French sentence (code and details
+    empty); new ones are a code and its data, worded at the edge the same way."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from fleet_server.adapters.sql_support import SqlSupportStore
+    from fleet_server.domain.support import TimelineEvent
+    from fleet_server.entrypoints.support_texts import alert_detail, timeline_text
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    at = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(orm_support.support_events).values(
+            device_id="CTOLDROW", at=at, kind="reboot",
+            summary="redémarrage (soft), démarrage n° 2"))
+        conn.execute(insert(orm_support.support_alerts).values(
+            device_id="CTOLDROW", kind="offline", severity="high",
+            summary="hors ligne depuis 42 min", raised_at=at))
+    store = SqlSupportStore(engine)
+    store.write_batch([], [TimelineEvent("CTOLDROW", at, "reboot", "rebooted",
+                                         {"rst": "soft", "boots": 3})])
+    newer, older = store.timeline("CTOLDROW")
+    assert (older.code, timeline_text(older)) == (None, "redémarrage (soft), démarrage n° 2")
+    assert (newer.code, timeline_text(newer)) == ("rebooted", "redémarrage (soft), démarrage n° 3")
+    [alert] = store.alerts(device_id="CTOLDROW")
+    assert alert_detail(alert.kind, alert.details, alert.text) == "hors ligne depuis 42 min"
+    store.update_alert(alert.alert_id, {"connection": "offline", "minutes": 43})
+    [alert] = store.alerts(device_id="CTOLDROW")
+    assert alert_detail(alert.kind, alert.details, alert.text) == "hors ligne depuis 43 min"
+    engine.dispose()

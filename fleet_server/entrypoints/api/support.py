@@ -30,6 +30,14 @@ from fleet_server.entrypoints.api.deps import (
     page_of,
     require,
 )
+from fleet_server.entrypoints.support_texts import (
+    INTERVENTION_CATEGORIES,
+    INTERVENTION_STATUSES,
+    alert_words,
+    audit_result,
+    terminal_words,
+    timeline_text,
+)
 from fleet_server.service_layer.support import SupportDesk
 from fleet_server.service_layer.support_commands import UnknownTerminal
 
@@ -91,8 +99,8 @@ def command_view(command) -> dict:
 
 def intervention_view(desk: SupportDesk, item, with_commands: bool = True) -> dict:
     out = asdict(item)
-    out["category_label"] = CATEGORIES[item.category]
-    out["status_label"] = STATUSES[item.status]
+    out["category_label"] = INTERVENTION_CATEGORIES[item.category]
+    out["status_label"] = INTERVENTION_STATUSES[item.status]
     if with_commands:
         out["commands"] = [command_view(c) for c in desk.store.commands(
             intervention_id=item.intervention_id)]
@@ -112,7 +120,7 @@ def list_terminals(who: DeskAgent, d: DeskDep, q: Search = None, partner_id: Sho
 @router.get("/terminals/{device_id}", summary="One terminal: status, partner contact, alerts")
 def get_terminal(device_id: DevicePath, who: DeskAgent, d: DeskDep) -> dict:
     try:
-        return d.terminal(device_id)
+        return terminal_words(d.terminal(device_id))
     except LookupError as err:
         raise _refused(err) from err
 
@@ -121,7 +129,9 @@ def get_terminal(device_id: DevicePath, who: DeskAgent, d: DeskDep) -> dict:
 def timeline(device_id: DevicePath, who: DeskAgent, d: DeskDep, limit: Limit = 100,
              before_id: Annotated[int | None, Query(ge=1)] = None) -> dict:
     events = d.store.timeline(device_id, limit, before_id)
-    return {"items": [asdict(e) for e in events],
+    return {"items": [{"device_id": e.device_id, "at": e.at, "kind": e.kind, "code": e.code,
+                       "details": e.details, "summary": timeline_text(e),
+                       "event_id": e.event_id} for e in events],
             "next_before_id": events[-1].event_id if len(events) == limit else None}
 
 
@@ -221,7 +231,8 @@ def list_alerts(who: DeskAgent, d: DeskDep,
                 kind: Literal[tuple(KINDS)] | None = None,  # type: ignore[valid-type]
                 partner_id: ShortId = None, device_id: ShortId = None,
                 active: bool | None = True, limit: Limit = 200) -> dict:
-    return {"items": d.alert_list(active, kind, partner_id, device_id, limit)}
+    return {"items": [alert_words(a)
+                      for a in d.alert_list(active, kind, partner_id, device_id, limit)]}
 
 
 @router.post("/alerts/{alert_id}/intervention", status_code=status.HTTP_201_CREATED,
@@ -237,4 +248,5 @@ def intervention_from_alert(alert_id: RowId, who: DeskAgent, d: DeskDep) -> dict
 def audit(who: DeskAgent, d: DeskDep, device_id: ShortId = None,
           actor: Annotated[str | None, Query(max_length=120)] = None,
           limit: Limit = 100) -> dict:
-    return {"items": [asdict(e) for e in d.store.audit_log(device_id, actor, limit)]}
+    return {"items": [{**asdict(e), "result": audit_result(e.action, e.result)}
+                      for e in d.store.audit_log(device_id, actor, limit)]}

@@ -9,8 +9,12 @@ is rather than hidden, so a new one is visible and gets its word added here.
 import re
 
 from fleet_server.domain.roles import OPERATOR, PARTNER_ADMIN, PARTNER_USER, SUPPORT
-from fleet_server.domain.support import STATUSES
-from fleet_server.domain.support_alerts import KINDS as ALERT_KINDS  # noqa: F401 (for the CLI)
+from fleet_server.entrypoints.support_texts import (
+    ALERT_KINDS,  # noqa: F401 (for the CLI)
+    INTERVENTION_CATEGORIES,
+    INTERVENTION_STATUSES,
+    timeline_text,
+)
 from protocol import errors
 
 ROLES = {OPERATOR: "Opérateur du programme", SUPPORT: "Assistance",
@@ -53,14 +57,14 @@ CAMPAIGN_DEVICE_STATES = {
     "rolled_back": "revenu à la version précédente", "rejected": "refusée par le terminal",
     "timed_out": "sans réponse", "skipped": "non proposée"}
 
-# The codes a stored timeline summary carries, by what they follow (device_status.py and
-# support_commands.py write them).
+# The codes a timeline sentence carries, by what they follow (support_texts.timeline_text
+# words the events so, and the rows stored as sentences before the codes read so too).
 _IN_SUMMARY = (
     (re.compile(r"(redémarrage \()(\w+)(\))"), lambda code: reset_cause(code)),
     (re.compile(r"(lecteur : )(\w+)()"), lambda code: scanner_state(code)),
     (re.compile(r"(\(terminal )(\w+)(\))"), lambda code: CONNECTIONS.get(code, code)),
     (re.compile(r"(refusé \()(\w+)(\))"), lambda code: refusal(code).lower()),
-    (re.compile(r"(statut : )(\w+)()"), lambda code: STATUSES.get(code, code).lower()),
+    (re.compile(r"(statut : )(\w+)()"), lambda code: INTERVENTION_STATUSES.get(code, code).lower()),
 )
 _FAILURE_RATE = re.compile(r"^failure rate (\d+)/(\d+) over (\d+)%$")
 _STUCK = re.compile(r"^stuck in (\w+)$")
@@ -167,13 +171,16 @@ def install(env) -> None:
     """Make these words available to every template as filters."""
     env.filters.update(device_state=device_state, reset_cause=reset_cause,
                        scanner_state=scanner_state, event_kind=event_kind,
-                       event_text=event_text, check_detail=check_detail, refusal=refusal,
+                       event_text=event_text, timeline_text=timeline_text,
+                       check_detail=check_detail, refusal=refusal,
                        campaign_reason=campaign_reason,
                        campaign_device_state=campaign_device_state, file_size=file_size)
     from fleet_server.entrypoints.web.refusals import till_result
 
     env.globals.update(TERMINAL_STATES=TERMINAL_STATES, PARTNER_CONNECTIONS=PARTNER_CONNECTIONS,
-                       AGREEMENT_STATES=AGREEMENT_STATES, till_result=till_result)
+                       AGREEMENT_STATES=AGREEMENT_STATES, till_result=till_result,
+                       INTERVENTION_CATEGORIES=INTERVENTION_CATEGORIES,
+                       INTERVENTION_STATUSES=INTERVENTION_STATUSES)
 
 
 _MOVE = re.compile(r"^an intervention (\w+) cannot become (\w+)$")
@@ -196,7 +203,7 @@ def support_error(text: str) -> str:
     """A refusal of the support services (written in English for the API) in French."""
     move = _MOVE.match(text)
     if move:
-        before, after = (STATUSES.get(s, s) for s in move.groups())
+        before, after = (INTERVENTION_STATUSES.get(s, s) for s in move.groups())
         return f"une intervention « {before} » ne peut pas passer à « {after} »."
     for start, french in _SUPPORT_ERRORS:
         if text.startswith(start):

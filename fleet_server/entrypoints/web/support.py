@@ -18,6 +18,13 @@ from fleet_server.domain.support import (
     SupportError,
 )
 from fleet_server.domain.support_alerts import KINDS
+from fleet_server.entrypoints.support_texts import (
+    ALERT_KINDS,
+    INTERVENTION_CATEGORIES,
+    INTERVENTION_STATUSES,
+    alert_words,
+    terminal_words,
+)
 from fleet_server.entrypoints.web.deps import (
     OPERATOR,
     SUPPORT,
@@ -51,8 +58,8 @@ for role in (SUPPORT, OPERATOR):
     add_nav(role, "Interventions", "/support/interventions")
 
 LABELS = {"connections": CONNECTION_LABELS, "commands": COMMAND_LABELS,
-          "states": STATE_LABELS, "checks": CHECK_LABELS, "categories": CATEGORIES,
-          "statuses": STATUSES, "kinds": KINDS}
+          "states": STATE_LABELS, "checks": CHECK_LABELS, "categories": INTERVENTION_CATEGORIES,
+          "statuses": INTERVENTION_STATUSES, "kinds": ALERT_KINDS}
 
 
 def desk_of(fleet) -> SupportDesk:
@@ -70,7 +77,7 @@ def _terminal_or_404(desk: SupportDesk, device_id: str) -> dict:
     if len(device_id) > 24:
         raise PageError(404, "Terminal introuvable.")
     try:
-        return desk.terminal(device_id)
+        return terminal_words(desk.terminal(device_id))
     except LookupError:
         raise PageError(404, "Terminal introuvable.") from None
 
@@ -188,7 +195,7 @@ def intervention_page(request: Request, intervention_id: int, user: Agent, fleet
     item = _intervention_or_404(desk, intervention_id)
     return render(request, "support/intervention.html", user, item=item,
                   commands=desk.store.commands(intervention_id=intervention_id),
-                  t=desk.terminal(item.device_id), L=LABELS)
+                  t=terminal_words(desk.terminal(item.device_id)), L=LABELS)
 
 
 @router.post("/support/interventions/{intervention_id}/statut")
@@ -201,7 +208,7 @@ def change_intervention(request: Request, intervention_id: int, user: Agent, fle
         desk.interventions.move(user.email, user.role, intervention_id, status=status)
     except SupportError as err:
         return redirect(back, f"Changement refusé : {_french(err)}")
-    return redirect(back, f"Statut : {STATUSES[status]}.")
+    return redirect(back, f"Statut : {INTERVENTION_STATUSES[status]}.")
 
 
 @router.post("/support/interventions/{intervention_id}/notes")
@@ -223,7 +230,8 @@ def alerts_page(request: Request, user: Agent, fleet: FleetDep):
     kind = _param(request, "kind", KINDS)
     partner = _param(request, "partner", size=40)
     history = request.query_params.get("history") == "1"
-    alerts = desk.alert_list(active=None if history else True, kind=kind, partner_id=partner)
+    alerts = [alert_words(a) for a in desk.alert_list(active=None if history else True,
+                                                      kind=kind, partner_id=partner)]
     partners = sorted({(a["partner_id"], a["partner_name"]) for a in desk.alert_list(None)
                        if a["partner_id"]}, key=lambda p: (p[1] or "", p[0]))
     return render(request, "support/alerts.html", user, alerts=alerts, partners=partners,

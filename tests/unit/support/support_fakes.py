@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from fleet_server.domain.support import AuditEntry, Command, Intervention, Note, TimelineEvent
 from fleet_server.domain.support_alerts import Alert
+from fleet_server.entrypoints.support_texts import TicketTexts
 from fleet_server.service_layer.device_status import StatusTracker
 from fleet_server.service_layer.keys import KeyStore
 from fleet_server.service_layer.support import SupportDesk
@@ -148,8 +149,8 @@ class FakeStore(SupportStore):
     def clear_alert(self, alert_id, at):
         self._alerts[alert_id].cleared_at = at
 
-    def update_alert(self, alert_id, summary):
-        self._alerts[alert_id].summary = summary
+    def update_alert(self, alert_id, details):
+        self._alerts[alert_id].details, self._alerts[alert_id].text = details, None
 
     def alerts(self, active=True, device_id=None, kind=None, partner_id=None, limit=500):
         out = [copy.deepcopy(a) for a in self._alerts.values()
@@ -183,5 +184,6 @@ def make_desk(terminals=None):
     keys = KeyStore("unit-test-master-secret-0123456789abcdef", "0000A001")
     published = Published()
     commands = CommandDesk(store, status, keys, published, clock)
-    desk = SupportDesk(store, status, commands, InterventionDesk(store, status, clock), clock)
+    interventions = InterventionDesk(store, status, clock, TicketTexts())
+    desk = SupportDesk(store, status, commands, interventions, clock)
     return desk, store, clock, published, keys

@@ -8,11 +8,17 @@ from support_fakes import DEVICE, OTHER, make_desk
 from test_support_status import heartbeat, status
 
 from fleet_server.domain.support import SupportError
-from fleet_server.domain.support_alerts import AlertRules, phone_summary, version_key
+from fleet_server.domain.support_alerts import AlertRules, version_key
+from fleet_server.entrypoints.support_texts import alert_words, phone_summary
 
 
 def kinds(desk, device=DEVICE):
     return sorted(a.kind for a in desk.store.alerts(active=True, device_id=device))
+
+
+def worded(desk, kind):
+    """The desk's alerts of a kind as the console, the CLI and the API word them."""
+    return [alert_words(a) for a in desk.alert_list(kind=kind)]
 
 
 def test_each_condition_raises_its_alert_and_clears_when_it_ends():
@@ -37,7 +43,7 @@ def test_offline_during_opening_hours_only():
     assert "offline" not in kinds(desk)
     clock.advance(2 * 60)
     desk.check_alerts()
-    [alert] = desk.alert_list(kind="offline")
+    [alert] = worded(desk, "offline")
     assert alert["detail"] == "hors ligne depuis 16 min"
     assert alert["phone_summary"].startswith(
         f"Terminal {DEVICE}, Librairie des Lilas (01 23 45 67 89) : hors ligne")
@@ -143,7 +149,7 @@ def test_offline_since_survives_a_server_restart():
     clock.advance(3600)  # the server restarts; the retained last will arrives again
     desk.status.handle(*status(clock, "offline"))
     desk.check_alerts()
-    [alert] = desk.alert_list(kind="offline")
+    [alert] = worded(desk, "offline")
     assert alert["detail"] == "hors ligne depuis 1 h 00"
 
 
@@ -176,7 +182,7 @@ def test_a_claimed_terminal_that_never_connected_raises_an_alert():
     assert kinds(desk) == []  # time to unpack it and plug it in
     clock.advance(2 * 60)
     desk.check_alerts()
-    [alert] = desk.alert_list(kind="never_connected")
+    [alert] = worded(desk, "never_connected")
     assert alert["detail"] == "jamais connecté, réclamé il y a 16 min"
     assert alert["severity"] == "high"
     desk.status.handle(*heartbeat(clock))  # it finally connects: the alert ends

@@ -8,6 +8,7 @@ from support_fakes import DEVICE, OTHER, make_desk
 from test_support_status import heartbeat, status
 
 from fleet_server.domain.support import SupportError
+from fleet_server.entrypoints.support_texts import audit_result
 from fleet_server.service_layer.support_commands import UnknownTerminal
 from protocol import auth, messages, topics
 
@@ -77,7 +78,9 @@ def test_an_unanswered_command_times_out_and_a_late_answer_still_counts():
     assert "timed_out" in store.audit_log(DEVICE)[0].result
     desk.commands.on_result(*answer(keys, clock, published[-1][1], res={"pong": 1}))
     late = store.command(command.command_id)
-    assert late.state == "succeeded" and "après le délai" in store.audit_log(DEVICE)[0].result
+    [entry] = store.audit_log(DEVICE)
+    assert late.state == "succeeded" and entry.result == "succeeded:late"
+    assert audit_result(entry.action, entry.result) == "succeeded: réussi, après le délai"
 
 
 def test_offline_terminals_get_their_commands_when_they_return():

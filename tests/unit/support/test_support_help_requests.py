@@ -5,6 +5,7 @@ status changes (not of its own)."""
 from support_fakes import DEVICE, make_desk
 
 from fleet_server.adapters.mail_texts import NoticeMailer, render
+from fleet_server.entrypoints.support_texts import INTERVENTION_CATEGORIES, INTERVENTION_STATUSES
 from fleet_server.service_layer.partner_help import DESK, partner_requests
 from fleet_server.service_layer.support_notices import PartnerNotices, followers, notice
 
@@ -35,7 +36,8 @@ def test_the_partner_follows_its_own_requests_with_the_desks_answers():
     desk.interventions.add_note(AGENT, "support", mine.intervention_id, "Diagnostic lancé")
     desk.interventions.move(AGENT, "support", mine.intervention_id, status="in_progress")
     [seen] = partner_requests(store, "P1", STAFF)
-    assert (seen.number, seen.status_label, seen.category_label) == (
+    assert (seen.number, INTERVENTION_STATUSES[seen.status],
+            INTERVENTION_CATEGORIES[seen.category]) == (
         mine.intervention_id, "En cours", "Panne matérielle")
     assert [(m.author, m.from_desk, m.text) for m in seen.messages] == [
         (DESK, True, "Diagnostic lancé")]

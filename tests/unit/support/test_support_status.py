@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support_fakes import DEVICE, make_desk
 
+from fleet_server.entrypoints.support_texts import timeline_text
 from protocol import messages, topics
 
 
@@ -55,7 +56,7 @@ def test_connection_states_online_unresponsive_offline():
     tracker.handle(*status(clock, "online"))
     assert tracker.connection(DEVICE) == "online"
     tracker.flush()
-    texts = [e.summary for e in reversed(desk.store.timeline(DEVICE))]
+    texts = [timeline_text(e) for e in reversed(desk.store.timeline(DEVICE))]
     assert texts == ["en ligne", "connecté mais muet (pas de signe de vie)", "hors ligne",
                      "en ligne"]
 
@@ -84,11 +85,11 @@ def test_timeline_records_reboots_errors_firmware_changes_and_sales():
     tracker.handle(*heartbeat(clock, up=5, boots=5, rst="watchdog", fw="0.2.0",
                               err="wifi_lost", scn="fault", sales=3))
     tracker.flush()
-    kinds = {e.kind: e.summary for e in store.timeline(DEVICE)}
+    kinds = {e.kind: timeline_text(e) for e in store.timeline(DEVICE)}
     assert "watchdog" in kinds["reboot"]
     assert kinds["update"] == "logiciel 0.1.0 -> 0.2.0"
     assert "sales" in kinds and "3 vente" in kinds["sales"]
-    assert any("wifi_lost" in e.summary for e in store.timeline(DEVICE))
+    assert any("wifi_lost" in timeline_text(e) for e in store.timeline(DEVICE))
     assert len(tracker.view(DEVICE)["reboots"]) == 1
 
 
@@ -117,7 +118,7 @@ def test_a_failed_batch_is_kept_and_written_next_time():
     assert desk.status.flush() == 0
     store.fail_writes = False
     assert desk.status.flush() >= 2  # the seen row and the "en ligne" event
-    assert store.events[0].summary == "en ligne"
+    assert timeline_text(store.events[0]) == "en ligne"
 
 
 def test_prune_keeps_the_newest_events_per_terminal():
@@ -127,7 +128,7 @@ def test_prune_keeps_the_newest_events_per_terminal():
     desk.status.flush()
     store.prune(10, clock.now - timedelta(days=1))
     kept = store.timeline(DEVICE, limit=100)
-    assert [e.summary for e in kept][0] == "event 29" and len(kept) == 10
+    assert [timeline_text(e) for e in kept][0] == "event 29" and len(kept) == 10
 
 
 @settings(max_examples=200, deadline=None)
