@@ -2,8 +2,8 @@
 that the partner's own people opened or wrote on, with their status and notes.
 
 The desk's notes are the answers the partner reads (the desk's note form says so). Who wrote a
-note is shown as "Assistance" unless it is one of the partner's people: agents' addresses stay
-with the desk.
+note is shown as the desk (the page says "Assistance") unless it is one of the partner's
+people: agents' addresses stay with the desk.
 """
 
 from dataclasses import dataclass
@@ -12,13 +12,11 @@ from datetime import datetime
 from fleet_server.domain.support import Intervention
 from fleet_server.service_layer.support_ports import SupportStore
 
-DESK = "Assistance"
-
 
 @dataclass(frozen=True)
 class Message:
     at: datetime
-    author: str  # the partner's person's e-mail, or DESK
+    author: str | None  # the partner's person's e-mail; None for the desk
     from_desk: bool
     text: str
 
@@ -57,7 +55,7 @@ def _followed(item: Intervention, staff: set[str]) -> bool:
 
 
 def _view(item: Intervention, staff: set[str]) -> HelpRequest:
-    messages = tuple(Message(n.at, n.author if n.author in staff else DESK,
+    messages = tuple(Message(n.at, n.author if n.author in staff else None,
                              n.author not in staff, n.text) for n in item.notes)
     return HelpRequest(item.intervention_id, item.device_id, item.title, item.category,
                        item.status, item.opened_at, item.updated_at, item.resolved_at,

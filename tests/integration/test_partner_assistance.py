@@ -110,6 +110,7 @@ def test_partners_follow_their_help_requests(fleet, smtp):  # noqa: F811
     assert "Lecteur remplacé par colis demain." in request_card
     assert "Toujours rien ce matin" in request_card
     assert "agent@programme.example" not in page  # the desk's people stay the desk's
+    assert "· Assistance</small>" in request_card
 
     other_shop, _ = partner_with_terminal(fleet, "Théâtre du Port")
     other = logged_in(fleet, "admin@port.example", "partner_admin", other_shop)

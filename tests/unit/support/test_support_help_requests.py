@@ -6,7 +6,7 @@ from support_fakes import DEVICE, make_desk
 
 from fleet_server.adapters.mail_texts import NoticeMailer, render
 from fleet_server.entrypoints.support_texts import INTERVENTION_CATEGORIES, INTERVENTION_STATUSES
-from fleet_server.service_layer.partner_help import DESK, partner_requests
+from fleet_server.service_layer.partner_help import partner_requests
 from fleet_server.service_layer.support_notices import PartnerNotices, followers, notice
 
 ADMIN, CLERK, AGENT = "admin@lilas.example", "caisse@lilas.example", "agent@desk.example"
@@ -40,7 +40,7 @@ def test_the_partner_follows_its_own_requests_with_the_desks_answers():
             INTERVENTION_CATEGORIES[seen.category]) == (
         mine.intervention_id, "En cours", "Panne matérielle")
     assert [(m.author, m.from_desk, m.text) for m in seen.messages] == [
-        (DESK, True, "Diagnostic lancé")]
+        (None, True, "Diagnostic lancé")]
     assert partner_requests(store, "P2", STAFF) == []
 
 
