@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 
+from fleet_server.entrypoints.support_texts import INTERVENTION_CATEGORIES as HELP_CATEGORIES
 from fleet_server.entrypoints.web import labels, refusals
 from fleet_server.entrypoints.web.deps import (
     PARTNER_ADMIN,
@@ -193,9 +194,6 @@ def claim(user: Admin, console: ConsoleDep, device_id: Annotated[str, Form(max_l
         return redirect("/partner/terminals", refusals.text(err))
     return redirect("/partner/terminals", f"Terminal {claimed} mis en service.")
 
-
-HELP_CATEGORIES = {"hardware_fault": "Panne matérielle", "assistance": "Assistance",
-                   "improvement_request": "Demande d'amélioration"}
 
 
 @router.post("/partner/terminals/{device_id}/help")
