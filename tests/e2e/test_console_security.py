@@ -16,7 +16,7 @@ from console_browser import (
 
 from fleet_server.adapters.api_tokens import issue_token
 from fleet_server.adapters.sql_partner_data import SqlPartnerDataStore
-from fleet_server.reference_ledger import settlement
+from fleet_server.ledger import exports
 
 pytestmark = pytest.mark.broker
 PASSWORD = "Deux-Partenaires-2026!"
@@ -60,7 +60,7 @@ def test_a_second_partner_never_sees_the_first_ones_data(site, browser):
     finally:
         terminal.close()
     export = SqlPartnerDataStore(stack.fleet.session_factory).add_export(
-        first, "operations.csv", settlement.operations_csv(
+        first, "operations.csv", exports.operations_csv(
             [stack.ledger.get_operation(operation)]), 1, None,
         stack.ledger.get_operation(operation).created_at)
 
