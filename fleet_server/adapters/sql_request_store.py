@@ -16,6 +16,7 @@ from sqlalchemy import BigInteger, and_, bindparam, case, func, insert, select, 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from fleet_server.adapters.fast_sql import FastStatement
 from fleet_server.adapters.orm import device_requests as requests_t
 from fleet_server.adapters.orm import devices as devices_t
 from fleet_server.adapters.orm import partners as partners_t
@@ -36,26 +37,34 @@ _RESULT_FIELDS = ("status", "result_payload", "answered_at", "result_status", "r
 _d, _r = devices_t.c, requests_t.c
 _REQUEST_COLS = [c.label("r_" + c.name) for c in requests_t.c]
 _KEY_ID = bindparam("key_id", type_=_r.key_id.type)
-# The device, its partner and the stored requests asked for, in one round trip: one row per
-# request found (under the key used, the device's current or its previous key), or one row
-# with no request.
-_LOAD = (select(*_DEVICE_COLS, *_PARTNER_COLS, *_REQUEST_COLS)
-         .select_from(devices_t
-                      .outerjoin(partners_t, partners_t.c.partner_id == _d.partner_id)
-                      .outerjoin(requests_t, and_(
-                          _r.device_id == _d.device_id,
-                          _r.seq.in_(bindparam("seqs", expanding=True)),
-                          _r.key_id.in_([func.coalesce(_KEY_ID, _d.initial_key_id),
-                                         _d.initial_key_id, _d.previous_key_id]))))
-         .where(_d.device_id == bindparam("device_id")))
-_INSERT = insert(requests_t)
-_ANSWER = update(requests_t).where(
+# The device, its partner and the stored requests asked for (the request and, for a void, its
+# sale), in one round trip: one row per request found (under the key used, the device's current
+# or its previous key), or one row with no request.
+_LOAD = FastStatement(
+    select(*_DEVICE_COLS, *_PARTNER_COLS, *_REQUEST_COLS)
+    .select_from(devices_t
+                 .outerjoin(partners_t, partners_t.c.partner_id == _d.partner_id)
+                 .outerjoin(requests_t, and_(
+                     _r.device_id == _d.device_id,
+                     _r.seq.in_([bindparam("seq", type_=BigInteger),
+                                 bindparam("sale_seq", type_=BigInteger)]),
+                     _r.key_id.in_([func.coalesce(_KEY_ID, _d.initial_key_id),
+                                    _d.initial_key_id, _d.previous_key_id]))))
+    .where(_d.device_id == bindparam("device_id")))
+_DEVICE_PART = slice(0, len(_DEVICE_COLS))
+_PARTNER_PART = slice(len(_DEVICE_COLS), len(_DEVICE_COLS) + len(_PARTNER_COLS))
+_REQUEST_PART = slice(len(_DEVICE_COLS) + len(_PARTNER_COLS), None)
+_DEVICE_NAMES = [c.name for c in devices_t.c]
+_PARTNER_NAMES = [c.name for c in partners_t.c]
+_REQUEST_NAMES = [c.name for c in requests_t.c]
+_INSERT = FastStatement(insert(requests_t))
+_ANSWER = FastStatement(update(requests_t).where(
     _r.device_id == bindparam("w_device_id"), _r.key_id == bindparam("w_key_id"),
-    _r.seq == bindparam("w_seq"), _r.status != ANSWERED)
+    _r.seq == bindparam("w_seq"), _r.status != ANSWERED))
 _KEY, _SEQ = bindparam("w_key_id"), bindparam("w_seq", type_=BigInteger)  # up to 0xFFFFFFFF
 # The highest counter of the key the request used: the current one or, during the grace
 # period after a re-key, the previous one.
-_RAISE_COUNTER = update(devices_t).where(_d.device_id == bindparam("w_device_id")).values(
+_RAISE_COUNTER_SQL = update(devices_t).where(_d.device_id == bindparam("w_device_id")).values(
     highest_seq=case((and_(_d.initial_key_id == _KEY, _d.highest_seq < _SEQ), _SEQ),
                      else_=_d.highest_seq),
     previous_highest_seq=case(
@@ -66,8 +75,10 @@ _RAISE_COUNTER = update(devices_t).where(_d.device_id == bindparam("w_device_id"
 # of the UPDATE (one round trip fewer per request); a duplicate request fails the whole
 # statement as the INSERT alone would. SQLite has no data-modifying CTE: two statements. ("n_"
 # parameters: a name of a column of devices would be taken for the UPDATE's SET clause.)
-_INSERT_AND_RAISE = _RAISE_COUNTER.add_cte(insert(requests_t).values(
-    {c.name: bindparam("n_" + c.name, type_=c.type) for c in requests_t.c}).cte("new_request"))
+_INSERT_AND_RAISE = FastStatement(_RAISE_COUNTER_SQL.add_cte(insert(requests_t).values(
+    {c.name: bindparam("n_" + c.name, type_=c.type) for c in requests_t.c})
+    .cte("new_request")))
+_RAISE_COUNTER = FastStatement(_RAISE_COUNTER_SQL)
 
 
 class SqlRequestStore(RequestStore):
@@ -155,20 +166,18 @@ _RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
 def _load(conn: Connection, device_id, seq, original_seq, key_id):
-    wanted = [seq] + ([original_seq] if original_seq else [])
-    rows = conn.execute(_LOAD, {"device_id": device_id, "key_id": key_id,
-                                "seqs": wanted}).mappings().all()
+    rows = _LOAD.run(conn, {"device_id": device_id, "key_id": key_id, "seq": seq,
+                            "sale_seq": original_seq or seq}).all()
     if not rows:
         return None, None, None, None
     row = rows[0]
-    device = Device(**{c.name: row[c.name] for c in _DEVICE_COLS})
+    device = Device(**dict(zip(_DEVICE_NAMES, row[_DEVICE_PART], strict=True)))
     key_id = key_id or device.initial_key_id
     keys = _key_order(device, key_id)
-    found = {(r["r_key_id"], r["r_seq"]): _request(r) for r in rows
-             if r["r_device_id"] is not None}
+    found = {(r.r_key_id, r.r_seq): _request(r) for r in rows if r.r_device_id is not None}
     partner = None
-    if row["p_partner_id"] is not None:
-        partner = Partner(**{c.name: row["p_" + c.name] for c in partners_t.c})
+    if row.p_partner_id is not None:
+        partner = Partner(**dict(zip(_PARTNER_NAMES, row[_PARTNER_PART], strict=True)))
     sale = None
     if original_seq:
         sale = _first_sale(found, keys, original_seq)
@@ -178,14 +187,14 @@ def _load(conn: Connection, device_id, seq, original_seq, key_id):
 def _save(conn: Connection, record: StoredRequest, is_new: bool) -> None:
     where = {"w_device_id": record.device_id, "w_key_id": record.key_id, "w_seq": record.seq}
     if is_new and conn.dialect.name == "postgresql":
-        conn.execute(_INSERT_AND_RAISE, {**{"n_" + k: v for k, v in _values(record).items()},
+        _INSERT_AND_RAISE.run(conn, {**{"n_" + k: v for k, v in _values(record).items()},
                                          **where})
         return
     if is_new:
-        conn.execute(_INSERT, _values(record))
+        _INSERT.run(conn, _values(record))
     else:
-        conn.execute(_ANSWER, {**where, **{f: getattr(record, f) for f in _RESULT_FIELDS}})
-    conn.execute(_RAISE_COUNTER, where)
+        _ANSWER.run(conn, {**where, **{f: getattr(record, f) for f in _RESULT_FIELDS}})
+    _RAISE_COUNTER.run(conn, where)
 
 
 def _switch_key(conn: Connection, device_id, new_key_id, previous_until) -> None:
@@ -219,5 +228,5 @@ def _values(record: StoredRequest) -> dict:
     return {c.name: getattr(record, c.name) for c in requests_t.c}
 
 
-def _request(row) -> StoredRequest:
-    return StoredRequest(**{c.name: row["r_" + c.name] for c in requests_t.c})
+def _request(row: tuple) -> StoredRequest:
+    return StoredRequest(**dict(zip(_REQUEST_NAMES, row[_REQUEST_PART], strict=True)))

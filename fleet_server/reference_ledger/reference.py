@@ -22,7 +22,7 @@ administration calls (admin.py, inherited) use the ORM.
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
@@ -109,7 +109,7 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
         try:
             # A plain BEGIN on SQLite: a lookup must not queue behind (or block) the debits.
             with self._engine.execution_options(sqlite_readonly=True).connect() as conn:
-                row = conn.execute(_VOUCHER, {"token": token}).first()
+                row = _VOUCHER.run(conn, {"token": token}).first()
                 if row is None:
                     return CodeInfo("unknown_code")
                 partner, agreements = _partner(conn, partner_id)
@@ -119,7 +119,7 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
                                               row.owner_blocked)
                 series = None
                 if row.series_id is not None:
-                    coupons = conn.execute(_COUPONS, {"series_id": row.series_id})
+                    coupons = _COUPONS.run(conn, {"series_id": row.series_id})
                     series = rules.CouponSeries(row.series_id,
                                                 tuple(_voucher(c) for c in coupons))
                 conn.rollback()
@@ -161,14 +161,14 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
 
     def _attempt(self, conn: Connection, partner_id: str, key: str, kind: str,
                  work: Callable[[Connection], LedgerResult]) -> LedgerResult:
-        claim_id = conn.execute(self._claim, {
+        claim_id = self._claim.run(conn, {
             "partner_id": partner_id, "idempotency_key": key, "kind": kind,
             "status": _PENDING, "created_at": self._clock()}).scalar()
         if claim_id is None:  # answered before, or by a twin that just committed
-            return _stored(conn.execute(_STORED, {"partner_id": partner_id,
+            return _stored(_STORED.run(conn, {"partner_id": partner_id,
                                                   "key": key}).first())
         result = work(conn)
-        conn.execute(_ANSWER, {
+        _ANSWER.run(conn, {
             "claim_id": claim_id, "status": result.status, "code": result.code,
             "amount_cents": result.amount_cents, "balance_cents": result.balance_cents,
             "operation_id": result.operation_id, "auth_code": result.auth_code})
@@ -189,20 +189,20 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
         operation_id, balance = new_id("OP"), None
         if isinstance(decision, rules.DebitPot):
             pot = decision.pot
-            _must(conn.execute(_TAKE_FROM_POT, {"pot_id": pot.id,
+            _must(_TAKE_FROM_POT.run(conn, {"pot_id": pot.id,
                                                 "amount": decision.amount_cents}))
             kind, pot_id, voucher_id = rules.KIND_CARD, pot.id, None
             category, market_year = pot.category, program.market_year
             balance = decision.balance_after
         else:
             used = decision.voucher
-            _must(conn.execute(_USE_VOUCHER, {"voucher_id": used.id,
+            _must(_USE_VOUCHER.run(conn, {"voucher_id": used.id,
                                               "operation_id": operation_id}))
             kind = rules.KIND_COUPON if used.series_id else rules.KIND_VOUCHER
             pot_id, voucher_id = None, used.id
             category, market_year = used.category, used.market_year
         auth_code = new_id(length=6)
-        conn.execute(_NEW_OPERATION, {
+        _NEW_OPERATION.run(conn, {
             "id": operation_id, "partner_id": req.partner_id, "program_id": program.id,
             "kind": kind, "token": req.token,
             "beneficiary_id": beneficiary.id if beneficiary else None, "pot_id": pot_id,
@@ -216,7 +216,7 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
     def _void(self, conn: Connection, req: VoidRequest) -> LedgerResult:
         row = None
         if isinstance(req.operation_id, str):
-            row = conn.execute(_OPERATION, {"operation_id": req.operation_id}).first()
+            row = _OPERATION.run(conn, {"operation_id": req.operation_id}).first()
         operation = series = rank = None
         if row is not None:
             operation = rules.Operation(row.id, row.partner_id, row.kind, row.status,
@@ -229,15 +229,15 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
         if isinstance(decision, rules.Decline):
             return LedgerResult(DECLINED, decision.code)
         op = decision.operation
-        _must(conn.execute(_VOID_OPERATION, {"operation_id": op.id, "now": self._clock()}))
+        _must(_VOID_OPERATION.run(conn, {"operation_id": op.id, "now": self._clock()}))
         balance = None
         if op.pot_id is not None:
-            balance = conn.execute(_GIVE_BACK_TO_POT, {"pot_id": op.pot_id,
+            balance = _GIVE_BACK_TO_POT.run(conn, {"pot_id": op.pot_id,
                                                        "amount": op.amount_cents}).scalar()
             if balance is None:
                 raise _Conflict()
         if op.voucher_id is not None:
-            _must(conn.execute(_FREE_VOUCHER, {"voucher_id": op.voucher_id,
+            _must(_FREE_VOUCHER.run(conn, {"voucher_id": op.voucher_id,
                                                "operation_id": op.id}))
         return LedgerResult(APPROVED, amount_cents=op.amount_cents, balance_cents=balance,
                             operation_id=op.id, auth_code=new_id(length=6))
@@ -274,7 +274,7 @@ class _Within(Ledger):
             result = work(conn)
         except _Conflict as err:
             raise Conflict() from err
-        recorded = conn.execute(ledger._claim, {
+        recorded = ledger._claim.run(conn, {
             "partner_id": partner_id, "idempotency_key": key, "kind": kind,
             "status": result.status, "code": result.code, "amount_cents": result.amount_cents,
             "balance_cents": result.balance_cents, "operation_id": result.operation_id,
@@ -289,7 +289,7 @@ def _must(result) -> None:
         raise _Conflict()
 
 
-def _stored(row: Row | None) -> LedgerResult:
+def _stored(row: tuple | None) -> LedgerResult:
     if row is None:  # the key's first request rolled back after all: claim it again
         raise _Conflict()
     return LedgerResult(row.status, row.code, row.amount_cents, row.balance_cents,

@@ -1,11 +1,12 @@
-"""The reference ledger's hot path (reference.py): its statements, built once (bind parameters,
-so the compiled SQL is reused by every debit and void), and the reads that turn rows into
-rules.py's objects."""
+"""The reference ledger's hot path (reference.py): its statements, compiled once and run on
+the DBAPI cursor (adapters/fast_sql.py: SQLAlchemy's execution path cost more than the
+database), and the reads that turn rows into rules.py's objects."""
 
 from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
+from fleet_server.adapters.fast_sql import FastStatement
 from fleet_server.reference_ledger import rules
 from fleet_server.reference_ledger.tables import (
     AgreementRow,
@@ -28,100 +29,109 @@ _vouchers, _ops, _keys = VoucherRow.__table__, OperationRow.__table__, Idempoten
 
 # Idempotency records.
 
-_STORED = select(_keys.c.status, _keys.c.code, _keys.c.amount_cents, _keys.c.balance_cents,
-                 _keys.c.operation_id, _keys.c.auth_code).where(
-    _keys.c.partner_id == bindparam("partner_id"), _keys.c.idempotency_key == bindparam("key"))
+_STORED = FastStatement(
+    select(_keys.c.status, _keys.c.code, _keys.c.amount_cents, _keys.c.balance_cents,
+           _keys.c.operation_id, _keys.c.auth_code)
+    .where(_keys.c.partner_id == bindparam("partner_id"),
+           _keys.c.idempotency_key == bindparam("key")))
 # Executed with the answer's columns as parameters: they make the SET clause.
-_ANSWER = update(_keys).where(_keys.c.id == bindparam("claim_id"))
+_ANSWER = FastStatement(update(_keys).where(_keys.c.id == bindparam("claim_id")))
 
 
-def _claim_statement(dialect: str):
+def _claim_statement(dialect: str) -> FastStatement:
     """INSERT the pending record unless the key is taken; RETURNING its id (none when taken)."""
     dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
     if dialect_insert is None:
         raise ValueError(f"the reference ledger runs on SQLite or PostgreSQL, not {dialect}")
-    return (dialect_insert(_keys)
-            .on_conflict_do_nothing(index_elements=[_keys.c.partner_id, _keys.c.idempotency_key])
-            .returning(_keys.c.id))
+    return FastStatement(
+        dialect_insert(_keys)
+        .on_conflict_do_nothing(index_elements=[_keys.c.partner_id, _keys.c.idempotency_key])
+        .returning(_keys.c.id))
 
 
 # What a debit reads. Nothing but pots, coupon series, vouchers and operations is locked.
 
-_PARTNER = (select(_partners.c.id, _partners.c.can_take_payments, _agreements.c.program_id,
-                   _agreements.c.category, _agreements.c.market_year, _agreements.c.status)
-            .select_from(_partners.outerjoin(_agreements,
-                                             _agreements.c.partner_id == _partners.c.id))
-            .where(_partners.c.id == bindparam("partner_id")))
+_PARTNER = FastStatement(
+    select(_partners.c.id, _partners.c.can_take_payments, _agreements.c.program_id,
+           _agreements.c.category, _agreements.c.market_year, _agreements.c.status)
+    .select_from(_partners.outerjoin(_agreements, _agreements.c.partner_id == _partners.c.id))
+    .where(_partners.c.id == bindparam("partner_id")))
 
 _CARD_COLS = (_cards.c.id, _cards.c.program_id, _cards.c.blocked,
               _programs.c.id.label("program_found"),
               _programs.c.market_year.label("program_year"), _programs.c.max_amount_cents)
 # A card with its pots, locked, in one statement. No row: no card, or a card without pots.
-_CARD_WITH_POTS = (select(*_CARD_COLS, _pots.c.id.label("pot_id"), _pots.c.category,
-                          _pots.c.balance_cents, _pots.c.per_purchase_cap_cents)
-                   .select_from(_cards.join(_programs, _programs.c.id == _cards.c.program_id)
-                                .join(_pots, _pots.c.beneficiary_id == _cards.c.id))
-                   .where(_cards.c.card_code == bindparam("token"))
-                   .order_by(_pots.c.id).with_for_update(of=_pots))
-_CARD = (select(*_CARD_COLS)
-         .select_from(_cards.outerjoin(_programs, _programs.c.id == _cards.c.program_id))
-         .where(_cards.c.card_code == bindparam("token")))
+_CARD_WITH_POTS = FastStatement(
+    select(*_CARD_COLS, _pots.c.id.label("pot_id"), _pots.c.category, _pots.c.balance_cents,
+           _pots.c.per_purchase_cap_cents)
+    .select_from(_cards.join(_programs, _programs.c.id == _cards.c.program_id)
+                 .join(_pots, _pots.c.beneficiary_id == _cards.c.id))
+    .where(_cards.c.card_code == bindparam("token"))
+    .order_by(_pots.c.id).with_for_update(of=_pots))
+_CARD = FastStatement(
+    select(*_CARD_COLS)
+    .select_from(_cards.outerjoin(_programs, _programs.c.id == _cards.c.program_id))
+    .where(_cards.c.card_code == bindparam("token")))
 
 _VOUCHER_COLS = (_vouchers.c.id, _vouchers.c.number, _vouchers.c.program_id,
                  _vouchers.c.category, _vouchers.c.value_cents, _vouchers.c.market_year,
                  _vouchers.c.expires_at, _vouchers.c.used_operation_id, _vouchers.c.series_id,
                  _vouchers.c.rank)
 # A voucher with its program and its owner (when it has one); not locked yet, see _voucher_state.
-_VOUCHER = (select(*_VOUCHER_COLS, _programs.c.id.label("program_found"),
-                   _programs.c.market_year.label("program_year"), _programs.c.max_amount_cents,
-                   _cards.c.id.label("owner_id"), _cards.c.card_code.label("owner_card"),
-                   _cards.c.program_id.label("owner_program"),
-                   _cards.c.blocked.label("owner_blocked"))
-            .select_from(_vouchers
-                         .outerjoin(_programs, _programs.c.id == _vouchers.c.program_id)
-                         .outerjoin(_cards, _cards.c.id == _vouchers.c.beneficiary_id))
-            .where(_vouchers.c.number == bindparam("token")))
-_LOCK_VOUCHER = (select(*_VOUCHER_COLS).where(_vouchers.c.id == bindparam("voucher_id"))
-                 .with_for_update())
-_LOCK_SERIES = (select(_series.c.id).where(_series.c.id == bindparam("series_id"))
-                .with_for_update())
-_COUPONS = (select(*_VOUCHER_COLS).where(_vouchers.c.series_id == bindparam("series_id"))
-            .order_by(_vouchers.c.rank))
+_VOUCHER = FastStatement(
+    select(*_VOUCHER_COLS, _programs.c.id.label("program_found"),
+           _programs.c.market_year.label("program_year"), _programs.c.max_amount_cents,
+           _cards.c.id.label("owner_id"), _cards.c.card_code.label("owner_card"),
+           _cards.c.program_id.label("owner_program"), _cards.c.blocked.label("owner_blocked"))
+    .select_from(_vouchers
+                 .outerjoin(_programs, _programs.c.id == _vouchers.c.program_id)
+                 .outerjoin(_cards, _cards.c.id == _vouchers.c.beneficiary_id))
+    .where(_vouchers.c.number == bindparam("token")))
+_LOCK_VOUCHER = FastStatement(
+    select(*_VOUCHER_COLS).where(_vouchers.c.id == bindparam("voucher_id")).with_for_update())
+_LOCK_SERIES = FastStatement(
+    select(_series.c.id).where(_series.c.id == bindparam("series_id")).with_for_update())
+_COUPONS = FastStatement(
+    select(*_VOUCHER_COLS).where(_vouchers.c.series_id == bindparam("series_id"))
+    .order_by(_vouchers.c.rank))
 
 # What a debit changes.
 
 _AMOUNT = bindparam("amount", type_=Integer)
-_TAKE_FROM_POT = (update(_pots)
-                  .where(_pots.c.id == bindparam("pot_id"), _pots.c.balance_cents >= _AMOUNT)
-                  .values(balance_cents=_pots.c.balance_cents - _AMOUNT))
-_USE_VOUCHER = (update(_vouchers)
-                .where(_vouchers.c.id == bindparam("voucher_id"),
-                       _vouchers.c.used_operation_id.is_(None))
-                .values(used_operation_id=bindparam("operation_id",
-                                                    type_=_vouchers.c.used_operation_id.type)))
-_NEW_OPERATION = insert(_ops)
+_TAKE_FROM_POT = FastStatement(
+    update(_pots).where(_pots.c.id == bindparam("pot_id"), _pots.c.balance_cents >= _AMOUNT)
+    .values(balance_cents=_pots.c.balance_cents - _AMOUNT))
+_USE_VOUCHER = FastStatement(
+    update(_vouchers)
+    .where(_vouchers.c.id == bindparam("voucher_id"), _vouchers.c.used_operation_id.is_(None))
+    .values(used_operation_id=bindparam("operation_id",
+                                        type_=_vouchers.c.used_operation_id.type)))
+_NEW_OPERATION = FastStatement(insert(_ops))
 
 # What a void reads and changes.
 
-_OPERATION = (select(_ops.c.id, _ops.c.partner_id, _ops.c.kind, _ops.c.status,
-                     _ops.c.amount_cents, _ops.c.pot_id, _ops.c.voucher_id, _ops.c.batch_id,
-                     _vouchers.c.series_id, _vouchers.c.rank)
-              .select_from(_ops.outerjoin(_vouchers, _vouchers.c.id == _ops.c.voucher_id))
-              .where(_ops.c.id == bindparam("operation_id"))
-              .with_for_update(of=_ops))
+_OPERATION = FastStatement(
+    select(_ops.c.id, _ops.c.partner_id, _ops.c.kind, _ops.c.status, _ops.c.amount_cents,
+           _ops.c.pot_id, _ops.c.voucher_id, _ops.c.batch_id, _vouchers.c.series_id,
+           _vouchers.c.rank)
+    .select_from(_ops.outerjoin(_vouchers, _vouchers.c.id == _ops.c.voucher_id))
+    .where(_ops.c.id == bindparam("operation_id"))
+    .with_for_update(of=_ops))
 # batch_id IS NULL: a settlement that batched the operation meanwhile wins, and we start over.
-_VOID_OPERATION = (update(_ops)
-                   .where(_ops.c.id == bindparam("operation_id"),
-                          _ops.c.status == rules.OP_APPROVED, _ops.c.batch_id.is_(None))
-                   .values(status=rules.OP_VOIDED,
-                           voided_at=bindparam("now", type_=_ops.c.voided_at.type)))
-_GIVE_BACK_TO_POT = (update(_pots).where(_pots.c.id == bindparam("pot_id"))
-                     .values(balance_cents=_pots.c.balance_cents + _AMOUNT)
-                     .returning(_pots.c.balance_cents))
-_FREE_VOUCHER = (update(_vouchers)
-                 .where(_vouchers.c.id == bindparam("voucher_id"),
-                        _vouchers.c.used_operation_id == bindparam("operation_id"))
-                 .values(used_operation_id=None))
+_VOID_OPERATION = FastStatement(
+    update(_ops)
+    .where(_ops.c.id == bindparam("operation_id"), _ops.c.status == rules.OP_APPROVED,
+           _ops.c.batch_id.is_(None))
+    .values(status=rules.OP_VOIDED, voided_at=bindparam("now", type_=_ops.c.voided_at.type)))
+_GIVE_BACK_TO_POT = FastStatement(
+    update(_pots).where(_pots.c.id == bindparam("pot_id"))
+    .values(balance_cents=_pots.c.balance_cents + _AMOUNT)
+    .returning(_pots.c.balance_cents))
+_FREE_VOUCHER = FastStatement(
+    update(_vouchers)
+    .where(_vouchers.c.id == bindparam("voucher_id"),
+           _vouchers.c.used_operation_id == bindparam("operation_id"))
+    .values(used_operation_id=None))
 
 
 def _check_names(partner_id: str, key: str) -> None:
@@ -133,7 +143,7 @@ def _check_names(partner_id: str, key: str) -> None:
 
 def _partner(conn: Connection, partner_id: str
              ) -> tuple[rules.Partner | None, list[rules.Agreement]]:
-    rows = conn.execute(_PARTNER, {"partner_id": partner_id}).all()
+    rows = _PARTNER.run(conn, {"partner_id": partner_id}).all()
     if not rows:
         return None, []
     partner = rules.Partner(rows[0].id, rows[0].can_take_payments)
@@ -147,12 +157,12 @@ def _code(conn: Connection, token: str) -> tuple[
     """The card or voucher behind `token`, its program, and the coupon series it belongs to,
     locked as the lock order says. Codes are unique within their kind, and card and voucher codes
     have different shapes: at most one of the lookups finds something."""
-    rows = conn.execute(_CARD_WITH_POTS, {"token": token}).all()
+    rows = _CARD_WITH_POTS.run(conn, {"token": token}).all()
     if rows:
         pots = tuple(rules.Pot(r.pot_id, r.category, r.balance_cents, r.per_purchase_cap_cents)
                      for r in rows)
         return _program(rows[0]), _card(rows[0], token, pots), None, None
-    row = conn.execute(_VOUCHER, {"token": token}).first()
+    row = _VOUCHER.run(conn, {"token": token}).first()
     if row is not None:
         owner = None
         if row.owner_id is not None:
@@ -160,18 +170,18 @@ def _code(conn: Connection, token: str) -> tuple[
                                       row.owner_blocked)
         voucher, series = _voucher_state(conn, row)
         return _program(row), owner, voucher, series
-    row = conn.execute(_CARD, {"token": token}).first()  # a card without pots, or nothing
+    row = _CARD.run(conn, {"token": token}).first()  # a card without pots, or nothing
     if row is None:
         return None, None, None, None
     return _program(row), _card(row, token, ()), None, None
 
 
-def _voucher_state(conn: Connection, row: Row) -> tuple[rules.Voucher,
+def _voucher_state(conn: Connection, row: tuple) -> tuple[rules.Voucher,
                                                         rules.CouponSeries | None]:
     # Read again once locked: a plain voucher under its own lock, a coupon under its series'
     # (the series serialises everything done to its coupons, and comes first in the lock order).
     if row.series_id is None:
-        return _voucher(conn.execute(_LOCK_VOUCHER, {"voucher_id": row.id}).one()), None
+        return _voucher(_LOCK_VOUCHER.run(conn, {"voucher_id": row.id}).one()), None
     series = _lock_series(conn, row.series_id)
     return next(c for c in series.coupons if c.id == row.id), series
 
@@ -181,22 +191,22 @@ def _lock_series(conn: Connection, series_id: int | None) -> rules.CouponSeries 
     # and a void of coupon n cannot both pass on what the other has not yet written.
     if series_id is None:
         return None
-    conn.execute(_LOCK_SERIES, {"series_id": series_id})
-    coupons = conn.execute(_COUPONS, {"series_id": series_id})
+    _LOCK_SERIES.run(conn, {"series_id": series_id})
+    coupons = _COUPONS.run(conn, {"series_id": series_id})
     return rules.CouponSeries(series_id, tuple(_voucher(c) for c in coupons))
 
 
-def _program(row: Row) -> rules.Program | None:
+def _program(row: tuple) -> rules.Program | None:
     if row.program_found is None:
         return None
     return rules.Program(row.program_found, row.program_year, row.max_amount_cents)
 
 
-def _card(row: Row, card_code: str, pots: tuple[rules.Pot, ...]) -> rules.Beneficiary:
+def _card(row: tuple, card_code: str, pots: tuple[rules.Pot, ...]) -> rules.Beneficiary:
     return rules.Beneficiary(row.id, card_code, row.program_id, row.blocked, pots)
 
 
-def _voucher(row: Row) -> rules.Voucher:
+def _voucher(row: tuple) -> rules.Voucher:
     return rules.Voucher(row.id, row.number, row.program_id, row.category, row.value_cents,
                          row.market_year, row.expires_at, row.used_operation_id, row.series_id,
                          row.rank)
