@@ -11,6 +11,7 @@ terminals with requests signed in advance (bench_stack.BenchFleet), the MQTT pat
 import argparse
 import collections
 import cProfile
+import os
 import pstats
 import sys
 import tempfile
@@ -37,7 +38,7 @@ def timed(label: str, groups: list[list[tuple]], dispatcher, profile: bool) -> N
     print(f"{label}: {answered} debits, {1000 * cpu / answered:.3f} ms CPU and "
           f"{1000 * wall / answered:.3f} ms wall per debit" + (" (profiled)" if prof else ""))
     if prof:
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(prof).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(40)
 
 
 def main() -> int:

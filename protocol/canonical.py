@@ -92,9 +92,52 @@ def _value(value, out, depth):
 
 def encode(value):
     """A value made of dict/list/str/int/bool/None -> canonical UTF-8 bytes."""
+    if _dumps is not None and _plain(value, 0):
+        return _dumps(value, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
     out = []
     _value(value, out, 0)
     return "".join(out).encode("utf-8")
+
+
+# CPython (the server, the simulator): the C JSON encoder writes the same bytes as _value for
+# values it is given only after _plain() has found nothing it would write differently (a
+# control character or DEL in a string, a surrogate) and nothing _value refuses; anything
+# else takes the path above, errors included. MicroPython's json.dumps has no sort_keys.
+try:
+    from json import dumps as _dumps
+    from re import compile as _compile
+
+    _dumps({"b": 1, "a": [None]}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    _ODD_TEXT = _compile("[\x00-\x1f\x7f\ud800-\udfff]").search
+    _GOOD_KEY = _compile("[a-z0-9_]{1,32}").fullmatch
+except (ImportError, TypeError, ValueError, AttributeError):
+    _dumps = None
+
+
+def _plain(value, depth):
+    kind = type(value)
+    if kind is str:
+        return _ODD_TEXT(value) is None
+    if kind is int:
+        return -MAX_INT <= value <= MAX_INT
+    if value is None or kind is bool:
+        return True
+    if depth >= MAX_DEPTH:
+        return False
+    if kind is dict:
+        for key in value:
+            if type(key) is not str or _GOOD_KEY(key) is None:
+                return False
+            if not _plain(value[key], depth + 1):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            if not _plain(item, depth + 1):
+                return False
+        return True
+    return False
 
 
 def encode_without(message, field):

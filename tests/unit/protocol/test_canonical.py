@@ -53,3 +53,40 @@ def test_values_json_cannot_carry_exactly_are_refused(value, code):
 def test_the_mac_input_leaves_out_only_the_mac():
     message = {"t": "x", "mac": "00", "a": 1}
     assert canonical.encode_without(message, "mac") == b'{"a":1,"t":"x"}'
+
+
+def _slow(value):
+    out = []
+    canonical._value(value, out, 0)
+    return "".join(out).encode("utf-8")
+
+
+def _outcome(encode, value):
+    try:
+        return encode(value)
+    except ProtocolError as err:
+        return err.code
+
+
+odd_text = st.text(alphabet=st.sampled_from("a\"\\\n\t\x00\x1f\x7f\u2028é\ud800\U0001f600"),
+                   max_size=6)
+any_keys = keys | st.text(max_size=3) | st.integers(0, 3)
+anything = st.recursive(
+    scalars | odd_text | st.floats() | st.integers() | st.binary(max_size=2),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner)
+    | st.dictionaries(any_keys, inner, max_size=3), max_leaves=10)
+
+
+@pytest.mark.skipif(canonical._dumps is None, reason="the C encoder is CPython's")
+@given(anything)
+def test_the_fast_path_writes_the_same_bytes_and_refuses_the_same_values(value):
+    assert _outcome(canonical.encode, value) == _outcome(_slow, value)
+
+
+@pytest.mark.skipif(canonical._dumps is None, reason="the C encoder is CPython's")
+@pytest.mark.parametrize("value", [
+    {"a": "line\nbreak"}, {"a": "\x7f"}, {"a": "\ud800"}, {"A": 1}, {"a": 2**53},
+    {"a": 1.0}, {"a": True, "b": [None, "x"]}, [[[[1]]]], [[[[[1]]]]],
+])
+def test_the_fast_path_hands_over_what_it_would_write_differently(value):
+    assert _outcome(canonical.encode, value) == _outcome(_slow, value)
