@@ -12,11 +12,12 @@ UPDATEs (`balance_cents >= amount`, `used_operation_id IS NULL`, `batch_id IS NU
 count is checked: if anything changed under us, the whole transaction starts again. Lock order
 everywhere: operation, coupon series, voucher, pots.
 
-Speed: debits and voids are the hot path, so they run in SQLAlchemy Core on one connection, with
-statements built once below (bind parameters, so the compiled SQL is reused): a card debit is
-a claim, two reads (partner with its agreements; card with its program and pots), the UPDATE,
-the INSERT of the operation and the answer. The decision itself is rules.py's. The
-administration calls (admin.py, inherited) use the ORM.
+Speed: debits and voids are the hot path, so their statements are compiled once and run on the
+DBAPI cursor (reference_sql.py): a card debit is a claim, two reads (partner with its
+agreements; card with its program and pots), the UPDATE, the INSERT of the operation and the
+answer. Inside the fleet server's transaction (within()) the record is written once with its
+answer, and on PostgreSQL a card debit's UPDATE, INSERT and record are one statement. The
+decision itself is rules.py's. The administration calls (admin.py, inherited) use the ORM.
 """
 
 from collections.abc import Callable
@@ -50,6 +51,7 @@ from fleet_server.reference_ledger.admin_lists import LedgerLists
 from fleet_server.reference_ledger.reference_sql import (
     _ANSWER,
     _COUPONS,
+    _DEBIT_POT_AND_RECORD,
     _FREE_VOUCHER,
     _GIVE_BACK_TO_POT,
     _NEW_OPERATION,
@@ -87,6 +89,8 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
         if self._engine is None:
             raise ValueError("the reference ledger needs a session factory bound to an engine")
         self._claim = _claim_statement(self._engine.dialect.name)
+        # A card debit's three writes as one statement (data-modifying CTEs: PostgreSQL only).
+        self._one_statement_debit = self._engine.dialect.name == "postgresql"
         self._clock = clock  # the ledger's own time decides an operation's settlement day
 
     # The port.
@@ -174,7 +178,10 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
             "operation_id": result.operation_id, "auth_code": result.auth_code})
         return result
 
-    def _debit(self, conn: Connection, req: DebitRequest, partners=None) -> LedgerResult:
+    def _debit(self, conn: Connection, req: DebitRequest, partners=None,
+               record: bool = False) -> LedgerResult:
+        """record: also write the request's idempotency record with the answer (within()'s
+        first attempt); a key already taken raises _Conflict."""
         partner, agreements = (partners or _partner)(conn, req.partner_id)
         program, beneficiary, voucher, series = _code(conn, req.token)
         now = self._clock()
@@ -183,35 +190,63 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
             program=program, agreements=agreements, beneficiary=beneficiary, voucher=voucher,
             series=series, now=now)
         if isinstance(decision, rules.Decline):
-            return LedgerResult(DECLINED, decision.code, amount_cents=decision.amount_cents or 0,
-                                balance_cents=decision.balance_cents)
+            result = LedgerResult(DECLINED, decision.code,
+                                  amount_cents=decision.amount_cents or 0,
+                                  balance_cents=decision.balance_cents)
+            return self._record(conn, req, "debit", result) if record else result
 
         operation_id, balance = new_id("OP"), None
         if isinstance(decision, rules.DebitPot):
             pot = decision.pot
-            _must(_TAKE_FROM_POT.run(conn, {"pot_id": pot.id,
-                                                "amount": decision.amount_cents}))
             kind, pot_id, voucher_id = rules.KIND_CARD, pot.id, None
             category, market_year = pot.category, program.market_year
             balance = decision.balance_after
         else:
             used = decision.voucher
-            _must(_USE_VOUCHER.run(conn, {"voucher_id": used.id,
-                                              "operation_id": operation_id}))
             kind = rules.KIND_COUPON if used.series_id else rules.KIND_VOUCHER
             pot_id, voucher_id = None, used.id
             category, market_year = used.category, used.market_year
         auth_code = new_id(length=6)
-        _NEW_OPERATION.run(conn, {
+        operation = {
             "id": operation_id, "partner_id": req.partner_id, "program_id": program.id,
             "kind": kind, "token": req.token,
             "beneficiary_id": beneficiary.id if beneficiary else None, "pot_id": pot_id,
             "voucher_id": voucher_id, "category": category, "market_year": market_year,
             "amount_cents": req.amount_cents, "status": rules.OP_APPROVED,
             "auth_code": auth_code, "device_id": req.device_id, "created_at": now,
-            "requested_at": req.requested_at})
-        return LedgerResult(APPROVED, amount_cents=req.amount_cents, balance_cents=balance,
-                            operation_id=operation_id, auth_code=auth_code)
+            "requested_at": req.requested_at}
+        result = LedgerResult(APPROVED, amount_cents=req.amount_cents, balance_cents=balance,
+                              operation_id=operation_id, auth_code=auth_code)
+        if pot_id is not None and record and self._one_statement_debit:
+            counts = _DEBIT_POT_AND_RECORD.run(conn, {
+                "pot_id": pot_id, "amount": decision.amount_cents,
+                **{"o_" + name: value for name, value in operation.items()},
+                **{"k_" + name: value for name, value in
+                   self._record_values(req, "debit", result).items()}}).one()
+            if counts.pots != 1 or counts.records != 1:
+                raise _Conflict()  # the pot changed under us, or the key was taken
+            return result
+        if pot_id is not None:
+            _must(_TAKE_FROM_POT.run(conn, {"pot_id": pot_id,
+                                            "amount": decision.amount_cents}))
+        else:
+            _must(_USE_VOUCHER.run(conn, {"voucher_id": voucher_id,
+                                          "operation_id": operation_id}))
+        _NEW_OPERATION.run(conn, operation)
+        return self._record(conn, req, "debit", result) if record else result
+
+    def _record_values(self, req, kind: str, result: LedgerResult) -> dict:
+        return {"partner_id": req.partner_id, "idempotency_key": req.idempotency_key,
+                "kind": kind, "status": result.status, "code": result.code,
+                "amount_cents": result.amount_cents, "balance_cents": result.balance_cents,
+                "operation_id": result.operation_id, "auth_code": result.auth_code,
+                "created_at": self._clock()}
+
+    def _record(self, conn: Connection, req, kind: str, result: LedgerResult) -> LedgerResult:
+        """The idempotency record written once, with its answer; a taken key: _Conflict."""
+        if self._claim.run(conn, self._record_values(req, kind, result)).scalar() is None:
+            raise _Conflict()
+        return result
 
     def _void(self, conn: Connection, req: VoidRequest) -> LedgerResult:
         row = None
@@ -233,12 +268,12 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
         balance = None
         if op.pot_id is not None:
             balance = _GIVE_BACK_TO_POT.run(conn, {"pot_id": op.pot_id,
-                                                       "amount": op.amount_cents}).scalar()
+                                                   "amount": op.amount_cents}).scalar()
             if balance is None:
                 raise _Conflict()
         if op.voucher_id is not None:
             _must(_FREE_VOUCHER.run(conn, {"voucher_id": op.voucher_id,
-                                               "operation_id": op.id}))
+                                           "operation_id": op.id}))
         return LedgerResult(APPROVED, amount_cents=op.amount_cents, balance_cents=balance,
                             operation_id=op.id, auth_code=new_id(length=6))
 
@@ -252,8 +287,9 @@ class _Within(Ledger):
         self._partners: dict[str, tuple] = {}
 
     def debit(self, request: DebitRequest) -> LedgerResult:
-        return self._one(request.partner_id, request.idempotency_key, "debit",
-                         lambda conn: self._ledger._debit(conn, request, self._partner))
+        return self._one(request, "debit",
+                         lambda conn, record: self._ledger._debit(conn, request, self._partner,
+                                                                  record))
 
     def _partner(self, conn: Connection, partner_id: str) -> tuple:
         found = self._partners.get(partner_id)
@@ -262,26 +298,22 @@ class _Within(Ledger):
         return found
 
     def void(self, request: VoidRequest) -> LedgerResult:
-        return self._one(request.partner_id, request.idempotency_key, "void",
-                         lambda conn: self._ledger._void(conn, request))
+        def work(conn: Connection, record: bool) -> LedgerResult:
+            result = self._ledger._void(conn, request)
+            return self._ledger._record(conn, request, "void", result) if record else result
 
-    def _one(self, partner_id, key, kind, work) -> LedgerResult:
-        _check_names(partner_id, key)
+        return self._one(request, "void", work)
+
+    def _one(self, request, kind, work) -> LedgerResult:
+        _check_names(request.partner_id, request.idempotency_key)
         ledger, conn = self._ledger, self._conn
         try:
             if self._careful:
-                return ledger._attempt(conn, partner_id, key, kind, work)
-            result = work(conn)
-        except _Conflict as err:
+                return ledger._attempt(conn, request.partner_id, request.idempotency_key, kind,
+                                       lambda conn: work(conn, False))
+            return work(conn, True)  # the record written with the answer: a taken key fails
+        except _Conflict as err:  # the key was taken, or the state changed: undo, start again
             raise Conflict() from err
-        recorded = ledger._claim.run(conn, {
-            "partner_id": partner_id, "idempotency_key": key, "kind": kind,
-            "status": result.status, "code": result.code, "amount_cents": result.amount_cents,
-            "balance_cents": result.balance_cents, "operation_id": result.operation_id,
-            "auth_code": result.auth_code, "created_at": ledger._clock()}).scalar()
-        if recorded is None:  # the key was taken: undo this work, look again with care
-            raise Conflict()
-        return result
 
 
 def _must(result) -> None:

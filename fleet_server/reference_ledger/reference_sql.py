@@ -2,7 +2,7 @@
 the DBAPI cursor (adapters/fast_sql.py: SQLAlchemy's execution path cost more than the
 database), and the reads that turn rows into rules.py's objects."""
 
-from sqlalchemy import Integer, bindparam, insert, select, update
+from sqlalchemy import Integer, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -107,6 +107,39 @@ _USE_VOUCHER = FastStatement(
     .values(used_operation_id=bindparam("operation_id",
                                         type_=_vouchers.c.used_operation_id.type)))
 _NEW_OPERATION = FastStatement(insert(_ops))
+
+# PostgreSQL, a card debit inside the fleet server's transaction (ReferenceLedger.within): the
+# pot, the operation and the idempotency record with its answer in one statement, three round
+# trips made one. The operation is inserted only if the pot had the money, the record only if
+# the operation was; ON CONFLICT: a key already taken inserts no record. The caller checks
+# both counts and rolls the whole transaction back unless each is one. ("o_" and "k_"
+# parameters: an operation's and a record's columns; "amount" and "pot_id": the pot's.)
+_OPERATION_COLUMNS = ("id", "partner_id", "program_id", "kind", "token", "beneficiary_id",
+                      "pot_id", "voucher_id", "category", "market_year", "amount_cents",
+                      "status", "auth_code", "device_id", "created_at", "requested_at")
+_RECORD_COLUMNS = ("partner_id", "idempotency_key", "kind", "status", "code", "amount_cents",
+                   "balance_cents", "operation_id", "auth_code", "created_at")
+
+
+def _debit_pot_and_record() -> FastStatement:
+    pot = (update(_pots).where(_pots.c.id == bindparam("pot_id"),
+                               _pots.c.balance_cents >= _AMOUNT)
+           .values(balance_cents=_pots.c.balance_cents - _AMOUNT)
+           .returning(_pots.c.id).cte("taken"))
+    operation = (insert(_ops).from_select(_OPERATION_COLUMNS, select(
+        *[bindparam("o_" + name, type_=_ops.c[name].type) for name in _OPERATION_COLUMNS])
+        .select_from(pot)).returning(_ops.c.id).cte("operation"))
+    record = (postgresql.insert(_keys).from_select(_RECORD_COLUMNS, select(
+        *[bindparam("k_" + name, type_=_keys.c[name].type) for name in _RECORD_COLUMNS])
+        .select_from(operation))
+        .on_conflict_do_nothing(index_elements=[_keys.c.partner_id, _keys.c.idempotency_key])
+        .returning(_keys.c.id).cte("record"))
+    return FastStatement(select(
+        select(func.count()).select_from(pot).scalar_subquery().label("pots"),
+        select(func.count()).select_from(record).scalar_subquery().label("records")))
+
+
+_DEBIT_POT_AND_RECORD = _debit_pot_and_record()
 
 # What a void reads and changes.
 

@@ -90,6 +90,34 @@ def test_one_debit_is_one_commit(fleet):
     assert _balance_and_operations(fleet) == (10_000 - 250, 1)
 
 
+def test_a_card_debit_takes_a_handful_of_statements(fleet):
+    wire, card = _terminal(fleet)
+    fleet.dispatcher(*_topic_payload(wire.debit(card, 100, "books")))  # warm
+    pending = wire.debit(card, 250, "books")
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement.split()[0].upper())
+
+    event.listen(fleet.engine, "before_cursor_execute", count)
+    try:
+        out = fleet.dispatcher(pending.topic, pending.payload)
+    finally:
+        event.remove(fleet.engine, "before_cursor_execute", count)
+    assert WireTerminal.read_result(pending, out[0][1])["st"] == "approved"
+    assert _balance_and_operations(fleet) == (10_000 - 350, 2)
+    # device and stored requests; partner; card and pots; then the writes: on PostgreSQL the
+    # pot, operation and idempotency record in one statement, the request and counter in
+    # another; on SQLite one each (BEGIN IMMEDIATE first).
+    writes = (["WITH", "WITH"] if fleet.engine.dialect.name == "postgresql"
+              else ["UPDATE", "INSERT", "INSERT", "INSERT", "UPDATE"])
+    assert [s for s in seen if s != "BEGIN"] == ["SELECT", "SELECT", "SELECT", *writes]
+
+
+def _topic_payload(pending) -> tuple[str, bytes]:
+    return pending.topic, pending.payload
+
+
 def _race(fleet, pending, workers=3) -> list:
     return _run_together([partial(fleet.dispatcher, pending.topic, pending.payload)] * workers)
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.orm import sessionmaker
 
-from fleet_server.ledger.port import DebitRequest, VoidRequest
+from fleet_server.ledger.port import Conflict, DebitRequest, VoidRequest
 from fleet_server.reference_ledger import rules
 from fleet_server.reference_ledger.reference import PotView, ReferenceLedger
 from fleet_server.reference_ledger.tables import IdempotencyRow
@@ -145,3 +145,23 @@ def test_a_debit_and_a_void_take_a_handful_of_statements(env):
 def test_the_reference_ledger_needs_a_bound_session_factory():
     with pytest.raises(ValueError):
         ReferenceLedger(sessionmaker())
+
+
+def test_inside_a_caller_s_transaction_a_taken_key_moves_no_money(env):
+    # within(): the record is written with the answer (on PostgreSQL in the same statement as
+    # the pot and the operation); a key answered before makes the whole attempt conflict.
+    card = random_card()
+    env.ledger.create_beneficiary(env.program, card, [PotView("books", 1_000)])
+    first = debit(env, card, 100, "books", key="K1")
+    request = DebitRequest("K1", env.shop, card, 300, "books", datetime.now(UTC))
+    with pytest.raises(Conflict), env.engine.begin() as conn:
+        env.ledger.within(conn).debit(request)
+    assert env.ledger.balances(card) == [PotView("books", 900)]
+    with env.engine.begin() as conn:  # the caller's next attempt reads the stored answer
+        assert env.ledger.within(conn, careful=True).debit(request) == first
+    fresh = DebitRequest("K2", env.shop, card, 300, "books", datetime.now(UTC))
+    with env.engine.begin() as conn:
+        sale = env.ledger.within(conn).debit(fresh)
+    assert sale.approved and sale.balance_cents == 600
+    assert env.ledger.balances(card) == [PotView("books", 600)]
+    assert debit(env, card, 300, "books", key="K2") == sale
