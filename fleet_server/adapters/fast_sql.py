@@ -54,9 +54,14 @@ class FastResult:
 class _Form:
     """One compiled form: the SQL text, how to order the parameters, and the processors."""
 
-    __slots__ = ("sql", "order", "defaults", "computed", "binds", "row", "results")
+    __slots__ = ("sql", "order", "defaults", "computed", "binds", "row", "results", "cursor")
 
     def __init__(self, statement, dialect, keys: tuple[str, ...]):
+        # psycopg: the SQL with $1, $2... and psycopg's RawCursor, which takes it as it is,
+        # instead of turning %(name)s into $n and a dict into a list on every execution.
+        self.cursor = getattr(dialect.loaded_dbapi, "RawCursor", None)
+        if self.cursor is not None:
+            dialect = _numbered(dialect)
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         if compiled.post_compile_params:
             raise ValueError("expanding parameters are not supported on the fast path")
@@ -75,7 +80,7 @@ class _Form:
                 self.computed.append((column.key, default.arg))
             else:
                 raise ValueError(f"default of {column} is not supported on the fast path")
-        self.binds = [(name, proc) for name, proc in compiled._bind_processors.items()]
+        self.binds = list(compiled._bind_processors.items())
         self.order = list(compiled.positiontup) if compiled.positional else None
         columns = compiled._result_columns
         self.row = namedtuple("Row", [c[0] for c in columns], rename=True) if columns else None
@@ -106,12 +111,24 @@ class FastStatement:
         return _execute(conn, form, bound)
 
 
+_NUMBERED: dict = {}
+
+
+def _numbered(dialect):
+    """A dialect of the same kind that writes numbered parameters ($1), for compiling only."""
+    numbered = _NUMBERED.get(type(dialect))
+    if numbered is None:
+        numbered = _NUMBERED[type(dialect)] = type(dialect)(paramstyle="numeric_dollar")
+        numbered.server_version_info = dialect.server_version_info
+    return numbered
+
+
 def _execute(conn: Connection, form: _Form, bound) -> FastResult:
     fairy = conn.connection
     dbapi_conn = fairy.dbapi_connection
     events = conn._has_events or conn.engine._has_events
     try:
-        cursor = dbapi_conn.cursor()
+        cursor = form.cursor(dbapi_conn) if form.cursor is not None else dbapi_conn.cursor()
         if events:
             conn.dispatch.before_cursor_execute(conn, cursor, form.sql, bound, None, False)
         cursor.execute(form.sql, bound)
