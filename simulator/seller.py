@@ -184,6 +184,7 @@ class Seller:
             sale.code = reason_of(lines)
         if (title == "VENTE ACCEPTEE" and sale.kind == "valid"
                 and self.rng.random() < self.scenario.void_after):
+            self._report(sale)  # the sale is told before the cancel that follows it
             void = Sale(sale.device_id, "void", sale.token, sale.amount_cents, sale.category,
                         now, void_of=sale)
             self.sales.append(void)
@@ -194,12 +195,13 @@ class Seller:
         self._next(now)
 
     def _next(self, now):
-        if self.on_done is not None:
-            for sale in (self.current, self.current.void_of):
-                if sale is not None:
-                    self.on_done(sale)
+        self._report(self.current)
         self.current, self.state = None, "think"
         self.next_at = now + self.rng.uniform(*self.scenario.think_s)
+
+    def _report(self, sale) -> None:
+        if self.on_done is not None:
+            self.on_done(sale)
 
     def give_up(self) -> None:
         """End of the run: a sale still waiting for its answer is unresolved."""

@@ -70,11 +70,13 @@ def ledger(action):
     return {"t": "debit_res", "st": "approved", "amt": action[2], "bal": 1000, "auth": "AUTH01"}
 
 
-def sell(plan, void_after=0.0):
+def sell(plan, void_after=0.0, told=None):
     scenario = from_dict({"fleet": {"think_s": [0, 0]}, "mix": {"valid": 1,
                                                                "void_after": void_after}})
     terminal = AppTerminal(ledger)
     seller = Seller(terminal, plan, scenario, random.Random(1), 0.0)
+    if told is not None:
+        seller.on_done = told.append
     for turn in range(2000):
         terminal.step()
         seller.poll(turn * 0.01)
@@ -118,6 +120,15 @@ def test_an_approved_sale_can_be_cancelled_from_the_menu():
     sales, asked = sell([PlannedSale("valid", CARD, 500, "books")], void_after=1.0)
     assert asked == [("debit", CARD, 500, "books"), ("void", 1)]
     assert sales[0].voided and sales[1].kind == "void" and sales[1].outcome == "approved"
+
+
+def test_a_sale_is_told_as_soon_as_it_is_answered_and_before_its_cancel():
+    told = []
+    sales, _ = sell([PlannedSale("valid", CARD, 500, "books"),
+                     PlannedSale("valid", CARD, 300, "books")], void_after=1.0, told=told)
+    assert [(s.kind, s.amount_cents) for s in told] == [
+        ("valid", 500), ("void", 500), ("valid", 300), ("void", 300)]
+    assert told == sales
 
 
 def test_screen_readers():
