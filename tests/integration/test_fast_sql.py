@@ -20,7 +20,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fleet_server.adapters.db import make_engine
 from fleet_server.adapters.fast_sql import FastStatement
@@ -113,3 +113,18 @@ def test_expanding_parameters_are_refused(engine):
         _things.c.name.in_(bindparam("names", expanding=True))))
     with engine.begin() as conn, pytest.raises(ValueError, match="expanding"):
         many.run(conn, {"names": ["a"]})
+
+
+def test_a_lost_connection_is_invalidated_and_the_next_transaction_gets_a_new_one(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server that drops the connection")
+    with engine.begin() as conn:
+        _ADD.run(conn, {"name": "a"})
+    with pytest.raises(OperationalError) as caught, engine.begin() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        _GET.run(conn, {"name": "a"})
+    assert caught.value.connection_invalidated
+    with engine.begin() as conn:
+        assert _GET.run(conn, {"name": "a"}).one().count == 7
