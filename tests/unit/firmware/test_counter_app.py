@@ -1,6 +1,6 @@
 """The counter application under random event sequences (hypothesis): the invariants hold
-whatever comes. The scripted flows run on both runtimes: tests/micropython/
-test_counter_app_flows.py."""
+whatever comes. The scripted flows, and the seeded version of these sequences, run on both
+runtimes: tests/micropython/test_counter_app_*.py (invariants: test_counter_app_invariants.py)."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
