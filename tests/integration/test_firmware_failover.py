@@ -14,8 +14,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from mqtt_agents import SCRIPT, Agent, Watcher
 from real_parts import missing
-from test_firmware_mqtt import SCRIPT, Agent, Watcher
 
 from fleet_server.adapters.nats_cluster import NatsCluster, find_nats_server
 

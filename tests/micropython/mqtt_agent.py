@@ -1,6 +1,7 @@
 # A terminal's MQTT client (firmware/terminal/mqtt) that prints what happens, one line per
-# event, until killed; tests/integration/test_firmware_mqtt.py runs it on the MicroPython binary
-# and on CPython against a real broker:
+# event, until killed; tests/integration/test_firmware_mqtt_broker.py, _tls.py and
+# test_firmware_failover.py run it (through tests/integration/mqtt_agents.py) on the MicroPython
+# binary and on CPython against a real broker:
 #   mqtt_agent.py <repo> <port[,port...]> <client_id> <backoff_min_ms> [tls <dir> <hostname>]
 # Will: retained "offline" on test/<id>/status; it subscribes to test/<id>/in and
 # test/<id>/echo once, and on each connection publishes a retained "online" status and
