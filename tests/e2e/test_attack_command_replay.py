@@ -3,7 +3,7 @@ MicroPython binary, the project's Mosquitto and the fleet server. The terminal's
 RAM; the persisted high-water mark of command times makes each command single use anyway."""
 
 import pytest
-from test_firmware_counter import Operator, counter, stack  # noqa: F401 (fixtures)
+from counter_terminal import Operator, counter, stack  # noqa: F401 (fixtures)
 from test_firmware_sale import FirmwareProcess
 
 from protocol import topics

@@ -14,7 +14,7 @@ import os
 import time
 
 import pytest
-from test_firmware_counter import Peer, counter, stack  # noqa: F401 (fixtures)
+from counter_terminal import Peer, counter, stack  # noqa: F401 (fixtures)
 
 from protocol import auth, messages, tokens, topics
 
