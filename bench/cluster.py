@@ -79,8 +79,9 @@ def run(terminals: int, sales: int, servers: int, down_s: float, think=(0.5, 2.0
     dropped = None
     if db_url is None:
         db_url, dropped = _fresh_database()
-    stack = ClusterFleet(db_url, servers=servers, workdir=workdir).start()
+    stack = ClusterFleet(db_url, servers=servers, workdir=workdir)
     try:
+        stack.start()  # stops what it started when it fails
         echo = echo_p50_ms(stack)
         warm = []
         fleet_run = sell(scenario(terminals, sales, down_s, think, partners), stack, workdir,

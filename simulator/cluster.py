@@ -52,6 +52,7 @@ class ServeProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
+        self.stop()  # a process that never got ready is not left running
         raise RuntimeError(f"{self.name} did not get ready; see {self.log_path}")
 
     def kill(self) -> None:
@@ -84,6 +85,13 @@ class ClusterFleet(LocalFleet):
         self._lock = threading.Lock()
 
     def start(self) -> "ClusterFleet":
+        try:
+            return self._start()
+        except BaseException:  # what started is stopped: nodes, servers, connections
+            self.stop()
+            raise
+
+    def _start(self) -> "ClusterFleet":
         self.cluster.start()
         self.open_control()  # migrations, the ledger and the registry, from this process
         env = {"FLEET_MASTER_SECRET": self.master_secret, "FLEET_SETTLEMENT_ENABLED": "false",
