@@ -16,7 +16,8 @@ only what the statement needs:
 - `before_cursor_execute` / `after_cursor_execute` listeners of the engine still see every
   statement (tests count them, bench/debit_profile.py times them).
 
-It runs on the connection's current transaction: nothing here begins or commits. Statements
+It runs in the connection's transaction, begun as Connection.execute would begin it (on
+SQLite the engine's "begin" event issues BEGIN); nothing here commits. Statements
 with expanding ("IN :list") parameters are not supported: give each value its own parameter.
 """
 
@@ -124,6 +125,8 @@ def _numbered(dialect):
 
 
 def _execute(conn: Connection, form: _Form, bound) -> FastResult:
+    if not conn.in_transaction():
+        conn.begin()  # as Connection.execute's autobegin: the engine's "begin" event runs
     fairy = conn.connection
     dbapi_conn = fairy.dbapi_connection
     events = conn._has_events or conn.engine._has_events

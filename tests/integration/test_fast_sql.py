@@ -128,3 +128,21 @@ def test_a_lost_connection_is_invalidated_and_the_next_transaction_gets_a_new_on
     assert caught.value.connection_invalidated
     with engine.begin() as conn:
         assert _GET.run(conn, {"name": "a"}).one().count == 7
+
+
+def test_a_statement_on_a_connection_without_a_transaction_begins_one(engine):
+    begun = []
+
+    def seen(conn):
+        begun.append(conn)
+
+    event.listen(engine, "begin", seen)
+    try:
+        with engine.connect() as conn:
+            _GET.run(conn, {"name": "a"})
+            assert conn.in_transaction() and len(begun) == 1
+            _GET.run(conn, {"name": "a"})
+            assert len(begun) == 1
+            conn.rollback()
+    finally:
+        event.remove(engine, "begin", seen)
