@@ -21,6 +21,10 @@ STUCK_S = 20.0  # a sale that makes no progress before it is validated is given 
 # Refusals shown before anything was sent, and the reason recorded for them.
 NOTICES = {"HORS LIGNE": "offline", "EN ATTENTE": "busy", "CODE": "unreadable",
            "TERMINAL": "not_configured"}
+# Of those, the refusals that can answer the validation itself (a cancel validated as the link
+# dropped, or while an operation waits): unlike the offline idle screen and the "EN ATTENTE"
+# of an operation recovered after a reboot, they offer "B: retour".
+REFUSALS = ("HORS LIGNE", "EN ATTENTE")
 
 _BY_TEXT = {" ".join(wrap(ascii_fold(text_fr(code)), 16)[:3]): code for code in CODES}
 
@@ -129,6 +133,10 @@ class Seller:
         if sale.confirmed is not None:  # validated: only the answer matters now
             if title in RESULT_TITLES:
                 self._answer(now, title, lines)
+            elif title in REFUSALS and "B: retour" in lines:
+                # Nothing was sent and no answer will come: the notice goes back to the idle
+                # screen by itself, where waiting for an answer would wait for ever.
+                self._not_sent(now, NOTICES[title])
             elif title in ("CONFIRMER ?", "ANNULER ?") and repress and can_send:
                 self._press("A", now)  # the link dropped as it was validated: again
             return

@@ -147,3 +147,79 @@ def test_an_amount_the_terminal_refused_is_not_sent():
                          PlannedSale("voucher", VOUCHER, 1000, None)])
     assert (sales[0].outcome, sales[0].code) == ("not_sent", "amount_over_max")
     assert asked == [("debit", VOUCHER, 1000, None)]
+
+
+class LinkDropsOnCancel(AppTerminal):
+    """The link drops just as the cancel is validated, and is back a few steps later."""
+
+    def __init__(self, answers):
+        super().__init__(answers)
+        self.back_in = None
+
+    def press(self, keys):
+        if keys == "A" and self.screen[:1] == ["ANNULER ?"] and self.back_in is None:
+            self._do(self.app.handle(("net", False)))
+            self.back_in = 50
+        super().press(keys)
+
+    def step(self):
+        if self.back_in:
+            self.back_in -= 1
+            if not self.back_in:
+                self._do(self.app.handle(("net", True)))
+        super().step()
+
+
+def test_a_cancel_refused_offline_as_it_is_validated_is_not_sent_and_selling_goes_on():
+    # The terminal refuses the cancel ("HORS LIGNE ... Aucune operation n'est gardee") and
+    # goes back to idle by itself: no answer is coming, the next sale is made.
+    scenario = from_dict({"fleet": {"think_s": [0, 0]}, "mix": {"valid": 1,
+                                                               "void_after": 1.0}})
+    terminal = LinkDropsOnCancel(ledger)
+    seller = Seller(terminal, [PlannedSale("valid", CARD, 500, "books"),
+                               PlannedSale("valid", CARD, 300, "books")],
+                    scenario, random.Random(1), 0.0)
+    for turn in range(3000):
+        terminal.step()
+        seller.poll(turn * 0.01)
+        if seller.done:
+            break
+    assert seller.done, f"stuck on {terminal.screen}"
+    sales = seller.sales
+    assert [(s.kind, s.outcome, s.code) for s in sales[:2]] == [
+        ("valid", "approved", None), ("void", "not_sent", "offline")]
+    assert not sales[0].voided and sales[2].outcome == "approved"
+    assert terminal.asked[:2] == [("debit", CARD, 500, "books"), ("debit", CARD, 300, "books")]
+
+
+class Shown:
+    device_id = "CT0000000T"
+
+    def __init__(self):
+        self.screen, self.keys = [], []
+
+    def press(self, keys):
+        self.keys.append(keys)
+
+    def scan(self, text):
+        self.keys.append(text)
+
+
+def test_a_validated_sale_still_waits_on_the_screens_of_an_operation_kept():
+    # After a reboot ("EN ATTENTE ... attente de la reponse") or on the offline idle screen
+    # with the operation pending, the answer is still to come: not a refusal.
+    scenario = from_dict({"fleet": {"think_s": [0, 0]}})
+    terminal = Shown()
+    seller = Seller(terminal, [PlannedSale("valid", CARD, 500, "books")], scenario,
+                    random.Random(1), 0.0)
+    terminal.screen = screens.idle("Librairie", True, False, False)
+    seller.poll(0.0)
+    seller.current.confirmed = 0.0
+    for turn, screen in enumerate((screens.recovering(),
+                                   screens.idle("Librairie", False, True, False))):
+        terminal.screen = screen
+        seller.poll(30.0 * (turn + 1))
+        assert seller.waiting and seller.current.outcome is None
+    terminal.screen = screens.offline_refusal()
+    seller.poll(100.0)
+    assert (seller.sales[0].outcome, seller.sales[0].code) == ("not_sent", "offline")
