@@ -1,9 +1,11 @@
 """The support desk's storage in SQL (SQLAlchemy Core): SQLite and PostgreSQL alike."""
 
 import json
+import logging
 from datetime import datetime
 
 from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from fleet_server.adapters import orm
 from fleet_server.adapters.orm_support import (
@@ -18,6 +20,10 @@ from fleet_server.adapters.orm_support import (
 from fleet_server.domain.support import AuditEntry, Command, Intervention, Note, TimelineEvent
 from fleet_server.domain.support_alerts import Alert
 from fleet_server.service_layer.support_ports import Seen, SupportStore, TerminalInfo
+
+log = logging.getLogger("fleet.status")
+_ATTEMPTS = 3
+_RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 _D, _P = orm.devices.c, orm.partners.c
 _TERMINAL = select(_D.device_id, _D.state, _D.model, _D.key_version, _D.firmware_version,
@@ -94,11 +100,29 @@ class SqlSupportStore(SupportStore):
         latest: dict[str, Seen] = {}
         for item in seen:
             latest[item.device_id] = item
-        with_fw = [{"d": s.device_id, "at": s.at, "fw": s.firmware}
-                   for s in latest.values() if s.firmware]
-        without_fw = [{"d": s.device_id, "at": s.at} for s in latest.values() if not s.firmware]
+        # Rows are updated in device id order, so that two writers (a lease changing hands)
+        # take the devices' locks in the same order.
+        ordered = [latest[device_id] for device_id in sorted(latest)]
+        with_fw = [{"d": s.device_id, "at": s.at, "fw": s.firmware} for s in ordered
+                   if s.firmware]
+        without_fw = [{"d": s.device_id, "at": s.at} for s in ordered if not s.firmware]
         samples = [{"device_id": s.device_id, "at": s.at, "rssi": s.rssi, "heap": s.heap}
                    for s in seen if s.sample]
+        rows = [{"device_id": e.device_id, "at": e.at, "kind": e.kind, "code": e.code,
+                 "details": json.dumps(e.details, sort_keys=True), "summary": e.text}
+                for e in events]
+        for attempt in range(_ATTEMPTS):
+            try:
+                return self._write(with_fw, without_fw, samples, rows)
+            except OperationalError as err:
+                # A group of debits holds device rows in its queue's order: PostgreSQL may
+                # pick this batch to break a deadlock with it. Nothing was written; again.
+                if getattr(err.orig, "sqlstate", None) not in _RETRYABLE or \
+                        attempt == _ATTEMPTS - 1:
+                    raise
+                log.info("status batch met a deadlock; written again")
+
+    def _write(self, with_fw, without_fw, samples, rows) -> None:
         with self.engine.begin() as conn:
             if with_fw:
                 conn.execute(update(orm.devices).where(_D.device_id == bindparam("d"))
@@ -109,11 +133,8 @@ class SqlSupportStore(SupportStore):
                              .values(last_seen_at=bindparam("at")), without_fw)
             if samples:
                 conn.execute(insert(support_samples), samples)
-            if events:
-                conn.execute(insert(support_events), [
-                    {"device_id": e.device_id, "at": e.at, "kind": e.kind, "code": e.code,
-                     "details": json.dumps(e.details, sort_keys=True), "summary": e.text}
-                    for e in events])
+            if rows:
+                conn.execute(insert(support_events), rows)
 
     def timeline(self, device_id, limit=100, before_id=None) -> list[TimelineEvent]:
         c = support_events.c
