@@ -137,14 +137,17 @@ def _make_sbox():
 
 SBOX = _make_sbox()
 MODE_ECB = 1
+MODE_CBC = 2
 
 
 class aes:  # noqa: N801 (cryptolib's name)
     # Written for the heap, not for speed: no slices, no 4-tuples (MicroPython builds those
     # on the heap), two 16-byte work buffers per key; a block allocates only its result.
     def __init__(self, key, mode, iv=None):
-        if mode != MODE_ECB or len(key) not in (16, 32):
-            raise ValueError("this stand-in does AES-128/256 ECB only")
+        if mode not in (MODE_ECB, MODE_CBC) or len(key) not in (16, 32):
+            raise ValueError("this stand-in does AES-128/256 ECB and CBC only")
+        # CBC: the chain goes on from one call to the next, as cryptolib's does.
+        self.chain = bytearray(iv) if mode == MODE_CBC else None
         nk = len(key) // 4
         self.rounds = nk + 6
         w = bytearray(16 * (self.rounds + 1))
@@ -167,7 +170,19 @@ class aes:  # noqa: N801 (cryptolib's name)
         self.w = w
         self.s, self.t = bytearray(16), bytearray(16)
 
-    def encrypt(self, block):
+    def encrypt(self, data):
+        chain = self.chain
+        if chain is None:
+            return self._block(data)
+        out = bytearray(len(data))
+        for at in range(0, len(data), 16):
+            for i in range(16):
+                chain[i] ^= data[at + i]
+            chain[:] = self._block(chain)
+            out[at:at + 16] = chain
+        return bytes(out)
+
+    def _block(self, block):
         w, box, s, t = self.w, SBOX, self.s, self.t
         for i in range(16):
             s[i] = block[i] ^ w[i]

@@ -7,24 +7,25 @@
 #
 # No global cache of cipher objects: a cache would keep every past transaction key alive in
 # RAM, which defeats DUKPT's forward secrecy. Callers that encrypt several blocks under one key
-# (CMAC) build one encryptor with ecb_encryptor() and drop it when done.
+# (CMAC) build one encryptor with ecb_encryptor() or call cbc_mac(), and drop it when done.
 
 try:
     import cryptolib as _cryptolib  # MicroPython
 
-    _MODE_ECB = 1
-
-    def _new_encryptor(key):
-        # One cryptolib ECB object can encrypt any number of blocks independently.
-        return _cryptolib.aes(key, _MODE_ECB).encrypt
+    def _new_encryptor(key, iv=None):
+        # Mode 1, ECB: one object encrypts any number of blocks independently. Mode 2, CBC:
+        # the object carries the chain from one call to the next.
+        return (_cryptolib.aes(key, 2, iv) if iv else _cryptolib.aes(key, 1)).encrypt
 
 except ImportError:  # CPython
     _cryptolib = None
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-    def _new_encryptor(key):
-        # ECB has no chaining state, so one encryptor context serves every block.
-        return Cipher(algorithms.AES(key), modes.ECB()).encryptor().update
+    def _new_encryptor(key, iv=None):
+        # ECB has no chaining state, so one encryptor context serves every block; a CBC one
+        # carries the chain from one call to the next.
+        mode = modes.CBC(iv) if iv else modes.ECB()
+        return Cipher(algorithms.AES(key), mode).encryptor().update
 
 BLOCK = 16
 KEY_SIZES = (16, 32)
@@ -51,8 +52,14 @@ def ecb_encryptor(key):
     return encrypt
 
 
-def aes_ecb_encrypt(key, block):
-    return ecb_encryptor(key)(block)
+def cbc_mac(key, data):
+    """The last block of AES-CBC over `data` (whole blocks) from a zero IV: CMAC's chain in
+    one call to the runtime's AES instead of a Python step per block (a debit request is
+    about 15 blocks)."""
+    _check_key(key)
+    if not data or len(data) % BLOCK:
+        raise ValueError("CBC-MAC takes whole blocks")
+    return bytes(_new_encryptor(bytes(key), bytes(BLOCK))(bytes(data))[-BLOCK:])
 
 
 def xor_bytes(a, b):

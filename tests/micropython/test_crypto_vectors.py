@@ -27,13 +27,30 @@ def test_aes_comes_from_cryptolib_on_micropython():
 
 def test_aes_fips197_and_refuses_192_bit_keys():
     block = unhex("00112233445566778899aabbccddeeff")
-    assert aes.aes_ecb_encrypt(bytes(range(16)), block) == unhex(
+    assert aes.ecb_encryptor(bytes(range(16)))(block) == unhex(
         "69c4e0d86a7b0430d8cdb78070b4c55a")
     try:
-        aes.aes_ecb_encrypt(bytes(24), block)
+        aes.ecb_encryptor(bytes(24))(block)
         raise AssertionError("24-byte key accepted")
     except ValueError:
         pass
+
+
+def test_cbc_mac_is_the_last_block_of_aes_cbc():
+    # SP 800-38A F.2.1, CBC-AES128.Encrypt: the last ciphertext block of the four, from the
+    # example's IV folded into the first block (cbc_mac starts from a zero IV).
+    key = unhex("2b7e151628aed2a6abf7158809cf4f3c")
+    iv = unhex("000102030405060708090a0b0c0d0e0f")
+    pt = unhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+               "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
+    first = aes.xor_bytes(pt[:16], iv)
+    assert aes.cbc_mac(key, first + pt[16:]) == unhex("3ff1caa1681fac09120eca307586e1a7")
+    for bad in (b"", bytes(17)):
+        try:
+            aes.cbc_mac(key, bad)
+            raise AssertionError("partial block accepted")
+        except ValueError:
+            pass
 
 
 def test_cmac_subkeys_and_examples():
