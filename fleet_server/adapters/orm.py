@@ -142,6 +142,18 @@ def _fresh_events(device, _context):
     # Loading bypasses __init__, so the non-column list of domain events needs creating.
     device.events = []
 
+
+def from_row(cls, values: dict):
+    """A mapped domain object from a row read outside the ORM (adapters/fast_sql.py), made as
+    the ORM's loader makes one: no __init__, no attribute events, so about 2 us instead of 20
+    for a Device on the debit path. Like a loaded object it starts unmodified; it belongs to
+    no session (the hot path writes with its own statements)."""
+    obj = cls._sa_class_manager.new_instance()
+    obj.__dict__.update(values)
+    if cls is Device:
+        obj.events = []
+    return obj
+
 # The support desk's tables live in their own module; imported here so that everything that
 # loads the fleet tables (migrations, bootstrap) sees them too.
 from fleet_server.adapters import orm_support  # noqa: E402,F401

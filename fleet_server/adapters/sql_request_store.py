@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from fleet_server.adapters.fast_sql import FastStatement
 from fleet_server.adapters.orm import device_requests as requests_t
 from fleet_server.adapters.orm import devices as devices_t
+from fleet_server.adapters.orm import from_row
 from fleet_server.adapters.orm import partners as partners_t
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
@@ -171,13 +172,13 @@ def _load(conn: Connection, device_id, seq, original_seq, key_id):
     if not rows:
         return None, None, None, None
     row = rows[0]
-    device = Device(**dict(zip(_DEVICE_NAMES, row[_DEVICE_PART], strict=True)))
+    device = from_row(Device, dict(zip(_DEVICE_NAMES, row[_DEVICE_PART], strict=True)))
     key_id = key_id or device.initial_key_id
     keys = _key_order(device, key_id)
     found = {(r.r_key_id, r.r_seq): _request(r) for r in rows if r.r_device_id is not None}
     partner = None
     if row.p_partner_id is not None:
-        partner = Partner(**dict(zip(_PARTNER_NAMES, row[_PARTNER_PART], strict=True)))
+        partner = from_row(Partner, dict(zip(_PARTNER_NAMES, row[_PARTNER_PART], strict=True)))
     sale = None
     if original_seq:
         sale = _first_sale(found, keys, original_seq)
@@ -229,4 +230,4 @@ def _values(record: StoredRequest) -> dict:
 
 
 def _request(row: tuple) -> StoredRequest:
-    return StoredRequest(**dict(zip(_REQUEST_NAMES, row[_REQUEST_PART], strict=True)))
+    return from_row(StoredRequest, dict(zip(_REQUEST_NAMES, row[_REQUEST_PART], strict=True)))
