@@ -15,6 +15,8 @@ import threading
 from collections import OrderedDict
 from functools import lru_cache
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
 from protocol import dukpt
 
 
@@ -74,10 +76,12 @@ class KeyStore:
         """(request key, result key) of one transaction: MAC generation and verification."""
         tk = self.transaction_key(initial_key_id, counter)
         kid = bytes.fromhex(initial_key_id)
-        return (dukpt.derive_working_key(tk, dukpt.MAC_GENERATION, dukpt.KEY_TYPE_AES128, kid,
-                                         counter),
-                dukpt.derive_working_key(tk, dukpt.MAC_VERIFICATION, dukpt.KEY_TYPE_AES128, kid,
-                                         counter))
+        # dukpt.derive_working_key twice, under one AES context: each AES-128 working key is
+        # one block, the transaction key encrypting its derivation data (X9.24-3 6.3.2).
+        data = b"".join(dukpt.derivation_data(usage, dukpt.KEY_TYPE_AES128, kid, counter)
+                        for usage in (dukpt.MAC_GENERATION, dukpt.MAC_VERIFICATION))
+        keys = Cipher(algorithms.AES(tk), modes.ECB()).encryptor().update(data)
+        return keys[:16], keys[16:]
 
     def request_mac_key(self, initial_key_id: str, counter: int) -> bytes:
         return self.mac_keys(initial_key_id, counter)[0]
