@@ -12,7 +12,7 @@ from sqlalchemy import (
     Table,
     event,
 )
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import configure_mappers, registry
 
 from fleet_server.adapters.db import Base
 from fleet_server.adapters.sql_types import UTCDateTime
@@ -135,6 +135,9 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Device, devices)
     mapper_registry.map_imperatively(StoredRequest, device_requests)
     event.listen(Device, "load", _fresh_events)
+    # Now, not at the first query: from_row() makes objects without one, and an instance of a
+    # class whose mapper is not configured yet has no working attributes.
+    configure_mappers()
     _mapped = True
 
 
