@@ -112,6 +112,43 @@ def test_reconnect_resends_in_flight_with_dup_and_subscribes_again():
     assert s.read()[0] == 0x82 and s.read()[0] == 0x3A
 
 
+def test_a_refused_subscription_is_asked_again_after_retry_ms():
+    # NATS refuses some subscriptions (SUBACK 0x80) when it times out making their consumers
+    # (a fleet booting, a node just dead): a refused result topic would leave the terminal
+    # deaf until it reconnects. Only the refused filters are asked again.
+    s = Scripted(retry_ms=5000)
+    errors = []
+    s.client.on_error = errors.append
+    s.client.subscribe("t/a", 1)
+    s.client.subscribe("t/b", 1)
+    s.connect()
+    assert s.read() == (0x82, b"\x00\x01\x00\x03t/a\x01\x00\x03t/b\x01")
+    s.send(b"\x90\x04\x00\x01\x01\x80")                          # t/a granted, t/b refused
+    assert [str(e) for e in errors] == ["subscription refused"] and s.client._sub_wait
+    s.now = 4999
+    s.client.service()
+    s.now = 5000
+    s.client.service()
+    assert s.read() == (0x82, b"\x00\x02\x00\x03t/b\x01")          # t/b alone, new packet id
+    s.send(b"\x90\x03\x00\x02\x01")
+    assert s.client._sub_wait == {} and s.client.connected
+
+
+def test_a_refused_subscription_dropped_meanwhile_is_not_asked_again():
+    s = Scripted(retry_ms=5000)
+    s.client.subscribe("t/a", 1)
+    s.connect()
+    s.read()
+    s.send(b"\x90\x03\x00\x01\x80")
+    s.client.unsubscribe("t/a")
+    assert s.read()[0] == 0xA2                                     # UNSUBSCRIBE
+    s.now = 6000
+    s.client.service()
+    assert s.client._sub_wait == {}
+    s.client.publish("evt", b"x", 0)
+    assert s.read()[0] == 0x30                                     # no SUBSCRIBE before it
+
+
 def test_keepalive_ping_and_dead_connection_detection():
     s = Scripted(keepalive=10, ping_timeout_ms=3000)
     s.connect()

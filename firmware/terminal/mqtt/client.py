@@ -68,7 +68,7 @@ class MQTTClient(Session, Link):
         self._outq, self._out_off = [], 0
         self._inflight = []   # [packet_id, PUBLISH bytearray, sent_at or None], in publish order
         self._subs = {}       # topic filter -> qos: what the session should hold
-        self._sub_wait = {}   # packet_id -> topics sent, waiting for SUBACK
+        self._sub_wait = {}   # packet_id -> topics sent, waiting for SUBACK; 0: refused ones
         self._unsubs = []     # filters to drop at the next connection
         self._pid = 0
         self._attempts, self._wait_from, self._wait_ms = 0, self._clock(), 0

@@ -78,8 +78,14 @@ class Session:
                     self._call(self.on_puback, packet[1])
                     break
         elif kind == pk.SUBACK:
-            self._sub_wait.pop(packet[1], None)
+            topics = self._sub_wait.pop(packet[1], None)
             if 0x80 in packet[2]:
+                # Asked again after retry_ms: a cluster node can refuse one for a while (NATS
+                # times out making its consumer when a fleet boots or a node has just died),
+                # and a refused result or configuration topic would leave the terminal deaf.
+                # Packet id 0 is never used: its entry holds (refused at, topics to ask again).
+                again = [t for t, code in zip(topics or (), packet[2]) if code == 0x80]
+                self._sub_wait[0] = (now, (self._sub_wait.get(0) or (0, []))[1] + again)
                 self._call(self.on_error, MQTTError("subscription refused"))
         elif kind == pk.PINGRESP:
             self._ping_at = None
@@ -94,6 +100,12 @@ class Session:
                                     self._diff(now, self._last_rx) >= self.keepalive_ms):
             self._ping_at = now
             self._outq.append(pk.pingreq())
+        again = self._sub_wait.get(0)
+        if again and self._diff(now, again[0]) >= self.retry_ms:
+            del self._sub_wait[0]
+            again = [t for t in again[1] if t in self._subs]  # not dropped meanwhile
+            if again:
+                self._queue_subscribe(again)
         if self._outq:  # still writing: a retransmission would queue the same buffer twice
             return
         for entry in self._inflight:
