@@ -84,7 +84,9 @@ class Session:
                 # times out making its consumer when a fleet boots or a node has just died),
                 # and a refused result or configuration topic would leave the terminal deaf.
                 # Packet id 0 is never used: its entry holds (refused at, topics to ask again).
-                again = [t for t, code in zip(topics or (), packet[2]) if code == 0x80]
+                codes = packet[2]  # one per filter sent, in order
+                again = [t for i, t in enumerate(topics or ()) if i < len(codes) and
+                         codes[i] == 0x80]
                 self._sub_wait[0] = (now, (self._sub_wait.get(0) or (0, []))[1] + again)
                 self._call(self.on_error, MQTTError("subscription refused"))
         elif kind == pk.PINGRESP:
