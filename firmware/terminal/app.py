@@ -335,16 +335,17 @@ class CounterApp:
 
     # ---- steps -----------------------------------------------------------------------------
 
-    def _may_start(self, out):
-        """Whether a sale or a cancellation may start now; if not, the screen says why."""
+    def _may_start(self, out, what=None):
+        """Whether a sale or (what "void") a cancellation may start now; if not, the screen
+        says why."""
         if self.config is None:
             self._notice(out, "TERMINAL", "Terminal non configuré")
         elif self.update_state in UPDATE_ACTIVE:
             self._go(UPDATE, out, "sad")
         elif not self.online:
-            self._notice(out, None, screens.offline_refusal())  # never queued for later
+            self._notice(out, None, screens.offline_refusal(what))  # never queued for later
         elif self.pending is not None:
-            self._notice(out, None, screens.busy_refusal())
+            self._notice(out, None, screens.busy_refusal(what))
         else:
             return True
         return False
@@ -371,7 +372,7 @@ class CounterApp:
     def _ask_void(self, out):
         if self.last_sale is None:
             self._notice(out, "ANNULATION", "Aucune vente à annuler")
-        elif self._may_start(out):
+        elif self._may_start(out, "void"):
             self._go(VOID_CONFIRM, out, "click")
 
     def _send(self, action, out):
@@ -381,7 +382,7 @@ class CounterApp:
             if action[0] == "debit":
                 self._go(CONFIRM, out, "sad")
             else:
-                self._may_start(out)
+                self._may_start(out, "void")
             return
         out.append(action)
         if action[0] == "debit":

@@ -70,14 +70,19 @@ def idle(partner, online, pending, update_queued):
     return fit(lines)
 
 
-def offline_refusal():
-    return fit(["HORS LIGNE", "", "Hors ligne -", "vente impossible", "",
-                "Aucune opération", "n'est gardée.", "B: retour"])
+def offline_refusal(what=None):
+    # what "void": a cancellation was refused, else a sale. "annulation" and "impossible" as
+    # one string split at need: two 10-letter constants would each take an identifier slot
+    # at idle (docs/firmware.md, "Identifiers").
+    refused = "annulation impossible".split() if what == "void" else ["vente impossible", ""]
+    return fit(["HORS LIGNE", "", "Hors ligne -"] + refused +
+               ["Aucune opération", "n'est gardée.", "B: retour"])
 
 
-def busy_refusal():
-    return fit(["EN ATTENTE", "", "Une opération", "attend sa", "réponse:",
-                "vente impossible", "", "B: retour"])
+def busy_refusal(what=None):
+    refused = "annulation impossible".split() if what == "void" else ["vente impossible", ""]
+    return fit(["EN ATTENTE", "", "Une opération", "attend sa", "réponse:"] + refused +
+               ["B: retour"])
 
 
 def menu(can_void):

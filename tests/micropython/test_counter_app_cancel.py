@@ -41,6 +41,33 @@ def test_a_refused_cancel_shows_why():
     assert c.app.screen[0] == "ANNUL. REFUSEE" and "Annulation" in c.app.screen
 
 
+def test_a_cancel_refused_offline_says_cancel_not_sale():
+    c = Counter()
+    c.sell(seq=7)
+    c.send("result", approved(7))
+    c.send("net", False)
+    c.keys("D3")  # asked while offline
+    assert c.app.screen[0] == "HORS LIGNE" and "annulation" in c.app.screen
+    assert "impossible" in c.app.screen and "vente impossible" not in c.app.screen
+    c.keys("B")
+    c.send("net", True)
+    c.keys("D3")
+    c.send("net", False)
+    out = c.keys("A")  # validated as the link dropped
+    assert ("void", 7) not in out and "annulation" in c.app.screen
+    assert c.app.last_sale_seq == 7 and len(c.money()) == 1
+
+
+def test_the_refusal_screens_fit_for_a_sale_and_for_a_cancel():
+    from terminal import screens
+    for what in (None, "debit", "void"):
+        for screen in (screens.offline_refusal(what), screens.busy_refusal(what)):
+            assert len(screen) == 8 and all(len(line) <= 16 for line in screen), screen
+            assert screen[-1] == "B: retour"
+    assert "vente impossible" in screens.busy_refusal()
+    assert screens.busy_refusal("void")[5:7] == ["annulation", "impossible"]
+
+
 def test_the_cancel_confirmation_names_the_coupon():
     c = Counter()
     c.sell(token=VOUCHER, keys="1000A", seq=7)
