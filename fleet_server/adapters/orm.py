@@ -154,7 +154,7 @@ def from_row(cls, values: dict):
     obj = cls._sa_class_manager.new_instance()
     obj.__dict__.update(values)
     if cls is Device:
-        obj.events = []
+        _fresh_events(obj, None)
     return obj
 
 # The support desk's tables live in their own module; imported here so that everything that

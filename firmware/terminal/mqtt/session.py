@@ -87,7 +87,8 @@ class Session:
                 codes = packet[2]  # one per filter sent, in order
                 again = [t for i, t in enumerate(topics or ()) if i < len(codes) and
                          codes[i] == 0x80]
-                self._sub_wait[0] = (now, (self._sub_wait.get(0) or (0, []))[1] + again)
+                earlier = self._sub_wait.get(0)  # refused before, not yet asked again
+                self._sub_wait[0] = (now, (earlier[1] if earlier else []) + again)
                 self._call(self.on_error, MQTTError("subscription refused"))
         elif kind == pk.PINGRESP:
             self._ping_at = None
