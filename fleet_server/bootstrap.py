@@ -166,7 +166,8 @@ def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
         requests, status, config, support=support.commands, updates=updates,
         rekeys=confirmed_by_result(uow, keys, clock, partial(_grace, requests)),
         runs_jobs=lease.held, observe=metrics.observe_request,
-        registered=RegistryGate(support_store.device_ids),  # no live view for made-up ids
+        # No live view for made-up ids.
+        registered=RegistryGate(support_store.device_ids, support_store.is_registered),
         codes=partial(code_lookup.handle, ctx=code_lookup.LookupContext(
             request_store.load, ledger, keys, clock, settings.ts_past_window_s,
             settings.ts_future_window_s)))

@@ -90,6 +90,11 @@ class SqlSupportStore(SupportStore):
         with self._read.connect() as conn:
             return list(conn.execute(select(_D.device_id)).scalars())
 
+    def is_registered(self, device_id: str) -> bool:
+        with self._read.connect() as conn:
+            return conn.execute(select(_D.device_id).where(_D.device_id == device_id)
+                                ).first() is not None
+
     def terminal(self, device_id: str) -> TerminalInfo | None:
         with self._read.connect() as conn:
             row = conn.execute(_TERMINAL.where(_D.device_id == device_id)).first()

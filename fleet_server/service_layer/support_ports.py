@@ -51,6 +51,10 @@ class SupportStore(abc.ABC):
     def device_ids(self) -> list[str]:
         """Every registered device id (the live view's gate reads them in one query)."""
 
+    @abc.abstractmethod
+    def is_registered(self, device_id: str) -> bool:
+        """Whether one device id is in the registry (the gate's lookup between two reads)."""
+
     # status, samples and timeline
     @abc.abstractmethod
     def write_batch(self, seen: list[Seen], events: list[TimelineEvent]) -> None:

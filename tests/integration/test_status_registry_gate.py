@@ -45,3 +45,34 @@ def test_made_up_ids_do_not_grow_the_live_view(mosquitto, tmp_path):
         client.loop_stop()
         client.disconnect()
         stack.stop()
+
+
+def test_a_terminal_online_just_after_an_unknown_id_is_let_in_with_its_one_status(mosquitto,
+                                                                                  tmp_path):
+    # The unknown id (a made-up one, or a retired terminal's last will) makes the gate read
+    # the registry; the new terminal's single "online" status follows within the second and
+    # must not wait for a heartbeat ten seconds later.
+    stack = Stack(mosquitto.url, f"sqlite:///{tmp_path}/fleet.sqlite3").start()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.connect(mosquitto.host, mosquitto.port)
+    client.loop_start()
+    try:
+        live = stack.fleet.dispatcher.status.live
+        stranger = tokens.make_device_id(tokens.random_payload32(8, os.urandom))
+        client.publish(topics.topic(stranger, "status"), _status(stranger),
+                       qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 5
+        while stack.fleet.dispatcher.registered.reads == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        newcomer = registry.register_device(stack.fleet.uow(), stack.fleet.keys, "esp32-gm65",
+                                            datetime.now(UTC)).device_id
+        client.publish(topics.topic(newcomer, "status"), _status(newcomer),
+                       qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 3
+        while newcomer not in live and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert newcomer in live and stranger not in live
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        stack.stop()

@@ -50,6 +50,9 @@ class FakeStore(SupportStore):
     def device_ids(self):
         return list(self._terminals)
 
+    def is_registered(self, device_id):
+        return device_id in self._terminals
+
     def write_batch(self, seen, events):
         if self.fail_writes:
             raise OSError("database away")
