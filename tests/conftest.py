@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from broker_leftovers import clear_retained_statuses
 from real_parts import missing
 
 from fleet_server.adapters.mosquitto import MosquittoProcess, find_mosquitto
@@ -56,6 +57,14 @@ def mosquitto(tmp_path_factory):
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_statuses_of_earlier_tests(request):
+    """The session's Mosquitto starts each test without the earlier tests' statuses."""
+    if "mosquitto" in request.fixturenames:
+        broker = request.getfixturevalue("mosquitto")
+        clear_retained_statuses(broker.host, broker.port)
 
 
 def _pg_reachable() -> bool:
