@@ -1,7 +1,8 @@
 """Crash test of the scaled-out fleet (not a test): nothing lost when a server process or a
 broker node dies.
 
-    .venv/bin/python bench/cluster.py [--terminals 300] [--sales 10] [--servers 2] [--json]
+    .venv/bin/python bench/cluster.py [--terminals 300] [--sales 10] [--servers 2]
+                                      [--slowest N] [--json]
 
 3 NATS nodes (MQTT, JetStream R3), 2+ `fleet serve` processes sharing requests through the
 JetStream work queue, PostgreSQL (the local server's `test` database makes a fresh one),
@@ -74,7 +75,8 @@ def echo_p50_ms(stack: ClusterFleet, count: int = 200) -> float:
 
 
 def run(terminals: int, sales: int, servers: int, down_s: float, think=(0.5, 2.0),
-        partners: int = 10, workdir: Path | None = None, db_url: str | None = None) -> dict:
+        partners: int = 10, workdir: Path | None = None, db_url: str | None = None,
+        slowest: int = 0) -> dict:
     workdir = Path(workdir or tempfile.mkdtemp(prefix="bench-cluster-"))
     dropped = None
     if db_url is None:
@@ -88,6 +90,9 @@ def run(terminals: int, sales: int, servers: int, down_s: float, think=(0.5, 2.0
                          ready=lambda ts: warm.append(wait_subscribed(ts)))
         report = report_of(fleet_run, stack)
         kills = recovery(fleet_run.sales, stack.kills)
+        for kill, record in zip(kills, stack.kills, strict=True):
+            if slowest:
+                kill["slowest"] = slowest_after(fleet_run, record["at"], slowest)
     finally:
         stack.stop()
         if dropped:
@@ -107,6 +112,24 @@ def run(terminals: int, sales: int, servers: int, down_s: float, think=(0.5, 2.0
         "ratio_sale_p50_to_echo": round(p50 / echo, 1) if p50 and echo else None,
         "ok": report["ok"], "problems": report.get("problems", [])[:20],
     }
+
+
+def slowest_after(fleet_run, at: float, count: int, window_s: float = 10.0) -> list[dict]:
+    """The sales that waited longest on account of a kill at `at` (in flight then, or validated
+    within window_s after it): which terminal, when validated (s from the kill), how long it
+    waited. To tell a few unlucky terminals from a stall of everything."""
+    waits = []
+    for seller in fleet_run.sellers:
+        for sale in seller.sales:
+            if sale.confirmed is None or sale.latency_ms is None:
+                continue
+            answered = sale.confirmed + sale.latency_ms / 1000
+            if answered < at or sale.confirmed > at + window_s:
+                continue
+            waits.append({"terminal": seller.t.name, "wait_s": round(answered - max(
+                sale.confirmed, at), 2), "validated_s": round(sale.confirmed - at, 2),
+                "outcome": sale.outcome})
+    return sorted(waits, key=lambda w: -w["wait_s"])[:count]
 
 
 def _fresh_database():
@@ -129,9 +152,11 @@ def main() -> int:
     ap.add_argument("--sales", type=int, default=10, help="per terminal")
     ap.add_argument("--servers", type=int, default=2)
     ap.add_argument("--down-s", type=float, default=3.0)
+    ap.add_argument("--slowest", type=int, default=0, metavar="N",
+                    help="list the N sales that waited longest after each kill")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    out = run(args.terminals, args.sales, args.servers, args.down_s)
+    out = run(args.terminals, args.sales, args.servers, args.down_s, slowest=args.slowest)
     if args.json:
         print(json.dumps(out))
     else:
