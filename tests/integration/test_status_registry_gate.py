@@ -21,11 +21,17 @@ def _status(device_id: str) -> bytes:
                                                      "ts": int(time.time())}))
 
 
-def test_made_up_ids_do_not_grow_the_live_view(mosquitto, tmp_path):
+def _server_and_publisher(mosquitto, tmp_path):
+    """A server on the test broker, and a plain client that publishes what devices would."""
     stack = Stack(mosquitto.url, f"sqlite:///{tmp_path}/fleet.sqlite3").start()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     client.connect(mosquitto.host, mosquitto.port)
     client.loop_start()
+    return stack, client
+
+
+def test_made_up_ids_do_not_grow_the_live_view(mosquitto, tmp_path):
+    stack, client = _server_and_publisher(mosquitto, tmp_path)
     try:
         live = stack.fleet.dispatcher.status.live
         late = tokens.make_device_id(tokens.random_payload32(8, os.urandom))
@@ -52,10 +58,7 @@ def test_a_terminal_online_just_after_an_unknown_id_is_let_in_with_its_one_statu
     # The unknown id (a made-up one, or a retired terminal's last will) makes the gate read
     # the registry; the new terminal's single "online" status follows within the second and
     # must not wait for a heartbeat ten seconds later.
-    stack = Stack(mosquitto.url, f"sqlite:///{tmp_path}/fleet.sqlite3").start()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    client.connect(mosquitto.host, mosquitto.port)
-    client.loop_start()
+    stack, client = _server_and_publisher(mosquitto, tmp_path)
     try:
         live = stack.fleet.dispatcher.status.live
         stranger = tokens.make_device_id(tokens.random_payload32(8, os.urandom))
