@@ -209,7 +209,7 @@ def connect_broker(fleet: Fleet) -> None:
                         workers=s.request_workers, shared=s.mqtt_shared,
                         username=username, password=password,
                         tls_ca=s.mqtt_tls_ca, tls_cert=s.mqtt_tls_cert, tls_key=s.mqtt_tls_key,
-                        unshared_only=bool(s.nats_url))
+                        unshared_only=bool(s.nats_url), publishers=s.mqtt_publishers)
     fleet.publish.attach(fleet.bus)
     fleet.bus.start()
     if s.nats_url:  # a NATS cluster: device messages come through its work queue instead

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     settlement_enabled: bool = True
     mqtt_client_id: str = "fleet-server"
     mqtt_shared: bool = False  # $share/fleet/... subscriptions for several instances
+    # More connections that carry the server's replies, each to the least busy one (a cluster
+    # node catching up after a peer died holds one connection's publishes for seconds).
+    # None: one per node when the broker URL lists a cluster's nodes, none for one broker.
+    mqtt_publishers: int | None = Field(None, ge=0, le=16)
     # A NATS cluster's client URLs ("nats://a:4222,nats://b:4222"), the cluster whose MQTT the
     # broker URL names: what terminals send then comes through a JetStream work queue that
     # every server process pulls from (NATS has no $share for MQTT 3.1.1; docs/deployment.md).

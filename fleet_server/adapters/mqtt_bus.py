@@ -1,50 +1,43 @@
-"""The server's MQTT connection (paho-mqtt 2.x, MQTT 3.1.1) and its worker pool.
+"""The server's MQTT connections (paho-mqtt 2.x, MQTT 3.1.1) and its worker pool.
 
-- TCP_NODELAY on the socket: a QoS 1 round trip otherwise waits on Nagle + delayed ACK (~44 ms).
-- Persistent session (clean_session=False, fixed client id) and manual acknowledgement: a
+- The main connection (mqtt_link.BrokerLink) subscribes, with manual acknowledgement: a
   request is acknowledged to the broker only after it was handled, so a server crash loses
   nothing; the broker redelivers on reconnect.
 - Messages of one device always go to the same worker, so its requests are handled in order;
   different devices are handled in parallel.
-- A broker cluster is a comma-separated list of URLs: when the node in use goes away, the next
-  one is tried (the session lives on in the cluster). With unshared_only=True the bus
-  subscribes only to what every server process gets (no `$share` filters); the shared ones
-  come in through submit() (e.g. from a NATS JetStream work queue).
+- On a broker cluster, `publishers` more connections (one per node by default, each starting
+  on another node) carry replies: each non-retained message goes out on a connected one whose
+  publishes are being acknowledged, the least busy, so a node that holds one connection's
+  publishes (catching up after a peer died) delays the few replies sent in the quarter of a
+  second before it shows, not every answer (their terminals' retransmissions get them). Retained
+  messages stay on the main connection, in order (the last one published is the one kept).
+- With unshared_only=True the bus subscribes only to what every server process gets (no
+  `$share` filters); the shared ones come in through submit() (e.g. from a NATS JetStream
+  work queue).
 """
 
 import logging
 import queue
-import socket
 import threading
+import time
 import zlib
 from collections.abc import Callable
-from urllib.parse import urlparse
 
-import paho.mqtt.client as mqtt
-
+from fleet_server.adapters.mqtt_link import (  # noqa: F401  (parsers used by callers)
+    BrokerLink,
+    broker_uses_tls,
+    parse_broker_url,
+    parse_broker_urls,
+)
 from protocol import topics
 
 log = logging.getLogger("fleet.mqtt")
 
 Handler = Callable[[str, bytes], list[tuple[str, bytes, int, bool]]]
 _STOP = object()
-
-
-def parse_broker_url(url: str) -> tuple[str, int]:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("mqtt", "tcp", "mqtts") or not parsed.hostname:
-        raise ValueError(f"broker URL must look like mqtt://host:port or mqtts://host:port, "
-                         f"not {url!r}")
-    return parsed.hostname, parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
-
-
-def parse_broker_urls(url: str) -> list[tuple[str, int]]:
-    """'mqtt://a:1883,mqtt://b:1883' -> [(a, 1883), (b, 1883)]: the nodes of a cluster."""
-    return [parse_broker_url(u.strip()) for u in url.split(",") if u.strip()]
-
-
-def broker_uses_tls(url: str) -> bool:
-    return urlparse(url).scheme == "mqtts"
+# A QoS 1 round trip takes milliseconds, even under load; a publish unacknowledged this long
+# means the node holds the connection.
+HELD_S = 0.25
 
 
 class MqttBus:
@@ -52,32 +45,45 @@ class MqttBus:
                  workers: int = 8, shared: bool = False, queue_size: int = 10_000,
                  username: str | None = None, password: str | None = None,
                  tls_ca: str | None = None, tls_cert: str | None = None,
-                 tls_key: str | None = None, unshared_only: bool = False):
-        self.nodes = parse_broker_urls(url)
-        self.host, self.port = self.nodes[0]
+                 tls_key: str | None = None, unshared_only: bool = False,
+                 publishers: int | None = None):
         self.handler = handler
         self.shared, self.unshared_only = shared or unshared_only, unshared_only
-        self.connected = threading.Event()
         self.dropped = 0  # messages refused because a worker queue was full
         self.batch_max = 64  # messages handled together by a worker (group commit)
         self._queues = [queue.Queue(queue_size) for _ in range(max(1, workers))]
         self._threads: list[threading.Thread] = []
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv311, clean_session=False, manual_ack=True)
-        self.client.max_inflight_messages_set(1000)
-        self.client.max_queued_messages_set(0)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_connect_fail = self._next_node
-        self.client.on_message = self._on_message
-        self.client.on_socket_open = _nodelay
-        # On a cluster the next node is worth trying soon: a surviving node may refuse the
-        # first attempts while its JetStream elects a new leader (a few seconds).
-        self.client.reconnect_delay_set(min_delay=1, max_delay=2 if len(self.nodes) > 1 else 10)
-        if username:  # the server account of `fleet broker-config`
-            self.client.username_pw_set(username, password)
-        if broker_uses_tls(url):  # the broker's certificate is checked against the fleet root
-            self.client.tls_set(ca_certs=tls_ca, certfile=tls_cert, keyfile=tls_key)
+        access = dict(username=username, password=password, tls_ca=tls_ca,
+                      tls_cert=tls_cert, tls_key=tls_key)
+        self.link = BrokerLink(url, client_id, manual_ack=True, on_connected=self._subscribe,
+                               **access)
+        self.link.client.on_message = self._on_message
+        nodes = len(self.link.nodes)
+        if publishers is None:  # one per node on a cluster; a single broker needs none
+            publishers = nodes if nodes > 1 else 0
+        self.publishers = [BrokerLink(url, f"{client_id}-pub{i + 1}", first_node=i + 1,
+                                      **access) for i in range(publishers)]
+
+    # The main connection, as callers and tests know it.
+    @property
+    def client(self):
+        return self.link.client
+
+    @property
+    def connected(self) -> threading.Event:
+        return self.link.connected
+
+    @property
+    def nodes(self) -> list[tuple[str, int]]:
+        return self.link.nodes
+
+    @property
+    def host(self) -> str:
+        return self.link.host
+
+    @property
+    def port(self) -> int:
+        return self.link.port
 
     def start(self, timeout: float = 10.0) -> None:
         for i, q in enumerate(self._queues):
@@ -85,50 +91,43 @@ class MqttBus:
                                       daemon=True)
             thread.start()
             self._threads.append(thread)
-        self.client.connect_async(self.host, self.port, keepalive=30)
-        self.client.loop_start()
+        for link in (self.link, *self.publishers):
+            link.start()
         if not self.connected.wait(timeout):
             log.warning("broker %s:%d not reachable yet; retrying in the background",
                         self.host, self.port)
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        for link in (*self.publishers, self.link):
+            link.stop()
         for q in self._queues:
             q.put(_STOP)
         for thread in self._threads:
             thread.join(5)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        self.client.publish(topic, payload, qos=qos, retain=retain)
+        link = self.link if retain or not self.publishers else self.least_busy()
+        link.publish(topic, payload, qos, retain)
 
-    def _on_connect(self, client, _userdata, _flags, reason_code, _props):
-        if reason_code.is_failure:
-            log.error("broker refused the connection: %s", reason_code)
-            return
+    def least_busy(self) -> BrokerLink:
+        """A connected link whose oldest unacknowledged publish is recent, the one with the
+        fewest unacknowledged; failing that, the least held one (paho keeps the message
+        until its connection is back)."""
+        now = time.monotonic()
+
+        def rank(link: BrokerLink):
+            waited = link.waiting_s(now)
+            return (not link.connected.is_set(), waited > HELD_S, link.unacked, waited)
+
+        return min((self.link, *self.publishers), key=rank)
+
+    def _subscribe(self, client) -> None:
         filters = topics.server_filters(shared=self.shared)
         if self.unshared_only:
             filters = [f for f in filters if not f.startswith("$share/")]
         if filters:
             client.subscribe([(f, 1) for f in filters])
-        self.connected.set()
-        log.info("connected to %s:%d, subscribed to %d filters", self.host, self.port,
-                 len(filters))
-
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props):
-        self.connected.clear()
-        log.warning("disconnected from the broker %s:%d: %s", self.host, self.port, reason_code)
-        self._next_node()
-
-    def _next_node(self, *_args) -> None:
-        """A cluster: paho's own reconnection (after its delay) goes to the next node; also
-        after a failed attempt (on_connect_fail), so a dead node is passed."""
-        if len(self.nodes) > 1:
-            self.host, self.port = self.nodes[(self.nodes.index((self.host, self.port)) + 1)
-                                              % len(self.nodes)]
-            # paho's host/port setters refuse while a connection is being torn down or
-            # retried, which is exactly when this runs; reconnect() reads these two.
-            self.client._host, self.client._port = self.host, self.port
+        log.info("subscribed to %d filters", len(filters))
 
     def _on_message(self, client, _userdata, msg) -> None:
         ack = (lambda: client.ack(msg.mid, msg.qos)) if msg.qos > 0 else None
@@ -182,9 +181,3 @@ class MqttBus:
                 if ack is not None:
                     ack()
 
-
-def _nodelay(_client, _userdata, sock) -> None:
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except (OSError, AttributeError):  # not a TCP socket (e.g. a unix socket in tests)
-        pass
