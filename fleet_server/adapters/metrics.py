@@ -1,6 +1,7 @@
 """Prometheus metrics at /metrics: requests by type and result, request and ledger latency,
 the request queue, connected terminals, campaign progress, whether this process runs the
-once-only jobs. One registry per running server (tests run several in one process).
+once-only jobs, the state of its MQTT connections. One registry per running server (tests run
+several in one process).
 
 The service layer knows nothing of this: the dispatcher calls an `observe` hook after each
 request, the ledger port is wrapped in a timing adapter, and the gauges read live state when
@@ -47,6 +48,7 @@ class FleetMetrics:
                      registry=self.registry)
         jobs.set_function(lambda: 1 if fleet.lease is None or fleet.lease.held() else 0)
         self.registry.register(_CampaignCollector(fleet))
+        self.registry.register(_BrokerLinkCollector(fleet))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -99,6 +101,34 @@ class _CampaignCollector:
             except Exception:  # a scrape never fails on a database hiccup
                 pass
         yield family
+
+
+class _BrokerLinkCollector:
+    """The server's MQTT connections (the main one and those that carry replies): connected,
+    publishes awaiting the broker's acknowledgement, how long the oldest has waited. A node
+    holding a connection shows as a wait of seconds on that one."""
+
+    def __init__(self, fleet):
+        self.fleet = fleet
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        labels = ["connection"]
+        up = GaugeMetricFamily("fleet_mqtt_connected", "1 when the MQTT connection is up",
+                               labels=labels)
+        unacked = GaugeMetricFamily("fleet_mqtt_unacked", "QoS 1 publishes the broker has not "
+                                    "acknowledged yet", labels=labels)
+        waiting = GaugeMetricFamily("fleet_mqtt_oldest_unacked_seconds", "How long the oldest "
+                                    "unacknowledged publish has waited", labels=labels)
+        bus, now = self.fleet.bus, time.monotonic()
+        for link in ([bus.link, *bus.publishers] if hasattr(bus, "link") else []):
+            name = [link.client_id]
+            up.add_metric(name, 1 if link.connected.is_set() else 0)
+            unacked.add_metric(name, link.unacked)
+            waiting.add_metric(name, round(link.waiting_s(now), 3))
+        yield from (up, unacked, waiting)
 
 
 def _queue_depth(fleet) -> int:

@@ -37,6 +37,10 @@ def test_metrics_count_requests_by_result_and_time_the_ledger(mosquitto, tmp_pat
         assert sample(text, "fleet_runs_jobs") == 1
         assert sample(text, "fleet_request_queue_depth") >= 0
         assert "fleet_terminals_connected" in text
+        main = f'{{connection="{stack.fleet.bus.link.client_id}"}}'
+        assert sample(text, "fleet_mqtt_connected" + main) == 1
+        assert sample(text, "fleet_mqtt_unacked" + main) >= 0
+        assert 0 <= sample(text, "fleet_mqtt_oldest_unacked_seconds" + main) < 5
         terminal.close()
 
         assert http.get("/health/live").json() == {"status": "alive"}
