@@ -226,3 +226,54 @@ def test_a_request_stored_twice_is_a_lost_race(fleet):
     with pytest.raises(RetryRequest):
         with fleet.dispatcher.requests.unit() as (bound, _ledger):
             bound.save(record, True)
+
+
+def test_a_group_reads_its_devices_together_where_each_has_one_request(fleet):
+    (a, card_a), (b, card_b) = _terminal(fleet), _terminal(fleet, card_digits="22345678901")
+    c, card_c = _terminal(fleet, card_digits="32345678901")
+    sent = (a.debit(card_a, 100, "books"), b.debit(card_b, 200, "books"),
+            c.debit(card_c, 300, "books"), a.debit(card_a, 400, "books"))
+    loads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "FROM devices" in statement or "WITH ORDINALITY" in statement:
+            loads.append("many" if "WITH ORDINALITY" in statement else "one")
+
+    event.listen(fleet.engine, "before_cursor_execute", count)
+    try:
+        outs = fleet.dispatcher.batch([_topic_payload(p) for p in sent])
+    finally:
+        event.remove(fleet.engine, "before_cursor_execute", count)
+    results = [WireTerminal.read_result(p, out[0][1]) for p, out in zip(sent, outs, strict=True)]
+    assert [r["bal"] for r in results] == [9_900, 9_800, 9_700, 9_500]
+    assert _balance_and_operations(fleet) == (30_000 - 1_000, 4)
+    # b and c together; a's two requests each on its own load (the second sees the first).
+    expected = ["many", "one", "one"] if fleet.engine.dialect.name == "postgresql" else ["one"] * 4
+    assert sorted(loads) == sorted(expected)
+
+
+def test_what_a_group_reads_together_is_what_each_load_reads(fleet):
+    from fleet_server.adapters.sql_request_store import _InTransaction, _load
+
+    (a, card_a), (b, _card_b) = _terminal(fleet), _terminal(fleet, card_digits="22345678901")
+    sale = a.debit(card_a, 100, "books")
+    fleet.dispatcher(*_topic_payload(sale))
+    kid_a, kid_b = a.initial_key_id.upper(), b.initial_key_id.upper()
+    wanted = [(a.device_id, sale.seq, None, kid_a),         # answered: its stored request
+              (a.device_id, sale.seq + 1, sale.seq, kid_a),  # a void of it: its sale
+              (b.device_id, 5, None, kid_b),                 # nothing stored yet
+              (b.device_id, 6, None, "FFFFFFFFFFFF"),        # a key id not the device's
+              ("CTZZZZZZZZZZ", 1, None, "ABCDEF012345")]     # no such device
+
+    def plain(loaded):
+        return [None if part is None else {k: v for k, v in vars(part).items()
+                                           if not k.startswith("_sa_")} for part in loaded]
+
+    with fleet.engine.begin() as conn:
+        store = _InTransaction(conn)
+        store.prefetch(wanted)
+        together = [plain(store.load(*w)) for w in wanted]
+        each = [plain(_load(conn, *w)) for w in wanted]
+    assert together == each
+    assert together[0][2]["seq"] == sale.seq and together[1][3]["seq"] == sale.seq
+    assert together[4] == [None, None, None, None]
