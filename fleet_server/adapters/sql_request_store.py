@@ -8,13 +8,11 @@ A request is named by (device_id, key_id, seq): a re-keyed terminal starts its D
 again under its new Initial Key ID."""
 
 import threading
-from collections import defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, and_, bindparam, case, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -54,25 +52,9 @@ _LOAD = FastStatement(
                      _r.key_id.in_([func.coalesce(_KEY_ID, _d.initial_key_id),
                                     _d.initial_key_id, _d.previous_key_id]))))
     .where(_d.device_id == bindparam("device_id")))
-# PostgreSQL, a group of requests: the loads of several in one statement, the same rows as
-# _LOAD's for each, told apart by the asked request's ordinal (w_i, the last column).
-_WANTED = func.unnest(
-    bindparam("device_ids", type_=ARRAY(String)), bindparam("key_ids", type_=ARRAY(String)),
-    bindparam("seqs", type_=ARRAY(BigInteger)), bindparam("sale_seqs", type_=ARRAY(BigInteger))
-).table_valued("w_device_id", "w_key_id", "w_seq", "w_sale_seq",
-               with_ordinality="w_i").render_derived()
-_LOAD_MANY = FastStatement(
-    select(*_DEVICE_COLS, *_PARTNER_COLS, *_REQUEST_COLS, _WANTED.c.w_i)
-    .select_from(_WANTED.join(devices_t, _d.device_id == _WANTED.c.w_device_id)
-                 .outerjoin(partners_t, partners_t.c.partner_id == _d.partner_id)
-                 .outerjoin(requests_t, and_(
-                     _r.device_id == _d.device_id,
-                     _r.seq.in_([_WANTED.c.w_seq, _WANTED.c.w_sale_seq]),
-                     _r.key_id.in_([func.coalesce(_WANTED.c.w_key_id, _d.initial_key_id),
-                                    _d.initial_key_id, _d.previous_key_id])))))
 _DEVICE_PART = slice(0, len(_DEVICE_COLS))
 _PARTNER_PART = slice(len(_DEVICE_COLS), len(_DEVICE_COLS) + len(_PARTNER_COLS))
-_REQUEST_PART = slice(_PARTNER_PART.stop, _PARTNER_PART.stop + len(_REQUEST_COLS))
+_REQUEST_PART = slice(len(_DEVICE_COLS) + len(_PARTNER_COLS), None)
 _DEVICE_NAMES = [c.name for c in devices_t.c]
 _PARTNER_NAMES = [c.name for c in partners_t.c]
 _REQUEST_NAMES = [c.name for c in requests_t.c]
@@ -133,26 +115,9 @@ class _InTransaction(RequestStore):
 
     def __init__(self, conn: Connection):
         self.conn = conn
-        self._loaded: dict[tuple, tuple] = {}  # what prefetch() read, until load() asks
-
-    def prefetch(self, wanted):
-        if len(wanted) < 2 or self.conn.dialect.name != "postgresql":
-            return
-        rows = _LOAD_MANY.run(self.conn, {
-            "device_ids": [w[0] for w in wanted], "seqs": [w[1] for w in wanted],
-            "sale_seqs": [w[2] or w[1] for w in wanted], "key_ids": [w[3] for w in wanted]
-        }).all()
-        by_ordinal = defaultdict(list)
-        for row in rows:
-            by_ordinal[row.w_i].append(row)
-        for ordinal, (device_id, seq, original_seq, key_id) in enumerate(wanted, 1):
-            self._loaded[(device_id, seq, original_seq, key_id)] = _assemble(
-                by_ordinal.get(ordinal, []), seq, original_seq, key_id)
 
     def load(self, device_id, seq, original_seq=None, key_id=None):
-        found = self._loaded.pop((device_id, seq, original_seq, key_id), None)
-        return found if found is not None else _load(self.conn, device_id, seq, original_seq,
-                                                     key_id)
+        return _load(self.conn, device_id, seq, original_seq, key_id)
 
     def save(self, record, is_new):
         try:
@@ -204,11 +169,6 @@ _RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 def _load(conn: Connection, device_id, seq, original_seq, key_id):
     rows = _LOAD.run(conn, {"device_id": device_id, "key_id": key_id, "seq": seq,
                             "sale_seq": original_seq or seq}).all()
-    return _assemble(rows, seq, original_seq, key_id)
-
-
-def _assemble(rows: list, seq, original_seq, key_id):
-    """(device, partner, the stored request, the stored sale) from _LOAD's rows."""
     if not rows:
         return None, None, None, None
     row = rows[0]

@@ -16,7 +16,6 @@ same idempotency key (the ledger moves money at most once) and skips the time wi
 """
 
 import logging
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -112,8 +111,6 @@ def in_transaction(requests: list[tuple[str, str, dict]], ctx: RequestContext,
     (a RetryRequest or any failure rolls all of them back). Re-keys start after the commit."""
     rekeys: list[str] = []
     with ctx.unit(careful) as (store, ledger):
-        if len(requests) > 1:
-            store.prefetch(_alone_on_their_device(requests))
         bound = replace(ctx, store=store, ledger=ledger, unit=None,
                         on_rekey_needed=rekeys.append if ctx.on_rekey_needed else None)
         replies = [_handle_request(*request, bound) for request in requests]
@@ -135,14 +132,6 @@ def handle_in_one_transaction(request: tuple[str, str, dict], ctx: RequestContex
     log.error("request %s:%d kept conflicting with others; not answered", device_id,
               message["seq"], extra={"device_id": device_id})
     return None
-
-
-def _alone_on_their_device(requests: list[tuple[str, str, dict]]) -> list[tuple]:
-    """The loads _handle_request will ask for, of the requests whose device has no other in
-    the group, as RequestStore.prefetch takes them."""
-    count = Counter(device_id for device_id, _mtype, _message in requests)
-    return [(device_id, m["seq"], m.get("oseq"), m["kid"].upper())
-            for device_id, _mtype, m in requests if count[device_id] == 1]
 
 
 def _handle_request(device_id: str, mtype: str, message: dict, ctx: RequestContext):

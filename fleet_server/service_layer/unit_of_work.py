@@ -109,13 +109,6 @@ class RequestStore(abc.ABC):
         device's current key. The sale is looked for under key_id first, then under the
         device's other keys (a sale made just before a re-key is cancelled under the new one)."""
 
-    def prefetch(self, wanted: list[tuple[str, int, int | None, str | None]]) -> None:
-        """A group's coming loads, (device_id, seq, original_seq, key_id) each: a store may
-        read them together now and answer those load() calls from what it read. Only for
-        devices with no other request in the group (nothing the group writes changes what
-        they read). By default nothing: each load reads on its own."""
-        return None
-
     @abc.abstractmethod
     def save(self, record: StoredRequest, is_new: bool) -> bytes | None:
         """Store the record and raise the highest counter of its key, in one transaction.
