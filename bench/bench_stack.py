@@ -65,6 +65,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds(db_name: str | None) -> dict[int, float] | None:
+    """CPU time of each PostgreSQL backend serving `db_name` (pid -> seconds), read from
+    /proc: the server here is local (None: not PostgreSQL, or not readable). What a backend
+    did between two readings is only seen if it is still there at the second one (the
+    server's pool keeps its connections)."""
+    if not db_name:
+        return None
+    try:
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 dbname=test user=postgres", autocommit=True,
+                             connect_timeout=3) as conn:
+            pids = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (db_name,))]
+        return {pid: cpu_seconds(pid) for pid in pids}
+    except Exception:  # a figure, never a failure of the bench
+        return None
+
+
 class ServerProcess:
     """`fleet serve` in its own process on the given database and broker."""
 
@@ -110,9 +129,10 @@ class BenchFleet:
     Otherwise the data is seeded from this process, then `start()` runs `fleet serve`."""
 
     def __init__(self, broker_url: str, db: str, workdir, terminals: int,
-                 in_process: bool = True):
+                 in_process: bool = True, workers: int = 8):
         self.available, self.why, self.fleet, self.server = True, "", None, None
         self.count, self.db, self.broker_url, self.workdir = terminals, db, broker_url, workdir
+        self.workers = workers
         self._pg_name = None
         if db == "sqlite":
             url = f"sqlite:///{workdir}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
@@ -132,8 +152,11 @@ class BenchFleet:
         self.fleet.close()  # the seeding connections; the server process has its own
         self.fleet = None
         self.server = ServerProcess(self.db_url, self.broker_url, self.workdir,
-                                    f"fleet-bench-{self.db}")
+                                    f"fleet-bench-{self.db}", self.workers)
         return self.server
+
+    def database_cpu_seconds(self) -> dict[int, float] | None:
+        return database_cpu_seconds(self._pg_name)
 
     def _postgres_database(self) -> str | None:
         try:

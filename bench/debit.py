@@ -1,7 +1,7 @@
 """Debit round trip and durable debits per second, beside a raw MQTT echo through the same broker.
 
     .venv/bin/python bench/debit.py [--quick] [--json] [--db sqlite|postgres|both]
-                                    [--terminals N] [--seconds S]
+                                    [--terminals N] [--workers W]
 
 Starts the project's Mosquitto (TCP_NODELAY) and, per database, a fleet server with the
 reference ledger in its own process (`fleet serve`, as deployed). Baseline: a QoS 1 echo client
@@ -10,7 +10,10 @@ network. "One in flight": one terminal, one request at a time, latency percentil
 flight": N terminals each with one request pending (as real terminals do), durable debits per
 second = approved results received per second, beside the echo with the same N in flight; the
 server process's CPU time (user + system, all threads) over that run divided by the debits
-answered. Every result is MAC-checked after the run.
+answered, and the same for the PostgreSQL backends of the bench's database and for Mosquitto
+(`db_cpu_ms_per_debit`, `broker_cpu_ms_per_debit`; null for SQLite, inside the server) and
+for this process, the load generator (`load_cpu_ms_per_debit`): all share the machine's
+cores. Every result is MAC-checked after the run.
 """
 
 import argparse
@@ -25,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_stack import BenchFleet, mqtt_client, percentile  # noqa: E402
+from bench.bench_stack import BenchFleet, cpu_seconds, mqtt_client, percentile  # noqa: E402
 from fleet_server.adapters.mosquitto import MosquittoProcess, find_mosquitto  # noqa: E402
 
 
@@ -94,20 +97,31 @@ def echo_streams(count: int, per_stream: int, size: int = 180):
             for i in range(count)]
 
 
-def measure(broker, streams_fn, seconds_seq, seconds_many, terminals, cpu=None):
-    """cpu: a function giving the server's CPU seconds, read around the many-in-flight run."""
+def measure(broker, streams_fn, seconds_seq, seconds_many, terminals, meters=None):
+    """meters: name -> a function giving CPU seconds (a number, or per process; None:
+    unknown), read around the many-in-flight run; many["cpu_s"][name] is what was spent."""
     pipe = Pipeline(broker)
+    meters = meters or {}
     try:
         one = pipe.run(streams_fn(1), seconds_seq)
         results = pipe.results
-        cpu_before = cpu() if cpu else 0.0
+        before = {name: meter() for name, meter in meters.items()}
         many = pipe.run(streams_fn(terminals), seconds_many)
-        if cpu:
-            many["cpu_s"] = cpu() - cpu_before
+        many["cpu_s"] = {name: _spent(before[name], meter()) for name, meter in meters.items()}
         results = results + pipe.results
     finally:
         pipe.close()
     return one, many, results
+
+
+def _spent(before, after) -> float | None:
+    """CPU seconds between two readings of a meter: a number, or per process (pid ->
+    seconds), where a process that started in between counts from zero."""
+    if before is None or after is None:
+        return None
+    if isinstance(after, dict):
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+    return after - before
 
 
 def run(args) -> dict:
@@ -131,7 +145,8 @@ def run(args) -> dict:
         dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
         out["by_db"] = {}
         for db in dbs:
-            fleet = BenchFleet(broker.url, db, work, args.terminals, in_process=False)
+            fleet = BenchFleet(broker.url, db, work, args.terminals, in_process=False,
+                               workers=args.workers)
             if not fleet.available:
                 out["by_db"][db] = {"skipped": fleet.why}
                 continue
@@ -139,8 +154,11 @@ def run(args) -> dict:
                 sales = max(200, int(3000 * many_s)) // args.terminals + 50
                 fleet.prepare(sales)
                 server = fleet.start()
+                meters = {"server": server.cpu_seconds, "db": fleet.database_cpu_seconds,
+                          "broker": lambda: broker.pid and cpu_seconds(broker.pid),
+                          "load": time.process_time}  # this process: the terminals
                 one, many, results = measure(broker, fleet.streams, seq_s, many_s,
-                                             args.terminals, server.cpu_seconds)
+                                             args.terminals, meters)
                 bad = fleet.verify(results)
             finally:
                 fleet.close()
@@ -150,15 +168,17 @@ def run(args) -> dict:
                 "debit_per_s": many["per_s"], "many_p50_ms": many["p50_ms"],
                 "many_p99_ms": many["p99_ms"], "throughput_ratio":
                     round(many["per_s"] / out["echo_per_s"], 3),
-                "server_cpu_ms_per_debit": round(1000 * many["cpu_s"] / max(1, many["completed"]),
-                                                 3),
+                **{f"{name}_cpu_ms_per_debit": None if spent is None else
+                   round(1000 * spent / max(1, many["completed"]), 3)
+                   for name, spent in many["cpu_s"].items()},
                 "results_checked": len(results), "results_not_approved_or_bad_mac": bad}
     finally:
         broker.stop()
     first = next((v for v in out["by_db"].values() if "debit_p50_ms" in v), {})
     out.update(db=",".join(k for k, v in out["by_db"].items() if "debit_p50_ms" in v),
                **{k: first.get(k) for k in ("debit_p50_ms", "ratio_p50", "debit_per_s",
-                                            "throughput_ratio", "server_cpu_ms_per_debit")})
+                                            "throughput_ratio", "server_cpu_ms_per_debit",
+                                            "db_cpu_ms_per_debit", "broker_cpu_ms_per_debit")})
     return out
 
 
@@ -169,6 +189,8 @@ def main() -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--terminals", type=int, default=200,
                         help="requests in flight in the throughput run (default 200)")
+    parser.add_argument("--workers", type=int, default=8,
+                        help="the server's request workers (FLEET_REQUEST_WORKERS, default 8)")
     args = parser.parse_args()
     if args.quick and args.db == "both":
         args.db = "sqlite"
@@ -185,8 +207,10 @@ def main() -> int:
         print(f"{db}: debit p50 {f['debit_p50_ms']} ms (x{f['ratio_p50']} echo), "
               f"p99 {f['debit_p99_ms']} ms; {f['debit_per_s']} durable debits/s with "
               f"{args.terminals} in flight (x{f['throughput_ratio']} echo), "
-              f"p50 {f['many_p50_ms']} ms; server CPU {f['server_cpu_ms_per_debit']} ms per "
-              f"debit; {f['results_checked']} results checked, "
+              f"p50 {f['many_p50_ms']} ms; CPU per debit: server "
+              f"{f['server_cpu_ms_per_debit']} ms, database {f['db_cpu_ms_per_debit']} ms, "
+              f"broker {f['broker_cpu_ms_per_debit']} ms, load generator "
+              f"{f['load_cpu_ms_per_debit']} ms; {f['results_checked']} results checked, "
               f"{f['results_not_approved_or_bad_mac']} bad")
     return 0
 

@@ -135,7 +135,7 @@ def build_accounts(settings: Settings, session_factory) -> AccountService:
 
 def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
     orm.start_mappers()
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, workers=settings.request_workers)
     if migrate:
         from fleet_server.adapters.migrations import upgrade
 

@@ -23,13 +23,19 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, workers: int = 8, **kwargs) -> Engine:
+    """`workers`: the request workers, each holding a connection for one transaction at a
+    time. The pool keeps one for each and some for the console, the API and the tickers: a
+    checkout beyond the pool's size opens a new connection and closes it afterwards (on
+    PostgreSQL a backend started and ended), which FLEET_REQUEST_WORKERS=16 on a fixed pool of
+    10 did under load."""
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                                **kwargs)
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800, **kwargs)
+    return create_engine(url, pool_size=max(10, workers + 6), max_overflow=20,
+                         pool_recycle=1800, **kwargs)
 
 
 def _tune_sqlite(engine: Engine) -> None:
