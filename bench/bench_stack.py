@@ -87,10 +87,12 @@ def database_cpu_seconds(db_name: str | None) -> dict[int, float] | None:
 class ServerProcess:
     """`fleet serve` in its own process on the given database and broker."""
 
-    def __init__(self, db_url: str, broker_url: str, workdir, name: str, workers: int = 8):
+    def __init__(self, db_url: str, broker_url: str, workdir, name: str, workers: int = 8,
+                 shared: bool = False):
         self.url = f"http://127.0.0.1:{free_port()}"
         env = dict(os.environ, FLEET_MASTER_SECRET=SECRET, FLEET_SETTLEMENT_ENABLED="false",
-                   FLEET_MQTT_CLIENT_ID=name, FLEET_REQUEST_WORKERS=str(workers))
+                   FLEET_MQTT_CLIENT_ID=name, FLEET_REQUEST_WORKERS=str(workers),
+                   FLEET_MQTT_SHARED="true" if shared else "false")
         self.log_path = Path(workdir) / f"{name}.log"
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -122,6 +124,17 @@ class ServerProcess:
         self.log.close()
 
 
+class ServerProcesses(list):
+    """Several `fleet serve` sharing the requests ($share on Mosquitto): their CPU together."""
+
+    def cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in self)
+
+    def stop(self) -> None:
+        for server in self:
+            server.stop()
+
+
 class BenchFleet:
     """A fleet server on `db` ("sqlite" or "postgres") with one partner and N terminals.
 
@@ -129,10 +142,10 @@ class BenchFleet:
     Otherwise the data is seeded from this process, then `start()` runs `fleet serve`."""
 
     def __init__(self, broker_url: str, db: str, workdir, terminals: int,
-                 in_process: bool = True, workers: int = 8):
+                 in_process: bool = True, workers: int = 8, servers: int = 1):
         self.available, self.why, self.fleet, self.server = True, "", None, None
         self.count, self.db, self.broker_url, self.workdir = terminals, db, broker_url, workdir
-        self.workers = workers
+        self.workers, self.servers = workers, servers
         self._pg_name = None
         if db == "sqlite":
             url = f"sqlite:///{workdir}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
@@ -148,11 +161,18 @@ class BenchFleet:
             connect_broker(self.fleet)
             self.fleet.bus.connected.wait(10)
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> "ServerProcess | ServerProcesses":
         self.fleet.close()  # the seeding connections; the server process has its own
         self.fleet = None
-        self.server = ServerProcess(self.db_url, self.broker_url, self.workdir,
-                                    f"fleet-bench-{self.db}", self.workers)
+        if self.servers == 1:
+            self.server = ServerProcess(self.db_url, self.broker_url, self.workdir,
+                                        f"fleet-bench-{self.db}", self.workers)
+            return self.server
+        self.server = ServerProcesses()
+        for i in range(self.servers):
+            self.server.append(ServerProcess(self.db_url, self.broker_url, self.workdir,
+                                             f"fleet-bench-{self.db}-{i + 1}", self.workers,
+                                             shared=True))
         return self.server
 
     def database_cpu_seconds(self) -> dict[int, float] | None:

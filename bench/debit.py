@@ -1,7 +1,7 @@
 """Debit round trip and durable debits per second, beside a raw MQTT echo through the same broker.
 
     .venv/bin/python bench/debit.py [--quick] [--json] [--db sqlite|postgres|both]
-                                    [--terminals N] [--workers W]
+                                    [--terminals N] [--workers W] [--servers S]
 
 Starts the project's Mosquitto (TCP_NODELAY) and, per database, a fleet server with the
 reference ledger in its own process (`fleet serve`, as deployed). Baseline: a QoS 1 echo client
@@ -133,7 +133,8 @@ def run(args) -> dict:
     broker.start()
     seq_s, many_s = (3, 5) if args.quick else (8, 15)
     per = 20000
-    out = {"terminals": args.terminals, "quick": args.quick}
+    out = {"terminals": args.terminals, "quick": args.quick, "servers": args.servers,
+           "workers": args.workers}
     try:
         responder = echo_responder(broker)
         one, many, _ = measure(broker, lambda n: echo_streams(n, per), seq_s, many_s,
@@ -146,7 +147,7 @@ def run(args) -> dict:
         out["by_db"] = {}
         for db in dbs:
             fleet = BenchFleet(broker.url, db, work, args.terminals, in_process=False,
-                               workers=args.workers)
+                               workers=args.workers, servers=args.servers)
             if not fleet.available:
                 out["by_db"][db] = {"skipped": fleet.why}
                 continue
@@ -191,6 +192,9 @@ def main() -> int:
                         help="requests in flight in the throughput run (default 200)")
     parser.add_argument("--workers", type=int, default=8,
                         help="the server's request workers (FLEET_REQUEST_WORKERS, default 8)")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="`fleet serve` processes sharing the requests ($share); the "
+                             "server CPU figure is theirs together (default 1)")
     args = parser.parse_args()
     if args.quick and args.db == "both":
         args.db = "sqlite"
