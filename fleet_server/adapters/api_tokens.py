@@ -90,6 +90,8 @@ def issue_token(session_factory: sessionmaker, role: str, partner_id: str | None
     if not 0 < len(name) <= 80:
         raise TokenError("a token name is 1 to 80 characters")
     token = secrets.token_urlsafe(32)
+    while token.startswith("-"):  # `--token -x...` on a command line reads as an option
+        token = secrets.token_urlsafe(32)
     try:
         with session_factory() as s, s.begin():
             s.add(TokenRow(name=name, token_hash=hash_token(token), role=role,
