@@ -90,8 +90,8 @@ def run(terminals: int, sales: int, servers: int, down_s: float, think=(0.5, 2.0
                          ready=lambda ts: warm.append(wait_subscribed(ts)))
         report = report_of(fleet_run, stack)
         kills = recovery(fleet_run.sales, stack.kills)
-        for kill, record in zip(kills, stack.kills, strict=True):
-            if slowest:
+        if slowest:
+            for kill, record in zip(kills, stack.kills, strict=True):
                 kill["slowest"] = slowest_after(fleet_run, record["at"], slowest)
     finally:
         stack.stop()

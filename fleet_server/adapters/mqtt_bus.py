@@ -23,12 +23,8 @@ import time
 import zlib
 from collections.abc import Callable
 
-from fleet_server.adapters.mqtt_link import (  # noqa: F401  (parsers used by callers)
-    BrokerLink,
-    broker_uses_tls,
-    parse_broker_url,
-    parse_broker_urls,
-)
+from fleet_server.adapters.mqtt_link import BrokerLink
+from fleet_server.adapters.mqtt_link import parse_broker_url as parse_broker_url  # callers'
 from protocol import topics
 
 log = logging.getLogger("fleet.mqtt")

@@ -1,6 +1,6 @@
 import pytest
 
-from fleet_server.adapters.mqtt_bus import broker_uses_tls, parse_broker_url
+from fleet_server.adapters.mqtt_link import broker_uses_tls, parse_broker_url
 
 
 def test_plain_and_tls_broker_urls_give_their_default_ports():
