@@ -20,7 +20,8 @@ from fleet_server.adapters.metrics import FleetMetrics, TimedLedger
 from fleet_server.adapters.sql_accounts import SqlAccountStore
 from fleet_server.adapters.sql_lease import SqlLease
 from fleet_server.adapters.sql_partner_data import SqlPartnerDataStore
-from fleet_server.adapters.sql_request_store import SqlRequestStore, request_unit
+from fleet_server.adapters.sql_request_store import SqlRequestStore
+from fleet_server.adapters.sql_request_unit import request_unit
 from fleet_server.adapters.sql_support import SqlSupportStore
 from fleet_server.adapters.sql_uow import SqlUnitOfWork
 from fleet_server.bootstrap_lifecycle import (

@@ -1,20 +1,17 @@
 """The debit path's store in SQLAlchemy Core, no ORM bookkeeping on the hot path.
 
-With the reference ledger on the same database, SqlRequestUnit runs the whole request in one
-transaction (read, the ledger's debit, the result: one commit). Otherwise (a remote ledger)
-SqlRequestStore gives one short read transaction and one short write transaction per request.
+With a remote ledger SqlRequestStore gives one short read transaction and one short write
+transaction per request. With the reference ledger on the same database the same statements
+run inside one transaction per request or group (sql_request_unit.py).
 
 A request is named by (device_id, key_id, seq): a re-keyed terminal starts its DUKPT counter
 again under its new Initial Key ID."""
 
-import threading
-from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 from sqlalchemy import BigInteger, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from fleet_server.adapters.fast_sql import FastStatement
 from fleet_server.adapters.orm import device_requests as requests_t
@@ -24,8 +21,7 @@ from fleet_server.adapters.orm import partners as partners_t
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
 from fleet_server.domain.requests import ANSWERED, DEBIT, StoredRequest
-from fleet_server.ledger.port import Conflict, Ledger
-from fleet_server.service_layer.unit_of_work import RequestStore, RequestUnit, RetryRequest
+from fleet_server.service_layer.unit_of_work import RequestStore
 
 _DEVICE_COLS = [c for c in devices_t.c]
 _PARTNER_COLS = [c.label("p_" + c.name) for c in partners_t.c]
@@ -54,7 +50,7 @@ _LOAD = FastStatement(
     .where(_d.device_id == bindparam("device_id")))
 _DEVICE_PART = slice(0, len(_DEVICE_COLS))
 _PARTNER_PART = slice(len(_DEVICE_COLS), len(_DEVICE_COLS) + len(_PARTNER_COLS))
-_REQUEST_PART = slice(len(_DEVICE_COLS) + len(_PARTNER_COLS), None)
+_REQUEST_PART = slice(_PARTNER_PART.stop, _PARTNER_PART.stop + len(_REQUEST_COLS))
 _DEVICE_NAMES = [c.name for c in devices_t.c]
 _PARTNER_NAMES = [c.name for c in partners_t.c]
 _REQUEST_NAMES = [c.name for c in requests_t.c]
@@ -110,65 +106,14 @@ class SqlRequestStore(RequestStore):
             _switch_key(conn, device_id, new_key_id, previous_until)
 
 
-class _InTransaction(RequestStore):
-    """The same store inside a RequestUnit's transaction: nothing commits here."""
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
-
-    def load(self, device_id, seq, original_seq=None, key_id=None):
-        return _load(self.conn, device_id, seq, original_seq, key_id)
-
-    def save(self, record, is_new):
-        try:
-            _save(self.conn, record, is_new)
-        except IntegrityError as err:  # a twin stored it first: roll back all, read its answer
-            raise RetryRequest() from err
-        return None
-
-    def switch_key(self, device_id, new_key_id, previous_until):
-        _switch_key(self.conn, device_id, new_key_id, previous_until)
-
-
-class SqlRequestUnit(RequestUnit):
-    """The request store and the reference ledger on one connection, one transaction."""
-
-    def __init__(self, engine: Engine, ledger, wrap: Callable[[Ledger], Ledger] = lambda x: x):
-        self.engine, self.ledger, self.wrap = engine, ledger, wrap
-        # SQLite lets one writer in at a time and makes the others sleep and retry (busy
-        # timeout), so with groups of requests some workers waited seconds while others went
-        # in again and again; the workers of this process take turns on a lock instead.
-        self._turns = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
-
-    @contextmanager
-    def __call__(self, careful: bool = False):
-        try:
-            with self._turns, self.engine.begin() as conn:
-                yield _InTransaction(conn), self.wrap(self.ledger.within(conn, careful))
-        except (IntegrityError, Conflict) as err:
-            raise RetryRequest() from err
-        except OperationalError as err:
-            # Two transactions each waiting on the other's rows: the database chose this one.
-            if getattr(err.orig, "sqlstate", None) in _RETRYABLE:
-                raise RetryRequest() from err
-            raise
-
-
-def request_unit(engine: Engine, ledger, wrap: Callable[[Ledger], Ledger] = lambda x: x
-                 ) -> RequestUnit | None:
-    """The one-transaction path when `ledger` is the reference ledger on `engine`'s database;
-    None for any other ledger (a remote one keeps its own transactions)."""
-    if getattr(ledger, "within", None) is None or getattr(ledger, "_engine", None) is not engine:
-        return None
-    return SqlRequestUnit(engine, ledger, wrap)
-
-
-_RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
-
-
 def _load(conn: Connection, device_id, seq, original_seq, key_id):
     rows = _LOAD.run(conn, {"device_id": device_id, "key_id": key_id, "seq": seq,
                             "sale_seq": original_seq or seq}).all()
+    return _assemble(rows, seq, original_seq, key_id)
+
+
+def _assemble(rows: list, seq, original_seq, key_id):
+    """(device, partner, the stored request, the stored sale) from _LOAD's rows."""
     if not rows:
         return None, None, None, None
     row = rows[0]

@@ -65,21 +65,19 @@ from fleet_server.reference_ledger.reference_sql import (
     _check_names,
     _claim_statement,
     _code,
+    _Conflict,
     _lock_series,
     _partner,
     _program,
     _voucher,
 )
+from fleet_server.reference_ledger.within import GroupWithin, Within
 
 # The administration's names stay importable from here, where callers have always found them.
 __all__ = ["Conflict", "NotFound", "OperationView", "PotView", "ReferenceLedger", "new_id",
            "utcnow"]
 
 _ATTEMPTS = 5  # a conflict needs another request to win in between; five in a row is a fault
-
-class _Conflict(Exception):
-    """A conditional UPDATE matched no row: the state changed since it was read; start over."""
-
 
 class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
     def __init__(self, session_factory: sessionmaker,
@@ -137,7 +135,8 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
         code = decision.code if isinstance(decision, rules.Decline) else None
         return CodeInfo(code, voucher.value_cents, voucher.category)
 
-    def within(self, conn: Connection, careful: bool = False) -> Ledger:
+    def within(self, conn: Connection, careful: bool = False,
+               group: list[str | None] | None = None) -> Ledger:
         """The port, run inside the caller's transaction on `conn` (the fleet server's request
         and its result commit together with the money: one commit per debit). One attempt: a
         conflict raises Conflict and the caller rolls its whole transaction back and starts
@@ -147,8 +146,14 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
         instead of a claim and an answer): a key answered before, or by a twin meanwhile, makes
         that INSERT find the key taken, and the whole transaction is rolled back. careful=True
         (the caller's next attempt) claims the key first, as debit() does, and so reads the
-        stored answer instead of moving money."""
-        return _Within(self, conn, careful)
+        stored answer instead of moving money.
+
+        group (PostgreSQL, not careful): the tokens of the debits the transaction will make,
+        in order; their cards are read together and their writes made together, when the
+        caller calls flush() before committing (within.py)."""
+        if group and not careful and self._one_statement_debit:
+            return GroupWithin(self, conn, group)
+        return Within(self, conn, careful)
 
     def _once(self, partner_id: str, key: str, kind: str,
               work: Callable[[Connection], LedgerResult]) -> LedgerResult:
@@ -179,11 +184,13 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
         return result
 
     def _debit(self, conn: Connection, req: DebitRequest, partners=None,
-               record: bool = False) -> LedgerResult:
+               record: bool = False, code: tuple | None = None, writes=None) -> LedgerResult:
         """record: also write the request's idempotency record with the answer (within()'s
-        first attempt); a key already taken raises _Conflict."""
+        first attempt); a key already taken raises _Conflict. code: what _code() would read
+        for the token, read (and locked) beforehand. writes (with record, for a card): a
+        group's GroupWithin, which makes the writes later, all of the group's at once."""
         partner, agreements = (partners or _partner)(conn, req.partner_id)
-        program, beneficiary, voucher, series = _code(conn, req.token)
+        program, beneficiary, voucher, series = code or _code(conn, req.token)
         now = self._clock()
         decision = rules.decide_debit(
             amount_cents=req.amount_cents, category=req.category, partner=partner,
@@ -193,6 +200,9 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
             result = LedgerResult(DECLINED, decision.code,
                                   amount_cents=decision.amount_cents or 0,
                                   balance_cents=decision.balance_cents)
+            if record and writes is not None:
+                writes.record(self._record_values(req, "debit", result))
+                return result
             return self._record(conn, req, "debit", result) if record else result
 
         operation_id, balance = new_id("OP"), None
@@ -217,6 +227,10 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
             "requested_at": req.requested_at}
         result = LedgerResult(APPROVED, amount_cents=req.amount_cents, balance_cents=balance,
                               operation_id=operation_id, auth_code=auth_code)
+        if pot_id is not None and record and writes is not None:
+            writes.take(pot_id, decision.amount_cents, operation,
+                        self._record_values(req, "debit", result))
+            return result
         if pot_id is not None and record and self._one_statement_debit:
             counts = _DEBIT_POT_AND_RECORD.run(conn, {
                 "pot_id": pot_id, "amount": decision.amount_cents,
@@ -276,44 +290,6 @@ class ReferenceLedger(LedgerAdmin, LedgerLists, Ledger):
                                            "operation_id": op.id}))
         return LedgerResult(APPROVED, amount_cents=op.amount_cents, balance_cents=balance,
                             operation_id=op.id, auth_code=new_id(length=6))
-
-
-class _Within(Ledger):
-    def __init__(self, ledger: ReferenceLedger, conn: Connection, careful: bool):
-        self._ledger, self._conn, self._careful = ledger, conn, careful
-        # A partner and its agreements, read once per transaction (a group of requests is
-        # mostly one partner's terminals). Nothing locks those rows in either path: a debit
-        # decides on them as read at some moment of its transaction, here its first read.
-        self._partners: dict[str, tuple] = {}
-
-    def debit(self, request: DebitRequest) -> LedgerResult:
-        return self._one(request, "debit",
-                         lambda conn, record: self._ledger._debit(conn, request, self._partner,
-                                                                  record))
-
-    def _partner(self, conn: Connection, partner_id: str) -> tuple:
-        found = self._partners.get(partner_id)
-        if found is None:
-            found = self._partners[partner_id] = _partner(conn, partner_id)
-        return found
-
-    def void(self, request: VoidRequest) -> LedgerResult:
-        def work(conn: Connection, record: bool) -> LedgerResult:
-            result = self._ledger._void(conn, request)
-            return self._ledger._record(conn, request, "void", result) if record else result
-
-        return self._one(request, "void", work)
-
-    def _one(self, request, kind, work) -> LedgerResult:
-        _check_names(request.partner_id, request.idempotency_key)
-        ledger, conn = self._ledger, self._conn
-        try:
-            if self._careful:
-                return ledger._attempt(conn, request.partner_id, request.idempotency_key, kind,
-                                       lambda conn: work(conn, False))
-            return work(conn, True)  # the record written with the answer: a taken key fails
-        except _Conflict as err:  # the key was taken, or the state changed: undo, start again
-            raise Conflict() from err
 
 
 def _must(result) -> None:

@@ -22,6 +22,10 @@ from fleet_server.reference_ledger.tables import (
 
 _PENDING = "pending"  # an idempotency record being answered; never committed in this state
 
+
+class _Conflict(Exception):
+    """A conditional UPDATE matched no row: the state changed since it was read; start over."""
+
 _programs, _partners, _agreements = (ProgramRow.__table__, PartnerRow.__table__,
                                      AgreementRow.__table__)
 _cards, _pots, _series = BeneficiaryRow.__table__, PotRow.__table__, CouponSeriesRow.__table__

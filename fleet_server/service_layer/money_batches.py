@@ -22,6 +22,9 @@ from fleet_server.service_layer.money_requests import (
     in_transaction,
     parse_request,
 )
+from fleet_server.service_layer.unit_of_work import Expected
+from protocol import tokens
+from protocol.errors import ProtocolError
 
 log = logging.getLogger("fleet.requests")
 
@@ -36,7 +39,8 @@ def handle_many(items: list[tuple[str, bytes]], ctx: RequestContext) -> list[Rep
             parsed.append((index, request))
     if len(parsed) > 1 and ctx.unit is not None:
         try:
-            done = in_transaction([request for _, request in parsed], ctx)
+            requests = [request for _, request in parsed]
+            done = in_transaction(requests, ctx, group=[_expected(r) for r in requests])
         except Exception as err:  # a lost race or one bad request: each on its own instead
             log.info("group of %d requests rolled back (%s); one transaction each",
                      len(parsed), type(err).__name__)
@@ -55,3 +59,17 @@ def _alone(request, ctx: RequestContext) -> Reply | None:
     except Exception:  # the server never dies on device input; the others still get answers
         log.exception("request %s:%s failed", request[0], request[2].get("seq"))
         return None
+
+
+def _expected(request: tuple[str, str, dict]) -> Expected:
+    """What the request will ask the store and the ledger for (money_requests' own reading
+    of it: the key id in capitals, the card or voucher code as the ledger gets it)."""
+    device_id, mtype, message = request
+    token = None
+    if mtype == "debit_req" and isinstance(message.get("tok"), str):
+        try:
+            token = tokens.parse_token(message["tok"])[1]
+        except ProtocolError:
+            pass  # refused by the request's own handling; nothing to read for it
+    return Expected(device_id, message["kid"].upper(), message["seq"], message.get("oseq"),
+                    token)

@@ -106,11 +106,12 @@ def parse_request(topic: str, payload: bytes) -> tuple[str, str, dict] | None:
 
 
 def in_transaction(requests: list[tuple[str, str, dict]], ctx: RequestContext,
-                   careful: bool = False) -> list[Reply | None]:
+                   careful: bool = False, group: list | None = None) -> list[Reply | None]:
     """Parsed requests handled in order inside one ctx.unit() transaction, committed together
-    (a RetryRequest or any failure rolls all of them back). Re-keys start after the commit."""
+    (a RetryRequest or any failure rolls all of them back). Re-keys start after the commit.
+    group: what they will ask for (unit_of_work.Expected), for the unit to read in advance."""
     rekeys: list[str] = []
-    with ctx.unit(careful) as (store, ledger):
+    with ctx.unit(careful, group) as (store, ledger):
         bound = replace(ctx, store=store, ledger=ledger, unit=None,
                         on_rekey_needed=rekeys.append if ctx.on_rekey_needed else None)
         replies = [_handle_request(*request, bound) for request in requests]

@@ -4,6 +4,7 @@ in the unit tests."""
 import abc
 from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import NamedTuple
 
 from fleet_server.domain.devices import Device
 from fleet_server.domain.partners import Partner
@@ -125,15 +126,29 @@ class RetryRequest(Exception):
     what the ledger read changed under it): it was rolled back whole; handle it again."""
 
 
+class Expected(NamedTuple):
+    """What a request of a group will ask for: the unit may read it for the whole group in
+    advance. A hint only: what the request then asks is what counts."""
+
+    device_id: str
+    key_id: str
+    seq: int
+    original_seq: int | None
+    token: str | None  # a debit's card or voucher code, as the ledger receives it
+
+
 class RequestUnit(abc.ABC):
     """The debit path in one transaction, when the ledger lives in the server's own database
     (the built-in one): the request record, the money and the result commit together, one
     durable commit per request. A remote ledger has none: its idempotency key does that job."""
 
     @abc.abstractmethod
-    def __call__(self, careful: bool = False
+    def __call__(self, careful: bool = False, group: list[Expected] | None = None
                  ) -> "AbstractContextManager[tuple[RequestStore, Ledger]]":
         """A transaction: the store and the ledger bound to it. Commits when the block ends,
         rolls back on an exception; a lost race comes out as RetryRequest. careful: the next
         attempt after one: the ledger looks up its idempotency key before it moves money
-        (the first attempt records it only with the answer, one statement fewer)."""
+        (the first attempt records it only with the answer, one statement fewer). group: the
+        requests the block will handle, in order, when there are several: an adapter may read
+        their rows together beforehand and write theirs together at the end (a conflict
+        found then rolls back the whole block, as any other)."""
