@@ -21,9 +21,12 @@ SQLite the engine's "begin" event issues BEGIN); nothing here commits. Statement
 with expanding ("IN :list") parameters are not supported: give each value its own parameter.
 """
 
+import json
 from collections import namedtuple
+from datetime import datetime
 
-from sqlalchemy import exc
+from sqlalchemy import JSON, Text, bindparam, cast, exc, func
+from sqlalchemy import column as named_column
 from sqlalchemy.engine import Connection
 
 
@@ -159,3 +162,28 @@ def _execute(conn: Connection, form: _Form, bound) -> FastResult:
             out.append(make(raw))
         return FastResult(out, rowcount)
     return FastResult([make(raw) for raw in rows], rowcount)
+
+
+def json_rows(name: str, columns: list):
+    """PostgreSQL: many rows in one parameter, `name`, as a table with the columns' names and
+    types (json_to_recordset). Give it dump_rows()'s text. An array per column cost more:
+    psycopg dumps a list element by element in Python, one JSON text is one value."""
+    return (func.json_to_recordset(cast(bindparam(name, type_=Text), JSON))
+            .table_valued(*[named_column(c.name, c.type) for c in columns])
+            .render_derived(with_types=True))
+
+
+def dump_rows(rows: list[dict]) -> str:
+    """Rows (column name -> value) as json_rows() reads them: aware datetimes in ISO 8601,
+    bytes as bytea's hex text."""
+    return json.dumps(rows, default=_json_value, separators=(",", ":"))
+
+
+def _json_value(value):
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\x" + bytes(value).hex()
+    raise TypeError(f"{type(value).__name__} cannot be written as a JSON row")

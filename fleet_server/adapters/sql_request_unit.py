@@ -19,12 +19,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from fleet_server.adapters.fast_sql import FastStatement
+from fleet_server.adapters.fast_sql import FastStatement, dump_rows, json_rows
 from fleet_server.adapters.sql_request_store import (
     _DEVICE_COLS,
     _PARTNER_COLS,
     _REQUEST_COLS,
-    _REQUEST_NAMES,
     _assemble,
     _load,
     _save,
@@ -102,8 +101,7 @@ class _InGroup(_InTransaction):
         new, self._new = self._new, []
         rounds = _counter_rounds(new)
         try:
-            _SAVE_MANY.run(self.conn, {**{"n_" + name: [row[name] for row in new]
-                                          for name in _REQUEST_NAMES}, **rounds[0]})
+            _SAVE_MANY.run(self.conn, {"new": dump_rows(new), **rounds[0]})
             for more in rounds[1:]:
                 _RAISE_MANY.run(self.conn, more)
         except IntegrityError as err:  # a twin stored one of them first: the group again
@@ -217,8 +215,7 @@ _RAISE_MANY_SQL = update(devices_t).where(_d.device_id == _RAISED.c.device_id).v
          _RAISED.c.seq), else_=_d.previous_highest_seq))
 _RAISE_MANY = FastStatement(_RAISE_MANY_SQL)
 # The new records (an INSERT from arrays, as a CTE) and the first round of counters.
-_NEW = func.unnest(*[bindparam("n_" + c.name, type_=ARRAY(c.type)) for c in requests_t.c]
-                   ).table_valued(*[c.name for c in requests_t.c]).render_derived()
+_NEW = json_rows("new", list(requests_t.c))
 _SAVE_MANY = FastStatement(_RAISE_MANY_SQL.add_cte(
     insert(requests_t).from_select([c.name for c in requests_t.c],
                                    select(*[_NEW.c[c.name] for c in requests_t.c]))

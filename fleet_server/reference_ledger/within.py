@@ -18,12 +18,12 @@ the cards (it gives money back to a pot).
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlalchemy import Integer, String, any_, bindparam, func, insert, select, update
+from sqlalchemy import String, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
-from fleet_server.adapters.fast_sql import FastStatement
+from fleet_server.adapters.fast_sql import FastStatement, dump_rows, json_rows
 from fleet_server.ledger.port import Conflict, DebitRequest, Ledger, LedgerResult, VoidRequest
 from fleet_server.reference_ledger import rules
 from fleet_server.reference_ledger.reference_sql import (
@@ -124,16 +124,12 @@ class GroupWithin(Within):
         taken, operations, records = self._taken, self._operations, self._records
         self._taken, self._operations, self._records = {}, [], []
         counts = _WRITE_MANY.run(self._conn, {
-            "pot_ids": list(taken), "amounts": list(taken.values()),
-            **_columns("o_", _OPERATION_COLUMNS, operations),
-            **_columns("k_", _RECORD_COLUMNS, records)}).one()
+            "pots": dump_rows([{"id": pot_id, "balance_cents": cents}
+                               for pot_id, cents in taken.items()]),
+            "operations": dump_rows(operations), "records": dump_rows(records)}).one()
         if (counts.pots, counts.operations, counts.records) != (
                 len(taken), len(operations), len(records)):
             raise Conflict()  # a pot changed under us (not expected: locked), or a key taken
-
-
-def _columns(prefix: str, names: tuple[str, ...], rows: list[dict]) -> dict[str, list]:
-    return {prefix + name: [row[name] for row in rows] for name in names}
 
 
 def _cards_of(conn: Connection, tokens: list[str | None]) -> dict[str, tuple]:
@@ -167,26 +163,19 @@ _CARDS_WITH_POTS = FastStatement(
     .order_by(_pots.c.id).with_for_update(of=_pots))
 
 
-def _unnest(prefix: str, table, names: tuple[str, ...]):
-    return func.unnest(*[bindparam(prefix + name, type_=ARRAY(table.c[name].type))
-                         for name in names]).table_valued(*names).render_derived()
-
-
 def _write_many() -> FastStatement:
     """The group's pots, operations and idempotency records in one statement, each counted:
     the caller rolls back unless every pot paid and every record was new."""
-    given = func.unnest(bindparam("pot_ids", type_=ARRAY(Integer)),
-                        bindparam("amounts", type_=ARRAY(Integer))
-                        ).table_valued("pot_id", "amount").render_derived()
-    pots = (update(_pots).where(_pots.c.id == given.c.pot_id,
-                                _pots.c.balance_cents >= given.c.amount)
-            .values(balance_cents=_pots.c.balance_cents - given.c.amount)
+    given = json_rows("pots", [_pots.c.id, _pots.c.balance_cents])  # cents to take
+    pots = (update(_pots).where(_pots.c.id == given.c.id,
+                                _pots.c.balance_cents >= given.c.balance_cents)
+            .values(balance_cents=_pots.c.balance_cents - given.c.balance_cents)
             .returning(_pots.c.id).cte("pots"))
-    new_ops = _unnest("o_", _ops, _OPERATION_COLUMNS)
+    new_ops = json_rows("operations", [_ops.c[name] for name in _OPERATION_COLUMNS])
     operations = (insert(_ops).from_select(_OPERATION_COLUMNS, select(
         *[new_ops.c[name] for name in _OPERATION_COLUMNS])).returning(_ops.c.id)
         .cte("operations"))
-    new_records = _unnest("k_", _keys, _RECORD_COLUMNS)
+    new_records = json_rows("records", [_keys.c[name] for name in _RECORD_COLUMNS])
     records = (postgresql.insert(_keys).from_select(_RECORD_COLUMNS, select(
         *[new_records.c[name] for name in _RECORD_COLUMNS]))
         .on_conflict_do_nothing(index_elements=[_keys.c.partner_id, _keys.c.idempotency_key])

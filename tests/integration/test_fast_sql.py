@@ -5,11 +5,14 @@ errors translated, rows by name, and the engine's cursor events."""
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -23,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fleet_server.adapters.db import make_engine
-from fleet_server.adapters.fast_sql import FastStatement
+from fleet_server.adapters.fast_sql import FastStatement, dump_rows, json_rows
 from fleet_server.adapters.sql_types import UTCDateTime
 
 _meta = MetaData()
@@ -146,3 +149,48 @@ def test_a_statement_on_a_connection_without_a_transaction_begins_one(engine):
             conn.rollback()
     finally:
         event.remove(engine, "begin", seen)
+
+
+_blobs = Table(
+    "fast_blobs", _meta,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(40)),
+    Column("count", BigInteger),
+    Column("data", LargeBinary),
+    Column("seen_at", UTCDateTime),
+)
+_ROWS = json_rows("rows", list(_blobs.c))
+_ADD_MANY = FastStatement(insert(_blobs).from_select(
+    [c.name for c in _blobs.c], select(*[_ROWS.c[c.name] for c in _blobs.c])))
+
+
+@given(st.lists(st.fixed_dictionaries({
+    "name": st.none() | st.text(max_size=40).filter(lambda t: "\x00" not in t),
+    "count": st.none() | st.integers(-2**63, 2**63 - 1),
+    "data": st.none() | st.binary(max_size=64),
+    "seen_at": st.none() | st.datetimes(timezones=st.just(UTC)),
+}), max_size=8))
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_many_rows_in_one_json_parameter_come_back_as_given(json_engine, rows):
+    with json_engine.begin() as conn:
+        conn.execute(_blobs.delete())
+        _ADD_MANY.run(conn, {"rows": dump_rows([dict(row, id=i) for i, row in
+                                                enumerate(rows)])})
+        back = conn.execute(select(_blobs).order_by(_blobs.c.id)).all()
+    assert [dict(row._mapping) for row in back] == [dict(row, id=i) for i, row in
+                                                     enumerate(rows)]
+
+
+def test_a_naive_datetime_is_refused_in_json_rows():
+    with pytest.raises(ValueError, match="naive"):
+        dump_rows([{"seen_at": datetime(2026, 12, 6, 5, 0)}])
+
+
+@pytest.fixture(scope="module")
+def json_engine(postgres_databases):
+    """PostgreSQL (json_rows is PostgreSQL's): one database for the module's examples."""
+    engine = make_engine(postgres_databases())
+    _meta.create_all(engine)
+    yield engine
+    engine.dispose()
