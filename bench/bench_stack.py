@@ -87,12 +87,14 @@ def database_cpu_seconds(db_name: str | None) -> dict[int, float] | None:
 class ServerProcess:
     """`fleet serve` in its own process on the given database and broker."""
 
-    def __init__(self, db_url: str, broker_url: str, workdir, name: str, workers: int = 8,
+    def __init__(self, db_url: str, broker_url: str, workdir, name: str,
+                 workers: int | None = None,
                  shared: bool = False):
         self.url = f"http://127.0.0.1:{free_port()}"
         env = dict(os.environ, FLEET_MASTER_SECRET=SECRET, FLEET_SETTLEMENT_ENABLED="false",
-                   FLEET_MQTT_CLIENT_ID=name, FLEET_REQUEST_WORKERS=str(workers),
-                   FLEET_MQTT_SHARED="true" if shared else "false")
+                   FLEET_MQTT_CLIENT_ID=name, FLEET_MQTT_SHARED="true" if shared else "false")
+        if workers is not None:  # otherwise the server's own default
+            env["FLEET_REQUEST_WORKERS"] = str(workers)
         self.log_path = Path(workdir) / f"{name}.log"
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -142,7 +144,7 @@ class BenchFleet:
     Otherwise the data is seeded from this process, then `start()` runs `fleet serve`."""
 
     def __init__(self, broker_url: str, db: str, workdir, terminals: int,
-                 in_process: bool = True, workers: int = 8, servers: int = 1):
+                 in_process: bool = True, workers: int | None = None, servers: int = 1):
         self.available, self.why, self.fleet, self.server = True, "", None, None
         self.count, self.db, self.broker_url, self.workdir = terminals, db, broker_url, workdir
         self.workers, self.servers = workers, servers
@@ -156,7 +158,7 @@ class BenchFleet:
         self.db_url = url
         self.fleet = bootstrap(Settings(
             db_url=url, broker_url=broker_url, master_secret=SECRET, settlement_enabled=False,
-            request_workers=8, mqtt_client_id=f"fleet-bench-{db}"))
+            request_workers=workers, mqtt_client_id=f"fleet-bench-{db}"))
         if in_process:
             connect_broker(self.fleet)
             self.fleet.bus.connected.wait(10)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_stack import BenchFleet, cpu_seconds, mqtt_client, percentile  # noqa: E402
 from fleet_server.adapters.mosquitto import MosquittoProcess, find_mosquitto  # noqa: E402
+from fleet_server.settings import Settings  # noqa: E402
 
 
 class Pipeline:
@@ -134,7 +135,7 @@ def run(args) -> dict:
     seq_s, many_s = (3, 5) if args.quick else (8, 15)
     per = 20000
     out = {"terminals": args.terminals, "quick": args.quick, "servers": args.servers,
-           "workers": args.workers}
+           "workers": Settings(request_workers=args.workers).request_worker_count()}
     try:
         responder = echo_responder(broker)
         one, many, _ = measure(broker, lambda n: echo_streams(n, per), seq_s, many_s,
@@ -190,8 +191,9 @@ def main() -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--terminals", type=int, default=200,
                         help="requests in flight in the throughput run (default 200)")
-    parser.add_argument("--workers", type=int, default=8,
-                        help="the server's request workers (FLEET_REQUEST_WORKERS, default 8)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="the server's request workers (FLEET_REQUEST_WORKERS; default: "
+                             "the server's own, 2 with its built-in ledger)")
     parser.add_argument("--servers", type=int, default=1,
                         help="`fleet serve` processes sharing the requests ($share); the "
                              "server CPU figure is theirs together (default 1)")

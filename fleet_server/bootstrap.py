@@ -136,7 +136,7 @@ def build_accounts(settings: Settings, session_factory) -> AccountService:
 
 def bootstrap(settings: Settings, migrate: bool = True, clock=utc_now) -> Fleet:
     orm.start_mappers()
-    engine = make_engine(settings.db_url, workers=settings.request_workers)
+    engine = make_engine(settings.db_url, workers=settings.request_worker_count())
     if migrate:
         from fleet_server.adapters.migrations import upgrade
 
@@ -207,7 +207,7 @@ def connect_broker(fleet: Fleet) -> None:
         url, user, secret = start_embedded(fleet)
         username, password = username or user, password or secret
     fleet.bus = MqttBus(url, fleet.dispatcher, client_id=s.mqtt_client_id,
-                        workers=s.request_workers, shared=s.mqtt_shared,
+                        workers=s.request_worker_count(), shared=s.mqtt_shared,
                         username=username, password=password,
                         tls_ca=s.mqtt_tls_ca, tls_cert=s.mqtt_tls_cert, tls_key=s.mqtt_tls_key,
                         unshared_only=bool(s.nats_url), publishers=s.mqtt_publishers)

@@ -37,7 +37,10 @@ class Settings(BaseSettings):
     ledger_timeout_s: float = 2.0
     ts_past_window_s: int = 300
     ts_future_window_s: int = 120
-    request_workers: int = 8
+    # Threads handling the device requests. None: 2 with the built-in ledger, whose workers
+    # handle what queued up for them as one group (fewer, larger groups: less work per debit,
+    # docs/benchmarks.md), 8 with a remote ledger (each request waits on its HTTP call).
+    request_workers: int | None = Field(None, ge=1, le=64)
     settlement_enabled: bool = True
     mqtt_client_id: str = "fleet-server"
     mqtt_shared: bool = False  # $share/fleet/... subscriptions for several instances
@@ -127,6 +130,11 @@ class Settings(BaseSettings):
                     "requests. Set FLEET_ALLOW_PLAIN_MQTT=true to accept plain MQTT on a "
                     "network you trust")
         return None
+
+    def request_worker_count(self) -> int:
+        if self.request_workers is not None:
+            return self.request_workers
+        return 8 if self.ledger_url else 2
 
     def trusted_proxy_list(self) -> list[str]:
         return [p.strip() for p in (self.trusted_proxies or "").split(",") if p.strip()]
