@@ -71,7 +71,7 @@ class ServeProcess:
 
 class ClusterFleet(LocalFleet):
     def __init__(self, db_url: str, servers: int = 2, workdir: Path | None = None,
-                 workers: int = 8):
+                 workers: int | None = None):
         super().__init__(db_url=db_url, workdir=workdir)
         binary = find_nats_server()
         if not binary:
@@ -95,8 +95,9 @@ class ClusterFleet(LocalFleet):
         self.cluster.start()
         self.open_control()  # migrations, the ledger and the registry, from this process
         env = {"FLEET_MASTER_SECRET": self.master_secret, "FLEET_SETTLEMENT_ENABLED": "false",
-               "FLEET_BROKER_URL": self.broker_url, "FLEET_REQUEST_WORKERS":
-               str(self.server_workers)}
+               "FLEET_BROKER_URL": self.broker_url}
+        if self.server_workers is not None:  # otherwise the servers' own default
+            env["FLEET_REQUEST_WORKERS"] = str(self.server_workers)
         for i in range(self.server_count):
             # Each process starts on its own node (the list turned), as hosts would.
             urls, nats = self.cluster.mqtt_urls, self.cluster.nats_urls
