@@ -10,7 +10,9 @@ request is handled again in a transaction of its own; races are rare, so the gro
 commit is what the common case pays.
 
 Only with a RequestUnit (the built-in ledger on the same database): a remote ledger's calls
-are not part of any transaction of ours.
+are not part of any transaction of ours. The unit is told what the group's requests will ask
+for (`_expected`), so it may read their rows together beforehand and write theirs together
+at the end (on PostgreSQL: adapters/sql_request_unit.py, reference_ledger/within.py).
 """
 
 import logging
