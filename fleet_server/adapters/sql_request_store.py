@@ -34,19 +34,26 @@ _RESULT_FIELDS = ("status", "result_payload", "answered_at", "result_status", "r
 _d, _r = devices_t.c, requests_t.c
 _REQUEST_COLS = [c.label("r_" + c.name) for c in requests_t.c]
 _KEY_ID = bindparam("key_id", type_=_r.key_id.type)
-# The device, its partner and the stored requests asked for (the request and, for a void, its
-# sale), in one round trip: one row per request found (under the key used, the device's current
-# or its previous key), or one row with no request.
+
+
+def with_requests(source, key_id, seq, sale_seq):
+    """`source` (devices, or a table joined to them) with each device's partner and the stored
+    requests asked for: the request and, for a void, its sale, under the key used (None: the
+    current one), the device's current or its previous key."""
+    return (source
+            .outerjoin(partners_t, partners_t.c.partner_id == _d.partner_id)
+            .outerjoin(requests_t, and_(
+                _r.device_id == _d.device_id, _r.seq.in_([seq, sale_seq]),
+                _r.key_id.in_([func.coalesce(key_id, _d.initial_key_id), _d.initial_key_id,
+                               _d.previous_key_id]))))
+
+
+# The device, its partner and the stored requests asked for, in one round trip: one row per
+# request found, or one row with no request.
 _LOAD = FastStatement(
     select(*_DEVICE_COLS, *_PARTNER_COLS, *_REQUEST_COLS)
-    .select_from(devices_t
-                 .outerjoin(partners_t, partners_t.c.partner_id == _d.partner_id)
-                 .outerjoin(requests_t, and_(
-                     _r.device_id == _d.device_id,
-                     _r.seq.in_([bindparam("seq", type_=BigInteger),
-                                 bindparam("sale_seq", type_=BigInteger)]),
-                     _r.key_id.in_([func.coalesce(_KEY_ID, _d.initial_key_id),
-                                    _d.initial_key_id, _d.previous_key_id]))))
+    .select_from(with_requests(devices_t, _KEY_ID, bindparam("seq", type_=BigInteger),
+                               bindparam("sale_seq", type_=BigInteger)))
     .where(_d.device_id == bindparam("device_id")))
 _DEVICE_PART = slice(0, len(_DEVICE_COLS))
 _PARTNER_PART = slice(len(_DEVICE_COLS), len(_DEVICE_COLS) + len(_PARTNER_COLS))

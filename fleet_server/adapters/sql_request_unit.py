@@ -30,8 +30,8 @@ from fleet_server.adapters.sql_request_store import (
     _switch_key,
     _values,
     devices_t,
-    partners_t,
     requests_t,
+    with_requests,
 )
 from fleet_server.ledger.port import Conflict, Ledger
 from fleet_server.service_layer.unit_of_work import (
@@ -193,13 +193,8 @@ _WANTED = func.unnest(
                with_ordinality="w_i").render_derived()
 _LOAD_MANY = FastStatement(
     select(*_DEVICE_COLS, *_PARTNER_COLS, *_REQUEST_COLS, _WANTED.c.w_i)
-    .select_from(_WANTED.join(devices_t, _d.device_id == _WANTED.c.w_device_id)
-                 .outerjoin(partners_t, partners_t.c.partner_id == _d.partner_id)
-                 .outerjoin(requests_t, and_(
-                     _r.device_id == _d.device_id,
-                     _r.seq.in_([_WANTED.c.w_seq, _WANTED.c.w_sale_seq]),
-                     _r.key_id.in_([func.coalesce(_WANTED.c.w_key_id, _d.initial_key_id),
-                                    _d.initial_key_id, _d.previous_key_id])))))
+    .select_from(with_requests(_WANTED.join(devices_t, _d.device_id == _WANTED.c.w_device_id),
+                               _WANTED.c.w_key_id, _WANTED.c.w_seq, _WANTED.c.w_sale_seq)))
 # Raise each device's highest counter of the key used, as _RAISE_COUNTER does for one.
 _RAISED = func.unnest(
     bindparam("r_device_ids", type_=ARRAY(String)), bindparam("r_key_ids", type_=ARRAY(String)),

@@ -65,13 +65,14 @@ _CARD_COLS = (_cards.c.id, _cards.c.program_id, _cards.c.blocked,
               _programs.c.id.label("program_found"),
               _programs.c.market_year.label("program_year"), _programs.c.max_amount_cents)
 # A card with its pots, locked, in one statement. No row: no card, or a card without pots.
-_CARD_WITH_POTS = FastStatement(
+_CARD_WITH_POTS_SQL = (
     select(*_CARD_COLS, _pots.c.id.label("pot_id"), _pots.c.category, _pots.c.balance_cents,
            _pots.c.per_purchase_cap_cents)
     .select_from(_cards.join(_programs, _programs.c.id == _cards.c.program_id)
                  .join(_pots, _pots.c.beneficiary_id == _cards.c.id))
-    .where(_cards.c.card_code == bindparam("token"))
     .order_by(_pots.c.id).with_for_update(of=_pots))
+_CARD_WITH_POTS = FastStatement(
+    _CARD_WITH_POTS_SQL.where(_cards.c.card_code == bindparam("token")))
 _CARD = FastStatement(
     select(*_CARD_COLS)
     .select_from(_cards.outerjoin(_programs, _programs.c.id == _cards.c.program_id))
@@ -196,9 +197,7 @@ def _code(conn: Connection, token: str) -> tuple[
     have different shapes: at most one of the lookups finds something."""
     rows = _CARD_WITH_POTS.run(conn, {"token": token}).all()
     if rows:
-        pots = tuple(rules.Pot(r.pot_id, r.category, r.balance_cents, r.per_purchase_cap_cents)
-                     for r in rows)
-        return _program(rows[0]), _card(rows[0], token, pots), None, None
+        return _card_with_pots(rows, token)
     row = _VOUCHER.run(conn, {"token": token}).first()
     if row is not None:
         owner = None
@@ -211,6 +210,13 @@ def _code(conn: Connection, token: str) -> tuple[
     if row is None:
         return None, None, None, None
     return _program(row), _card(row, token, ()), None, None
+
+
+def _card_with_pots(rows: list, token: str) -> tuple:
+    """_code()'s answer for a card from its _CARD_WITH_POTS rows (one per pot, in id order)."""
+    pots = tuple(rules.Pot(r.pot_id, r.category, r.balance_cents, r.per_purchase_cap_cents)
+                 for r in rows)
+    return _program(rows[0]), _card(rows[0], token, pots), None, None
 
 
 def _voucher_state(conn: Connection, row: tuple) -> tuple[rules.Voucher,

@@ -25,12 +25,11 @@ from sqlalchemy.engine import Connection
 
 from fleet_server.adapters.fast_sql import FastStatement, dump_rows, json_rows
 from fleet_server.ledger.port import Conflict, DebitRequest, Ledger, LedgerResult, VoidRequest
-from fleet_server.reference_ledger import rules
 from fleet_server.reference_ledger.reference_sql import (
-    _CARD_COLS,
+    _CARD_WITH_POTS_SQL,
     _OPERATION_COLUMNS,
     _RECORD_COLUMNS,
-    _card,
+    _card_with_pots,
     _cards,
     _check_names,
     _Conflict,
@@ -38,8 +37,6 @@ from fleet_server.reference_ledger.reference_sql import (
     _ops,
     _partner,
     _pots,
-    _program,
-    _programs,
 )
 
 
@@ -145,22 +142,14 @@ def _cards_of(conn: Connection, tokens: list[str | None]) -> dict[str, tuple]:
     rows = defaultdict(list)
     for row in _CARDS_WITH_POTS.run(conn, {"tokens": once}).all():
         rows[row.card_code].append(row)
-    codes = {}
-    for token, found in rows.items():
-        pots = tuple(rules.Pot(r.pot_id, r.category, r.balance_cents, r.per_purchase_cap_cents)
-                     for r in sorted(found, key=lambda r: r.pot_id))
-        codes[token] = (_program(found[0]), _card(found[0], token, pots), None, None)
-    return codes
+    return {token: _card_with_pots(found, token) for token, found in rows.items()}
 
 
-# The cards of a group with their pots, locked in pot id order (every group the same order).
+# The cards of a group with their pots, locked in pot id order (every group the same order):
+# _code()'s card statement for several codes at once.
 _CARDS_WITH_POTS = FastStatement(
-    select(*_CARD_COLS, _cards.c.card_code, _pots.c.id.label("pot_id"), _pots.c.category,
-           _pots.c.balance_cents, _pots.c.per_purchase_cap_cents)
-    .select_from(_cards.join(_programs, _programs.c.id == _cards.c.program_id)
-                 .join(_pots, _pots.c.beneficiary_id == _cards.c.id))
-    .where(_cards.c.card_code == any_(bindparam("tokens", type_=ARRAY(String))))
-    .order_by(_pots.c.id).with_for_update(of=_pots))
+    _CARD_WITH_POTS_SQL.add_columns(_cards.c.card_code)
+    .where(_cards.c.card_code == any_(bindparam("tokens", type_=ARRAY(String)))))
 
 
 def _write_many() -> FastStatement:
