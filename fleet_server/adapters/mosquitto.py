@@ -2,6 +2,7 @@
 rather than the distribution's: the config renderer and a process wrapper for tests and benches."""
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -78,8 +79,29 @@ def find_mosquitto() -> str | None:
         "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 
 
+# Below Linux's ephemeral range (32768-60999 by default): a port the kernel picked for us
+# (bind to port 0) was sometimes handed out again, as the local end of an outgoing
+# connection, before the server meant for it had bound it ("address already in use" for a
+# NATS node's route port in a CI run). No outgoing connection takes a port from here.
+_PORTS = (20000, 32767)
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port free now, for a server started a moment later; never the same twice in
+    one process."""
+    for _ in range(500):
+        port = random.randint(*_PORTS)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    with socket.socket() as sock:  # that range full: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
